@@ -1,0 +1,231 @@
+"""Users, login sessions and refresh tokens."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+from .database import Database, require
+from .errors import Duplicate
+
+_EMAIL_PURPOSE = "users.email"
+
+
+class EmailTaken(Duplicate):
+    """Another account already uses this email address."""
+
+    def __init__(self) -> None:
+        super().__init__("users_email_unique")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: str
+    time_zone: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PublicUser:
+    """What any signed-in user may see of another."""
+
+    id: uuid.UUID
+    display_name: str
+    role: str
+    time_zone: str
+
+
+class Refresh(enum.Enum):
+    ROTATED = "rotated"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    REUSED = "reused"
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshResult:
+    outcome: Refresh
+    session_id: uuid.UUID | None = None
+    user: User | None = None
+
+
+_USER_COLUMNS = "u.id, u.email_sealed, u.display_name, u.role, u.time_zone, u.created_at, u.updated_at"
+
+
+def _user(db: Database, row: asyncpg.Record) -> User:
+    return User(
+        id=row["id"],
+        email=db.sealer.open_text(row["email_sealed"], f"{_EMAIL_PURPOSE}:{row['id']}"),
+        display_name=row["display_name"],
+        role=row["role"],
+        time_zone=row["time_zone"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def email_index(db: Database, email: str) -> bytes:
+    """The blind index of a normalised email address."""
+    return db.sealer.blind_index(email.strip().lower(), _EMAIL_PURPOSE)
+
+
+async def create_user(
+    db: Database, *, email: str, password_hash: str, display_name: str, role: str, time_zone: str
+) -> User:
+    """Insert an account; raise `EmailTaken` if the address is in use."""
+    user_id = uuid.uuid4()
+    sealed = db.sealer.seal_text(email, f"{_EMAIL_PURPOSE}:{user_id}")
+    try:
+        row = await db.fetchrow(
+            "accounts.create_user",
+            f"""
+            INSERT INTO users AS u (id, email_index, email_sealed, password_hash, display_name, role, time_zone)
+            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            RETURNING {_USER_COLUMNS}
+            """,
+            user_id, email_index(db, email), sealed, password_hash, display_name, role, time_zone,
+        )
+    except Duplicate as exc:
+        if exc.constraint == "users_email_unique":
+            raise EmailTaken() from exc
+        raise
+    return _user(db, require(row, "user"))
+
+
+async def find_for_login(db: Database, email: str) -> tuple[User, str] | None:
+    """The account and password hash for `email`, or None."""
+    row = await db.fetchrow(
+        "accounts.find_for_login",
+        f"SELECT {_USER_COLUMNS}, u.password_hash FROM users u WHERE u.email_index = $1",
+        email_index(db, email),
+    )
+    return None if row is None else (_user(db, row), row["password_hash"])
+
+
+async def get_user(db: Database, user_id: uuid.UUID) -> User:
+    row = await db.fetchrow("accounts.get_user", f"SELECT {_USER_COLUMNS} FROM users u WHERE u.id = $1", user_id)
+    return _user(db, require(row, "user"))
+
+
+async def get_public_users(db: Database, user_ids: list[uuid.UUID]) -> list[PublicUser]:
+    rows = await db.fetch(
+        "accounts.get_public_users",
+        "SELECT id, display_name, role, time_zone FROM users WHERE id = ANY($1::uuid[])",
+        user_ids,
+    )
+    return [PublicUser(r["id"], r["display_name"], r["role"], r["time_zone"]) for r in rows]
+
+
+async def session_user(db: Database, session_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+    """The user behind a live (not revoked) login session, or None. One round trip per request."""
+    row = await db.fetchrow(
+        "accounts.session_user",
+        f"""
+        SELECT {_USER_COLUMNS} FROM auth_sessions s JOIN users u ON u.id = s.user_id
+        WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL
+        """,
+        session_id, user_id,
+    )
+    return None if row is None else _user(db, row)
+
+
+async def update_profile(
+    db: Database, user_id: uuid.UUID, *, display_name: str | None, time_zone: str | None
+) -> User:
+    row = await db.fetchrow(
+        "accounts.update_profile",
+        f"""
+        UPDATE users AS u SET display_name = coalesce($2, u.display_name),
+                              time_zone = coalesce($3, u.time_zone),
+                              updated_at = now()
+        WHERE u.id = $1 RETURNING {_USER_COLUMNS}
+        """,
+        user_id, display_name, time_zone,
+    )
+    return _user(db, require(row, "user"))
+
+
+async def set_password_hash(db: Database, user_id: uuid.UUID, password_hash: str) -> None:
+    await db.execute("accounts.set_password_hash", "UPDATE users SET password_hash = $2 WHERE id = $1", user_id, password_hash)
+
+
+async def create_session(db: Database, user_id: uuid.UUID, refresh_hash: bytes, ttl_seconds: int) -> uuid.UUID:
+    """Start a login session with its first refresh token."""
+    session_id = uuid.uuid4()
+    async with db.transaction("accounts.create_session") as conn:
+        await conn.execute("INSERT INTO auth_sessions (id, user_id) VALUES ($1, $2)", session_id, user_id)
+        await conn.execute(
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))",
+            refresh_hash, session_id, ttl_seconds,
+        )
+    return session_id
+
+
+async def rotate_refresh(db: Database, old_hash: bytes, new_hash: bytes, ttl_seconds: int) -> RefreshResult:
+    """Spend a refresh token and issue its successor in one transaction.
+
+    Presenting a token that was already spent revokes its whole session: only
+    a copy held by someone else can be presented twice.
+    """
+    async with db.transaction("accounts.rotate_refresh") as conn:
+        row = await conn.fetchrow(
+            """
+            SELECT t.session_id, t.used_at, t.expires_at < now() AS expired, s.revoked_at, s.user_id
+            FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id
+            WHERE t.token_hash = $1
+            FOR UPDATE OF t, s
+            """,
+            old_hash,
+        )
+        if row is None:
+            return RefreshResult(Refresh.UNKNOWN)
+        session_id = row["session_id"]
+        if row["revoked_at"] is not None:
+            return RefreshResult(Refresh.REVOKED, session_id)
+        if row["used_at"] is not None:
+            await conn.execute(
+                "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'refresh_reuse' WHERE id = $1", session_id
+            )
+            return RefreshResult(Refresh.REUSED, session_id)
+        if row["expired"]:
+            return RefreshResult(Refresh.EXPIRED, session_id)
+        await conn.execute("UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1", old_hash)
+        await conn.execute(
+            "INSERT INTO refresh_tokens (token_hash, session_id, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))",
+            new_hash, session_id, ttl_seconds,
+        )
+        user_row = await conn.fetchrow(
+            f"""
+            UPDATE auth_sessions s SET last_used_at = now() FROM users u
+            WHERE s.id = $1 AND u.id = s.user_id RETURNING {_USER_COLUMNS}
+            """,
+            session_id,
+        )
+    return RefreshResult(Refresh.ROTATED, session_id, _user(db, require(user_row, "user")))
+
+
+async def revoke_session(db: Database, session_id: uuid.UUID, reason: str) -> bool:
+    """Revoke a login session; False if it was already revoked or does not exist."""
+    tag = await db.execute(
+        "accounts.revoke_session",
+        "UPDATE auth_sessions SET revoked_at = now(), revoked_reason = $2 WHERE id = $1 AND revoked_at IS NULL",
+        session_id, reason,
+    )
+    return tag.endswith(" 1")
+
+
+async def session_of_refresh(db: Database, token_hash: bytes) -> uuid.UUID | None:
+    """The session a refresh token belongs to, whatever its state."""
+    row = await db.fetchrow(
+        "accounts.session_of_refresh", "SELECT session_id FROM refresh_tokens WHERE token_hash = $1", token_hash
+    )
+    return None if row is None else row["session_id"]
