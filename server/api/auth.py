@@ -1,0 +1,138 @@
+"""Register, log in, refresh and log out."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from storage import accounts
+from storage.accounts import Refresh, User
+
+from ..errors import Conflict, TooManyRequests, Unauthorized
+from ..routing import Call, Input, Output, RouteTable
+from ..runtime import Runtime
+from .fields import DisplayName, Email, NewPassword, Password, TimeZone
+
+log = logging.getLogger(__name__)
+routes = RouteTable("auth")
+
+
+class RegisterIn(Input):
+    email: Email
+    password: NewPassword = Field(description="At least 10 characters.")
+    display_name: DisplayName
+    role: Literal["client", "practitioner"]
+    time_zone: TimeZone = Field(description="IANA time zone, for example America/New_York.")
+
+
+class LoginIn(Input):
+    email: Email
+    password: Password
+
+
+class RefreshIn(Input):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class UserOut(Output):
+    id: uuid.UUID
+    email: str
+    display_name: str
+    role: Literal["client", "practitioner", "admin"]
+    time_zone: str
+    created_at: datetime
+
+
+class TokenPair(Output):
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+    refresh_token: str = Field(description="Single use: each refresh returns a new one.")
+    user: UserOut
+
+
+async def _tokens_for(rt: Runtime, user: User, session_id: uuid.UUID, refresh_token: str) -> TokenPair:
+    access, _ = rt.tokens.issue_access(user.id, user.role, session_id)
+    return TokenPair(
+        access_token=access, expires_in=rt.tokens.access_ttl, refresh_token=refresh_token,
+        user=UserOut.model_validate(user),
+    )
+
+
+async def start_session(rt: Runtime, user: User) -> TokenPair:
+    """Open a login session for `user` and return its first token pair."""
+    refresh, refresh_hash = rt.tokens.new_refresh()
+    session_id = await accounts.create_session(rt.db, user.id, refresh_hash, rt.settings.refresh_token_ttl)
+    return await _tokens_for(rt, user, session_id, refresh)
+
+
+@routes.post("/auth/register", body=RegisterIn, response=TokenPair, status=201, auth=False, errors=(409, 422))
+async def register(call: Call[RegisterIn]) -> TokenPair:
+    """Create a client or practitioner account and sign it in."""
+    rt, body = call.runtime, call.body
+    password_hash = await rt.passwords.hash(body.password)
+    try:
+        user = await accounts.create_user(
+            rt.db, email=body.email, password_hash=password_hash, display_name=body.display_name,
+            role=body.role, time_zone=body.time_zone,
+        )
+    except accounts.EmailTaken:
+        raise Conflict("An account with this email already exists.", code="email_taken") from None
+    log.info("account registered", extra={"event": "registered", "user_id": str(user.id)})
+    return await start_session(rt, user)
+
+
+@routes.post("/auth/login", body=LoginIn, response=TokenPair, auth=False, errors=(401, 422, 429))
+async def login(call: Call[LoginIn]) -> TokenPair:
+    """Exchange email and password for an access token and a refresh token."""
+    rt, body = call.runtime, call.body
+    account_key = accounts.email_index(rt.db, body.email).hex()
+    waits = [
+        await rt.limiter.take(f"login:ip:{call.request.remote}", rt.settings.login_rate_ip),
+        await rt.limiter.take(f"login:account:{account_key}", rt.settings.login_rate_account),
+    ]
+    if max(waits) > 0:
+        raise TooManyRequests("Too many login attempts; try again later.", retry_after=max(waits))
+    found = await accounts.find_for_login(rt.db, body.email)
+    matches = await rt.passwords.verify(found[1] if found else None, body.password)
+    if found is None or not matches:
+        raise Unauthorized("Wrong email or password.", code="invalid_credentials")
+    user, stored = found
+    if rt.passwords.needs_rehash(stored):
+        await accounts.set_password_hash(rt.db, user.id, await rt.passwords.hash(body.password))
+    return await start_session(rt, user)
+
+
+@routes.post("/auth/refresh", body=RefreshIn, response=TokenPair, auth=False, errors=(401, 422))
+async def refresh(call: Call[RefreshIn]) -> TokenPair:
+    """Spend a refresh token for a new token pair. Reusing a spent one ends its session."""
+    rt = call.runtime
+    new_token, new_hash = rt.tokens.new_refresh()
+    result = await accounts.rotate_refresh(
+        rt.db, rt.tokens.hash_refresh(call.body.refresh_token), new_hash, rt.settings.refresh_token_ttl
+    )
+    if result.outcome is Refresh.REUSED and result.session_id is not None:
+        await rt.sessions.revoke_session(rt.bus, result.session_id)
+        log.warning("refresh token reused; session revoked", extra={"event": "refresh_reuse", "session_id": str(result.session_id)})
+        raise Unauthorized("This refresh token was already used; the session has been signed out.", code="token_reused")
+    if result.outcome is Refresh.REVOKED:
+        raise Unauthorized("This session has been signed out; sign in again.", code="token_revoked")
+    if result.outcome is Refresh.EXPIRED:
+        raise Unauthorized("The refresh token has expired; sign in again.", code="token_expired")
+    if result.outcome is Refresh.UNKNOWN or result.user is None or result.session_id is None:
+        raise Unauthorized("The refresh token is not valid.", code="token_invalid")
+    return await _tokens_for(rt, result.user, result.session_id, new_token)
+
+
+@routes.post("/auth/logout", body=RefreshIn, auth=False, status=204, errors=(422,))
+async def logout(call: Call[RefreshIn]) -> None:
+    """End the session of a refresh token: it and every access token issued from it stop working."""
+    rt = call.runtime
+    session_id = await accounts.session_of_refresh(rt.db, rt.tokens.hash_refresh(call.body.refresh_token))
+    if session_id is not None and await accounts.revoke_session(rt.db, session_id, "logout"):
+        await rt.sessions.revoke_session(rt.bus, session_id)
+        log.info("signed out", extra={"event": "logout", "session_id": str(session_id)})

@@ -1,0 +1,63 @@
+"""Who is calling: a verified access token whose login session is still live."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from storage import accounts
+from storage.accounts import User
+
+from ..errors import Unauthorized
+from .tokens import Claims, TokenError
+
+if TYPE_CHECKING:
+    from ..runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The signed-in user, as stored now (role and profile fresh from the database)."""
+
+    user: User
+    claims: Claims
+
+    @property
+    def user_id(self) -> uuid.UUID:
+        return self.user.id
+
+    @property
+    def role(self) -> str:
+        return self.user.role
+
+    @property
+    def session_id(self) -> uuid.UUID:
+        return self.claims.session_id
+
+
+async def authenticate_token(runtime: Runtime, token: str) -> Principal:
+    """Verify an access token's signature and expiry, then that its session was not revoked (see `SessionCache`)."""
+    cache = runtime.sessions
+    try:
+        claims = cache.verify(token)
+    except TokenError as exc:
+        raise Unauthorized(str(exc), code=exc.code) from None
+    user = cache.user(claims.session_id)
+    if user is None or user.id != claims.user_id:
+        epoch = cache.epoch
+        user = await accounts.session_user(runtime.db, claims.session_id, claims.user_id)
+        if user is None:
+            raise Unauthorized("This session has been signed out; sign in again.", code="token_revoked")
+        cache.remember(claims.session_id, user, epoch)
+    return Principal(user, claims)
+
+
+async def authenticate(runtime: Runtime, header: str | None) -> Principal:
+    """The principal behind an `Authorization: Bearer <token>` header."""
+    if not header:
+        raise Unauthorized("Sign in first: send Authorization: Bearer <access token>.", code="missing_token")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("Use the Bearer scheme: Authorization: Bearer <access token>.", code="token_invalid")
+    return await authenticate_token(runtime, token.strip())

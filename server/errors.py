@@ -1,0 +1,128 @@
+"""API errors: one root, one body shape, one place that renders it.
+
+Every error a client sees is `{"error": {"code", "message", "details"}}` with
+the matching HTTP status. Internal detail never reaches the body: unexpected
+exceptions become a generic `internal_error` and are logged with the request id.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+
+class ApiError(Exception):
+    """An error with a status, a stable machine-readable code and a human message."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        details: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        self.details = details or []
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+    def response(self) -> web.Response:
+        return web.Response(
+            status=self.status,
+            body=json.dumps(self.body(), separators=(",", ":")).encode(),
+            content_type="application/json",
+            headers=self.headers,
+        )
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "unauthorized"
+
+    def __init__(self, message: str, *, code: str = "unauthorized") -> None:
+        super().__init__(message, code=code, headers={"WWW-Authenticate": 'Bearer realm="klear"'})
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class Unprocessable(ApiError):
+    status, code = 422, "validation_failed"
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        seconds = max(1, int(retry_after + 0.999))
+        super().__init__(
+            message,
+            details=[{"retry_after": seconds}],
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+class ServiceUnavailable(ApiError):
+    status, code = 503, "service_unavailable"
+
+
+# HTTP statuses raised by aiohttp itself (router, body limit), mapped to our codes.
+HTTP_CODES = {
+    400: ("bad_request", "The request could not be read."),
+    404: ("not_found", "No such route."),
+    405: ("method_not_allowed", "This route does not accept that method."),
+    413: ("payload_too_large", "The request body is larger than the 1 MiB limit."),
+    415: ("unsupported_media_type", "Send application/json."),
+}
+
+
+def from_http_exception(exc: web.HTTPException) -> ApiError:
+    """Our error for a status raised inside aiohttp (unknown route, wrong method, body too large)."""
+    code, message = HTTP_CODES.get(exc.status, ("http_error", exc.reason))
+    headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+    return ApiError(message, code=code, status=exc.status, headers=headers)
+
+
+def error_schema() -> dict[str, Any]:
+    """JSON Schema of the error body, for the OpenAPI document."""
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details"],
+                "properties": {
+                    "code": {"type": "string", "description": "Stable machine-readable code."},
+                    "message": {"type": "string", "description": "Human-readable explanation."},
+                    "details": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        },
+    }

@@ -1,0 +1,89 @@
+"""The one request middleware: request id, error rendering, metrics and the access log.
+
+Doing all four in one function keeps the per-request overhead to a single
+coroutine frame. Errors of every origin (our handlers, storage, aiohttp's
+router and body limit, bugs) leave here in the documented error shape.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import time
+
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+
+from storage import errors as storage_errors
+
+from .errors import ApiError, Conflict, NotFound, ServiceUnavailable, from_http_exception
+from .logs import AccessLog, request_id
+from .routing import RUNTIME
+
+errlog = logging.getLogger("klear.errors")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+def _storage_error(exc: storage_errors.StorageError) -> ApiError:
+    if isinstance(exc, storage_errors.Unavailable):
+        return ServiceUnavailable("The database is unavailable; try again shortly.")
+    if isinstance(exc, storage_errors.NotFound):
+        return NotFound("No such resource.")
+    if isinstance(exc, (storage_errors.Conflict, storage_errors.Duplicate)):
+        return Conflict("The request conflicts with the current state; reload and retry.")
+    raise exc
+
+
+def _route_name(request: web.Request) -> str:
+    info = request.match_info
+    resource = info.route.resource if info.http_exception is None else None
+    return resource.canonical if resource is not None else "unmatched"
+
+
+def make_observe(access_log: AccessLog) -> Middleware:
+    """The middleware, with its request-id generator and access log."""
+    prefix = os.urandom(5).hex()
+    counter = itertools.count(1)
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+        incoming = request.headers.get("X-Request-ID")
+        rid = incoming if incoming is not None and _REQUEST_ID.match(incoming) else f"{prefix}-{next(counter):x}"
+        token = request_id.set(rid)
+        start = time.perf_counter()
+        try:
+            response = await _respond(request, handler)
+            if not response.prepared:
+                response.headers["X-Request-ID"] = rid
+            elapsed = time.perf_counter() - start
+            route = _route_name(request)
+            request.app[RUNTIME].metrics.observe_request(route, request.method, response.status, elapsed)
+            if access_log.enabled:
+                access_log.write(rid, request.method, route, response.status, elapsed * 1000)
+            return response
+        finally:
+            request_id.reset(token)
+
+    return observe
+
+
+async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The handler's response, or the documented error body for whatever it raised."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return exc.response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return from_http_exception(exc).response()
+    except storage_errors.StorageError as exc:
+        try:
+            return _storage_error(exc).response()
+        except storage_errors.StorageError:
+            errlog.exception("storage error", extra={"error_type": type(exc).__name__})
+    except Exception as exc:
+        errlog.exception("unhandled error", extra={"error_type": type(exc).__name__})
+    return ApiError("Something went wrong on our side.", code="internal_error", status=500).response()

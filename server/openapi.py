@@ -1,0 +1,91 @@
+"""The OpenAPI 3.1 document, generated from the routes and their pydantic models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from .errors import error_schema
+from .routing import Route
+
+_STATUS_TEXT = {
+    400: "Malformed request (for example invalid JSON).",
+    401: "Missing, invalid, expired or revoked credentials.",
+    403: "Signed in, but not allowed to do this.",
+    404: "No such resource.",
+    405: "Method not allowed on this route.",
+    409: "Conflicts with the current state.",
+    413: "Body larger than 1 MiB.",
+    422: "The body or query failed validation; `details` lists each problem.",
+    429: "Rate limited; see Retry-After.",
+    503: "A dependency is unavailable.",
+}
+
+
+def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document for `routes`, with every model under components/schemas."""
+    models: dict[type[BaseModel], None] = {}
+    for r in routes:
+        for m in (r.body, r.response):
+            if m is not None:
+                models[m] = None
+    keyed = [(m, "validation" if any(r.body is m for r in routes) else "serialization") for m in models]
+    mapping, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}") if keyed else ({}, {})
+    schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    schemas["Error"] = error_schema()
+    error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    paths: dict[str, Any] = dict(extra_paths or {})
+    for r in routes:
+        op: dict[str, Any] = {
+            "operationId": r.handler.__name__,
+            "summary": r.summary,
+            "tags": [r.tag],
+            "responses": {},
+        }
+        params = [
+            {"name": p, "in": "path", "required": True,
+             "schema": {"type": "string", "format": "uuid"} if p.endswith("id") else {"type": "string"}}
+            for p in r.path_params()
+        ]
+        if r.query is not None:
+            qschema = r.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(qschema.pop("$defs", {}))
+            required = set(qschema.get("required", []))
+            for name, prop in qschema.get("properties", {}).items():
+                params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+        if params:
+            op["parameters"] = params
+        if r.body is not None:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": mapping[(r.body, "validation")]}}}
+        if r.response is not None:
+            mode = "validation" if (r.response, "validation") in mapping else "serialization"
+            op["responses"][str(r.status)] = {
+                "description": "OK",
+                "content": {r.content_type or "application/json": {"schema": mapping[(r.response, mode)]}},
+            }
+        elif r.content_type is not None:
+            op["responses"][str(r.status)] = {"description": "OK", "content": {r.content_type: {"schema": {"type": "string"}}}}
+        else:
+            op["responses"][str(r.status)] = {"description": "Done; no body."}
+        codes = set(r.errors) | ({401} if r.auth else set()) | ({403} if r.roles else set())
+        if r.body is not None:
+            codes |= {400, 413, 422}
+        for code in sorted(codes):
+            op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error."), **error_ref}
+        if r.auth:
+            op["security"] = [{"bearer": []}]
+        paths.setdefault(r.full_path, {})[r.method.lower()] = op
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }

@@ -1,0 +1,78 @@
+"""Token-bucket rate limits, shared through Redis or kept in memory for one process.
+
+`take(key, rate)` spends one token and returns 0.0 when allowed, otherwise the
+seconds until a token is available. The Redis version runs as one Lua script,
+so concurrent processes cannot both spend the last token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from .config import Rate
+
+_BUCKET_LUA = """
+local key = KEYS[1]
+local capacity = tonumber(ARGV[1])
+local per_second = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local state = redis.call('HMGET', key, 'tokens', 'at')
+local tokens = tonumber(state[1]) or capacity
+local at = tonumber(state[2]) or now
+tokens = math.min(capacity, tokens + (now - at) * per_second)
+local wait = 0
+if tokens >= cost then
+  tokens = tokens - cost
+else
+  wait = (cost - tokens) / per_second
+end
+redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', key, math.ceil(capacity / per_second) + 1)
+return tostring(wait)
+"""
+
+
+class RateLimiter(Protocol):
+    async def take(self, key: str, rate: Rate, cost: float = 1.0) -> float:
+        """Spend `cost` tokens from bucket `key`; 0.0 if allowed, else seconds to wait."""
+        ...
+
+
+class MemoryRateLimiter:
+    """Buckets in a bounded LRU map, for a single process without Redis."""
+
+    def __init__(self, max_keys: int = 100_000) -> None:
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._max_keys = max_keys
+
+    async def take(self, key: str, rate: Rate, cost: float = 1.0) -> float:
+        now = time.monotonic()
+        tokens, at = self._buckets.pop(key, (float(rate.burst), now))
+        tokens = min(float(rate.burst), tokens + (now - at) * rate.per_second)
+        wait = 0.0
+        if tokens >= cost:
+            tokens -= cost
+        else:
+            wait = (cost - tokens) / rate.per_second
+        self._buckets[key] = (tokens, now)
+        if len(self._buckets) > self._max_keys:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+class RedisRateLimiter:
+    """Buckets in Redis hashes that expire once full again, shared by every process."""
+
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self._script = redis.register_script(_BUCKET_LUA)
+        self._prefix = f"{prefix}:rl:"
+
+    async def take(self, key: str, rate: Rate, cost: float = 1.0) -> float:
+        wait = await self._script(keys=[self._prefix + key], args=[rate.burst, rate.per_second, cost])
+        return float(wait)

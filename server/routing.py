@@ -1,0 +1,213 @@
+"""Typed API routes: one declaration gives validation, authentication and the OpenAPI entry.
+
+A handler module declares `routes = RouteTable("tag")` and decorates handlers:
+
+    @routes.post("/auth/login", body=LoginIn, response=TokenPair, auth=False)
+    async def login(call: Call[LoginIn]) -> TokenPair: ...
+
+The same pydantic models validate requests, serialise responses and generate
+the OpenAPI document, so there is no hand-kept copy of the schema.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from storage import audit
+
+from .auth.principal import Principal, authenticate
+from .errors import ApiError, BadRequest, Forbidden, NotFound, Unprocessable
+from .logs import request_id
+from .runtime import Runtime
+
+API_PREFIX = "/api/v1"
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
+
+B = TypeVar("B")
+Handler = Callable[["Call[Any]"], Awaitable[BaseModel | web.StreamResponse | None]]
+
+
+class Input(BaseModel):
+    """Base of request bodies: strict types, unknown fields refused."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class QueryInput(BaseModel):
+    """Base of query-string models: values arrive as text, so types are coerced."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Output(BaseModel):
+    """Base of response bodies."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class Call(Generic[B]):
+    """One API request, as a handler sees it: validated body and query, the principal, the runtime."""
+
+    __slots__ = ("request", "body", "query", "_principal")
+
+    def __init__(self, request: web.Request) -> None:
+        self.request = request
+        self.body: B = None  # type: ignore[assignment]
+        self.query: Any = None
+        self._principal: Principal | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.request.app[RUNTIME]
+
+    @property
+    def principal(self) -> Principal:
+        if self._principal is None:
+            raise RuntimeError("route declared without auth")
+        return self._principal
+
+    def uuid(self, name: str) -> uuid.UUID:
+        """Path parameter `name` as a UUID; a malformed one is simply not found."""
+        raw = self.request.match_info[name]
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise NotFound(f"No {name.removesuffix('_id').replace('_', ' ')} with that id.") from None
+
+    @property
+    def request_id(self) -> str | None:
+        return request_id.get()
+
+    async def audit(self, action: str, *, subject_id: uuid.UUID | None, resource: str | None) -> None:
+        """Record that the principal read (or was granted access to) someone else's data."""
+        await audit.record(
+            self.runtime.db, actor_id=self.principal.user_id, action=action, subject_id=subject_id,
+            resource=resource, request_id=self.request_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    tag: str
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    auth: bool = True
+    roles: frozenset[str] | None = None
+    errors: tuple[int, ...] = ()
+    content_type: str | None = None
+
+    @property
+    def full_path(self) -> str:
+        return API_PREFIX + self.path
+
+    def path_params(self) -> list[str]:
+        return re.findall(r"\{(\w+)\}", self.path)
+
+
+@dataclass(slots=True)
+class RouteTable:
+    """The routes of one handler module, tagged for the docs."""
+
+    tag: str
+    routes: list[Route] = field(default_factory=list)
+
+    def _add(self, method: str, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        def decorate(handler: Handler) -> Handler:
+            summary = options.pop("summary", None) or (handler.__doc__ or handler.__name__).strip().splitlines()[0]
+            roles = options.pop("roles", None)
+            self.routes.append(
+                Route(method, path, handler, self.tag, summary, roles=frozenset(roles) if roles else None, **options)
+            )
+            return handler
+
+        return decorate
+
+    def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self._add("GET", path, **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self._add("POST", path, **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self._add("PUT", path, **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self._add("PATCH", path, **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
+        return self._add("DELETE", path, **options)
+
+
+def validation_details(exc: ValidationError, location: str) -> list[dict[str, Any]]:
+    """Pydantic's errors as our `details`: where, what, and the error type."""
+    return [
+        {"loc": [location, *map(str, err["loc"])], "message": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+
+
+def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+    """Validate a JSON body: malformed JSON is 400 `invalid_json`, a wrong shape is 422."""
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise BadRequest("The request body is not valid JSON.", code="invalid_json") from None
+        raise Unprocessable("The request body is invalid.", details=validation_details(exc, "body")) from None
+
+
+def parse_query(model: type[BaseModel], request: web.Request) -> BaseModel:
+    try:
+        return model.model_validate(dict(request.query))
+    except ValidationError as exc:
+        raise Unprocessable("The query string is invalid.", details=validation_details(exc, "query")) from None
+
+
+def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    serializer = route.response.__pydantic_serializer__ if route.response is not None else None
+
+    async def endpoint(request: web.Request) -> web.StreamResponse:
+        call: Call[Any] = Call(request)
+        if route.auth:
+            call._principal = principal = await authenticate(request.app[RUNTIME], request.headers.get("Authorization"))
+            if route.roles is not None and principal.role not in route.roles:
+                raise Forbidden(f"Only {' or '.join(sorted(route.roles))} accounts may do this.")
+        if route.body is not None:
+            call.body = parse_body(route.body, await request.read())
+        if route.query is not None:
+            call.query = parse_query(route.query, request)
+        result = await route.handler(call)
+        if serializer is not None:
+            return web.Response(body=serializer.to_json(result), status=route.status, content_type="application/json")
+        if result is None:
+            return web.Response(status=route.status)
+        return result  # a route without a response model returns its own web.Response
+
+    endpoint.__name__ = route.handler.__name__
+    return endpoint
+
+
+def install(app: web.Application, tables: Iterable[RouteTable]) -> list[Route]:
+    """Add every route of `tables` to `app` under /api/v1; return them for the OpenAPI document."""
+    routes: list[Route] = []
+    for table in tables:
+        for route in table.routes:
+            app.router.add_route(route.method, route.full_path, _endpoint(route))
+            routes.append(route)
+    return routes
+
+
+__all__ = ["ApiError", "Call", "Input", "Output", "QueryInput", "Route", "RouteTable", "RUNTIME", "install"]

@@ -1,0 +1,119 @@
+"""The application object: every long-lived resource of a process, started and stopped in one place.
+
+`running(settings)` opens them in dependency order (keys, database, migrations,
+Redis, bus) and closes them in reverse. A failure at start-up raises; nothing
+is left half-open and the server does not carry on without a dependency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from storage.crypto import Sealer
+from storage.database import Database
+from storage.embedded import EmbeddedPostgres
+from storage.errors import Unavailable
+from storage.migrate import migrate
+
+from . import keys
+from .auth.passwords import Passwords
+from .auth.sessions import SessionCache
+from .auth.tokens import Tokens
+from .bus import Bus, MemoryBus, RedisBus
+from .config import Settings
+from .metrics import Metrics
+from .ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Runtime:
+    """What every part of the server shares: config, storage, Redis, bus and services built on them."""
+
+    settings: Settings
+    db: Database
+    redis: Redis | None
+    bus: Bus
+    limiter: RateLimiter
+    tokens: Tokens
+    sessions: SessionCache
+    passwords: Passwords
+    metrics: Metrics
+
+
+async def _embedded_url(stack: AsyncExitStack, settings: Settings) -> str:
+    pg = EmbeddedPostgres(settings.data_dir / "postgres")
+    url = await asyncio.to_thread(pg.start)
+    stack.push_async_callback(asyncio.to_thread, pg.stop)
+    log.info("embedded PostgreSQL running", extra={"event": "embedded_postgres"})
+    return url
+
+
+async def database_url(stack: AsyncExitStack, settings: Settings) -> str:
+    """DATABASE_URL, or the URL of the embedded cluster started (and later stopped) on `stack`."""
+    return settings.database_url or await _embedded_url(stack, settings)
+
+
+async def connect_redis(url: str) -> Redis:
+    """A Redis client that has answered a PING; raises `Unavailable` otherwise."""
+    client: Redis = Redis.from_url(url, socket_connect_timeout=5, health_check_interval=15)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        raise Unavailable(f"cannot connect to Redis: {type(exc).__name__}") from exc
+    return client
+
+
+@asynccontextmanager
+async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime]:
+    """Start every shared resource, yield the Runtime, and close them all on the way out."""
+    secrets = keys.resolve(settings)
+    async with AsyncExitStack() as stack:
+        url = await database_url(stack, settings)
+        db = await Database.connect(
+            url, Sealer(secrets.data), min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+            observe=metrics.observe_query,
+        )
+        stack.push_async_callback(db.close)
+        async with db.connection("migrate") as conn:
+            applied = await migrate(conn)
+        if applied:
+            log.info("migrations applied", extra={"event": "migrated", "migrations": ",".join(map(str, applied))})
+        metrics.watch_pool(db.usage)
+        stack.callback(metrics.watch_pool, None)
+
+        redis: Redis | None = None
+        bus: Bus
+        limiter: RateLimiter
+        if settings.redis_url:
+            redis = await connect_redis(settings.redis_url)
+            stack.push_async_callback(redis.aclose)
+            bus, limiter = RedisBus(redis, settings.redis_prefix), RedisRateLimiter(redis, settings.redis_prefix)
+        else:
+            bus, limiter = MemoryBus(), MemoryRateLimiter()
+        tokens = Tokens(secrets.jwt, settings.access_token_ttl)
+        sessions = SessionCache(tokens)
+        await sessions.attach(bus)
+        await bus.start()
+        stack.push_async_callback(bus.stop)
+
+        runtime = Runtime(
+            settings=settings,
+            db=db,
+            redis=redis,
+            bus=bus,
+            limiter=limiter,
+            tokens=tokens,
+            sessions=sessions,
+            passwords=Passwords(),
+            metrics=metrics,
+        )
+        yield runtime
