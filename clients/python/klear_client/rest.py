@@ -1,0 +1,136 @@
+"""REST calls: accounts and sessions, with tokens kept and refreshed for you."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from .errors import ApiError
+
+
+@dataclass
+class Session:
+    """The tokens of one signed-in user."""
+
+    access_token: str
+    refresh_token: str
+    user: dict[str, Any]
+    expires_in: int = 0
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> Session:
+        return cls(body["access_token"], body["refresh_token"], body["user"], body["expires_in"])
+
+    @property
+    def user_id(self) -> str:
+        return str(self.user["id"])
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: Any
+    raw: bytes = field(repr=False, default=b"")
+
+
+class KlearClient:
+    """An async client for one server. Use `async with KlearClient(url) as c:`."""
+
+    def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = session
+        self._owns_http = session is None
+        self.session: Session | None = None
+
+    async def __aenter__(self) -> KlearClient:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._http is not None and self._owns_http:
+            await self._http.close()
+        self._http = None
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    async def raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        data: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        auth: bool = True,
+    ) -> Response:
+        """Send a request and return the response whatever its status (for tests and tools)."""
+        hdrs = dict(headers or {})
+        if auth and self.session is not None and "Authorization" not in hdrs:
+            hdrs["Authorization"] = f"Bearer {self.session.access_token}"
+        if json_body is not None:
+            data = json.dumps(json_body)
+            hdrs.setdefault("Content-Type", "application/json")
+        url = path if path.startswith("http") else f"{self.base_url}{path}"
+        async with self.http.request(method, url, data=data, headers=hdrs, params=params) as resp:
+            raw = await resp.read()
+            body: Any = None
+            if raw and resp.content_type == "application/json":
+                body = json.loads(raw)
+            return Response(resp.status, dict(resp.headers), body, raw)
+
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send an API request under /api/v1; return the JSON body or raise `ApiError`."""
+        resp = await self.raw(method, f"/api/v1{path}", **kwargs)
+        if resp.status >= 400:
+            err = (resp.body or {}).get("error", {}) if isinstance(resp.body, dict) else {}
+            raise ApiError(resp.status, err.get("code", "http_error"), err.get("message", ""), err.get("details", []), resp.headers)
+        return resp.body
+
+    async def register(self, email: str, password: str, display_name: str, role: str, time_zone: str) -> Session:
+        body = await self.call(
+            "POST", "/auth/register", auth=False,
+            json_body={"email": email, "password": password, "display_name": display_name, "role": role, "time_zone": time_zone},
+        )
+        self.session = Session.from_body(body)
+        return self.session
+
+    async def login(self, email: str, password: str) -> Session:
+        body = await self.call("POST", "/auth/login", auth=False, json_body={"email": email, "password": password})
+        self.session = Session.from_body(body)
+        return self.session
+
+    async def refresh(self) -> Session:
+        """Spend the current refresh token for a new pair."""
+        assert self.session is not None, "sign in first"
+        body = await self.call("POST", "/auth/refresh", auth=False, json_body={"refresh_token": self.session.refresh_token})
+        self.session = Session.from_body(body)
+        return self.session
+
+    async def logout(self) -> None:
+        assert self.session is not None, "sign in first"
+        await self.call("POST", "/auth/logout", auth=False, json_body={"refresh_token": self.session.refresh_token})
+
+    async def me(self) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("GET", "/me")
+        return result
+
+    async def update_me(self, **changes: Any) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("PATCH", "/me", json_body=changes)
+        return result
+
+    async def user(self, user_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("GET", f"/users/{user_id}")
+        return result

@@ -1,0 +1,111 @@
+"""Shared fixtures: real PostgreSQL, real Redis, real server processes, the SDK."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from klear_client import KlearClient
+
+from .support.postgres import TestPostgres
+from .support.redis import shared_redis_url
+from .support.servers import ServerProcess, stop_all
+
+PASSWORD = "correct horse battery staple"
+_emails = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+async def postgres() -> AsyncIterator[TestPostgres]:
+    pg = TestPostgres()
+    await pg.start()
+    yield pg
+    await pg.stop()
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    url, own = await shared_redis_url()
+    yield url
+    if own is not None:
+        await own.stop()
+
+
+@pytest.fixture
+async def database_url(postgres: TestPostgres) -> AsyncIterator[str]:
+    """A database of this test's own, migrated."""
+    url = await postgres.create()
+    yield url
+    await postgres.drop(url)
+
+
+@pytest.fixture
+def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of this test's servers: its database, its data folder, fixed keys."""
+    return {
+        "DATABASE_URL": database_url,
+        "KLEAR_DATA_DIR": str(tmp_path / "data"),
+        "KLEAR_SECRET_KEY": "test-secret-" + "s" * 40,
+        "KLEAR_DATA_KEY": "test-data-key-" + "d" * 40,
+        "KLEAR_DB_POOL_MIN": "1",
+        "KLEAR_LOGIN_RATE_IP": "1000/60",
+        "KLEAR_LOGIN_RATE_ACCOUNT": "100/60",
+    }
+
+
+@pytest.fixture
+def redis_env(redis_url: str) -> dict[str, str]:
+    """Settings that put this test's servers on the shared Redis, in a namespace of their own."""
+    return {"REDIS_URL": redis_url, "KLEAR_REDIS_PREFIX": f"t{secrets.token_hex(4)}"}
+
+
+StartServer = Callable[..., Awaitable[ServerProcess]]
+
+
+@pytest.fixture
+async def start_server(server_env: dict[str, str]) -> AsyncIterator[StartServer]:
+    """Start real server processes for this test; all are stopped at its end."""
+    started: list[ServerProcess] = []
+
+    async def start(args: list[str] | None = None, **overrides: str) -> ServerProcess:
+        server = ServerProcess({**server_env, **overrides}, args)
+        started.append(server)
+        return await server.start()
+
+    yield start
+    await stop_all(started)
+
+
+@pytest.fixture
+async def server(start_server: StartServer) -> ServerProcess:
+    """One server process without Redis."""
+    return await start_server()
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[Callable[[str], KlearClient]]:
+    """Make SDK clients for a server URL; closed at the end of the test."""
+    made: list[KlearClient] = []
+
+    def make(url: str) -> KlearClient:
+        client = KlearClient(url)
+        made.append(client)
+        return client
+
+    yield make
+    for c in made:
+        await c.close()
+
+
+def new_email(tag: str = "user") -> str:
+    return f"{tag}{next(_emails)}-{secrets.token_hex(3)}@example.org"
+
+
+async def signed_up(client: KlearClient, role: str = "client", tz: str = "Europe/London", name: str | None = None) -> KlearClient:
+    """Register a fresh account on `client` and return it, signed in."""
+    await client.register(new_email(role), PASSWORD, name or f"Test {role.title()}", role, tz)
+    return client
