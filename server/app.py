@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from channels.service import CHANNELS, Channels
+
 from . import openapi
-from .api import auth, ops, users
+from .api import auth, conversations, devices, ops, presence, users
 from .config import Settings
 from .logs import AccessLog
 from .metrics import Metrics
@@ -31,6 +33,19 @@ def build_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifespan)
-    routes = install(app, [auth.routes, users.routes])
+    app[CHANNELS] = channels = Channels()
+    channels.attach(app)
+
+    async def channels_lifespan(app: web.Application) -> AsyncIterator[None]:
+        await channels.start(app[RUNTIME])
+        yield
+        await channels.stop()
+
+    async def close_sockets(app: web.Application) -> None:
+        await channels.close_sockets()
+
+    app.cleanup_ctx.append(channels_lifespan)
+    app.on_shutdown.append(close_sockets)
+    routes = install(app, [auth.routes, users.routes, conversations.routes, devices.routes, presence.routes])
     ops.install(app, openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths()))
     return app

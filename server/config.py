@@ -45,6 +45,29 @@ def _int(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+def _seconds(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError(f"must be a number of seconds between {lo:g} and {hi:g}") from None
+        if not lo <= value <= hi:
+            raise ValueError(f"must be a number of seconds between {lo:g} and {hi:g}")
+        return value
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _sender(raw: str) -> str:
+    if "@" not in raw or any(c in raw for c in "\r\n"):
+        raise ValueError("must be an email address, optionally with a name: Klear Karma <no-reply@example.org>")
+    return raw
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
@@ -156,8 +179,43 @@ class Settings:
     shutdown_timeout: int = _spec(
         "KLEAR_SHUTDOWN_TIMEOUT", _int(0, 600), "15", "Seconds to let in-flight requests finish on SIGTERM."
     )
+    chat_rate: Rate = _spec("KLEAR_CHAT_RATE", _rate, "30/10", "Chat messages a user may send: MESSAGES/SECONDS.")
+    presence_ttl: int = _spec(
+        "KLEAR_PRESENCE_TTL", _int(3, 300), "25", "Seconds a socket counts as present without a heartbeat."
+    )
+    socket_max_pending: int = _spec(
+        "KLEAR_SOCKET_MAX_PENDING", _int(65_536, 268_435_456), "2097152",
+        "Bytes a socket may leave unread before it is disconnected as a slow consumer.",
+    )
     default_time_zone: str = _spec(
         "KLEAR_DEFAULT_TIME_ZONE", _timezone, "UTC", "Time zone for accounts created by `klear create-admin`."
+    )
+    smtp_host: str | None = _spec("KLEAR_SMTP_HOST", _host, None, "SMTP relay for email notifications. Unset: no email is sent.")
+    smtp_port: int = _spec("KLEAR_SMTP_PORT", _int(1, 65535), "587", "SMTP relay port.")
+    smtp_security: str = _spec(
+        "KLEAR_SMTP_SECURITY", _choice("starttls", "tls", "none"), "starttls", "SMTP transport security: starttls, tls or none."
+    )
+    smtp_username: str | None = _spec("KLEAR_SMTP_USERNAME", _text, None, "SMTP login. Unset: no authentication.")
+    smtp_password: str | None = _spec("KLEAR_SMTP_PASSWORD", _text, None, "SMTP password.")
+    mail_from: str = _spec(
+        "KLEAR_MAIL_FROM", _sender, "Klear Karma <no-reply@localhost>", "Sender of notification emails."
+    )
+    job_poll_interval: float = _spec(
+        "KLEAR_JOB_POLL_INTERVAL", _seconds(0.01, 60), "1", "Seconds between looks for due jobs (reminders, expiry, email)."
+    )
+    job_lease: int = _spec(
+        "KLEAR_JOB_LEASE", _int(1, 3600), "30", "Seconds a claimed job stays with its process without a heartbeat."
+    )
+    job_concurrency: int = _spec("KLEAR_JOB_CONCURRENCY", _int(1, 64), "4", "Jobs one process runs at a time.")
+    job_retry_base: float = _spec(
+        "KLEAR_JOB_RETRY_BASE", _seconds(0.01, 3600), "10", "Seconds before the first retry of a failed job; doubles each time."
+    )
+    clock_shift: float = _spec(
+        "KLEAR_CLOCK_SHIFT", _seconds(-1e9, 1e9), "0",
+        "Seconds added to the scheduling clock. For tests and rehearsals only; leave 0 in production.",
+    )
+    public_url: str | None = _spec(
+        "KLEAR_PUBLIC_URL", _url("http", "https"), None, "Base URL of the API for links such as calendar feeds. Unset: the request's own."
     )
 
 

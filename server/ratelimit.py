@@ -7,13 +7,17 @@ so concurrent processes cannot both spend the last token.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from typing import Protocol
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from .config import Rate
+
+log = logging.getLogger(__name__)
 
 _BUCKET_LUA = """
 local key = KEYS[1]
@@ -67,12 +71,22 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
-    """Buckets in Redis hashes that expire once full again, shared by every process."""
+    """Buckets in Redis hashes that expire once full again, shared by every process.
+
+    While Redis cannot be reached, limits are enforced per process instead
+    (each process's own buckets), so an outage neither blocks every request
+    nor lifts the limits.
+    """
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._script = redis.register_script(_BUCKET_LUA)
         self._prefix = f"{prefix}:rl:"
+        self._fallback = MemoryRateLimiter()
 
     async def take(self, key: str, rate: Rate, cost: float = 1.0) -> float:
-        wait = await self._script(keys=[self._prefix + key], args=[rate.burst, rate.per_second, cost])
+        try:
+            wait = await self._script(keys=[self._prefix + key], args=[rate.burst, rate.per_second, cost])
+        except (RedisError, OSError):
+            log.warning("rate limiter falling back to per-process buckets", extra={"event": "ratelimit_fallback"})
+            return await self._fallback.take(key, rate, cost)
         return float(wait)

@@ -55,12 +55,13 @@ class Output(BaseModel):
 class Call(Generic[B]):
     """One API request, as a handler sees it: validated body and query, the principal, the runtime."""
 
-    __slots__ = ("request", "body", "query", "_principal")
+    __slots__ = ("request", "body", "query", "status", "_principal")
 
-    def __init__(self, request: web.Request) -> None:
+    def __init__(self, request: web.Request, status: int) -> None:
         self.request = request
         self.body: B = None  # type: ignore[assignment]
         self.query: Any = None
+        self.status = status  # a handler may change it, e.g. 200 instead of 201 for an existing resource
         self._principal: Principal | None = None
 
     @property
@@ -180,7 +181,7 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
     serializer = route.response.__pydantic_serializer__ if route.response is not None else None
 
     async def endpoint(request: web.Request) -> web.StreamResponse:
-        call: Call[Any] = Call(request)
+        call: Call[Any] = Call(request, route.status)
         if route.auth:
             call._principal = principal = await authenticate(request.app[RUNTIME], request.headers.get("Authorization"))
             if route.roles is not None and principal.role not in route.roles:
@@ -191,9 +192,9 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
             call.query = parse_query(route.query, request)
         result = await route.handler(call)
         if serializer is not None:
-            return web.Response(body=serializer.to_json(result), status=route.status, content_type="application/json")
+            return web.Response(body=serializer.to_json(result), status=call.status, content_type="application/json")
         if result is None:
-            return web.Response(status=route.status)
+            return web.Response(status=call.status)
         return result  # a route without a response model returns its own web.Response
 
     endpoint.__name__ = route.handler.__name__

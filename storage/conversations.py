@@ -8,6 +8,8 @@ from datetime import datetime
 
 import asyncpg
 
+from .database import Database, require
+
 
 @dataclass(frozen=True, slots=True)
 class Conversation:
@@ -44,3 +46,128 @@ async def create_for_booking(
         [(conversation_id, m) for m in member_ids],
     )
     return conversation_id
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """A conversation as one member sees it in their list."""
+
+    conversation: Conversation
+    read_seq: int
+
+    @property
+    def unread(self) -> int:
+        return max(0, self.conversation.last_seq - self.read_seq)
+
+
+_COLUMNS = """c.id, c.kind, c.e2ee, c.booking_id, c.created_at, c.last_seq, c.last_rev,
+    (SELECT array_agg(m.user_id ORDER BY m.joined_at, m.user_id) FROM conversation_members m
+     WHERE m.conversation_id = c.id) AS member_ids"""
+
+
+def _conversation(r: asyncpg.Record) -> Conversation:
+    return Conversation(
+        r["id"], r["kind"], r["e2ee"], r["booking_id"], r["created_at"], r["last_seq"], r["last_rev"],
+        tuple(r["member_ids"] or ()),
+    )
+
+
+async def create_direct(db: Database, creator: uuid.UUID, other: uuid.UUID, *, e2ee: bool) -> tuple[Conversation, bool]:
+    """The one-to-one conversation of two users (one plain and one e2ee per pair); True if created now."""
+    low, high = sorted((creator, other))
+    key = f"{low}:{high}:{'e2ee' if e2ee else 'plain'}"
+    async with db.transaction("conversations.create_direct") as conn:
+        new_id = await conn.fetchval(
+            """INSERT INTO conversations (id, kind, e2ee, direct_key, created_by) VALUES ($1, 'direct', $2, $3, $4)
+               ON CONFLICT (direct_key) DO NOTHING RETURNING id""",
+            uuid.uuid4(), e2ee, key, creator,
+        )
+        if new_id is not None:
+            await conn.executemany(
+                "INSERT INTO conversation_members (conversation_id, user_id) VALUES ($1, $2)",
+                [(new_id, creator), (new_id, other)],
+            )
+        row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM conversations c WHERE c.direct_key = $1", key)
+    return _conversation(require(row, "conversation")), new_id is not None
+
+
+async def for_member(db: Database, conversation_id: uuid.UUID, user_id: uuid.UUID) -> Summary | None:
+    """The conversation if `user_id` is a member of it, else None (whether or not it exists)."""
+    row = await db.fetchrow(
+        "conversations.for_member",
+        f"""SELECT {_COLUMNS}, me.read_seq FROM conversations c
+            JOIN conversation_members me ON me.conversation_id = c.id AND me.user_id = $2 WHERE c.id = $1""",
+        conversation_id, user_id,
+    )
+    return None if row is None else Summary(_conversation(row), row["read_seq"])
+
+
+async def list_for_user(db: Database, user_id: uuid.UUID, limit: int = 200) -> list[Summary]:
+    """The user's conversations, most recently active first, with their read position."""
+    rows = await db.fetch(
+        "conversations.list_for_user",
+        f"""
+        SELECT {_COLUMNS}, me.read_seq
+        FROM conversation_members me JOIN conversations c ON c.id = me.conversation_id
+        WHERE me.user_id = $1
+        ORDER BY coalesce(c.last_message_at, c.created_at) DESC, c.id
+        LIMIT $2
+        """,
+        user_id, limit,
+    )
+    return [Summary(_conversation(r), r["read_seq"]) for r in rows]
+
+
+async def mark_read(db: Database, conversation_id: uuid.UUID, user_id: uuid.UUID, seq: int) -> int | None:
+    """Move the member's read position forward to `seq` (never back, never past the last message).
+
+    Returns the position now stored, or None if `user_id` is not a member.
+    """
+    row = await db.fetchrow(
+        "conversations.mark_read",
+        """
+        UPDATE conversation_members m
+        SET read_seq = greatest(m.read_seq, least($3, c.last_seq))
+        FROM conversations c
+        WHERE m.conversation_id = $1 AND m.user_id = $2 AND c.id = m.conversation_id
+        RETURNING m.read_seq
+        """,
+        conversation_id, user_id, seq,
+    )
+    return None if row is None else int(row["read_seq"])
+
+
+async def read_positions(db: Database, conversation_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    rows = await db.fetch(
+        "conversations.read_positions",
+        "SELECT user_id, read_seq FROM conversation_members WHERE conversation_id = $1", conversation_id,
+    )
+    return {r["user_id"]: r["read_seq"] for r in rows}
+
+
+async def contacts(db: Database, user_id: uuid.UUID) -> list[uuid.UUID]:
+    """Everyone who shares at least one conversation with `user_id`."""
+    rows = await db.fetch(
+        "conversations.contacts",
+        """
+        SELECT DISTINCT other.user_id FROM conversation_members me
+        JOIN conversation_members other ON other.conversation_id = me.conversation_id AND other.user_id <> me.user_id
+        WHERE me.user_id = $1
+        """,
+        user_id,
+    )
+    return [r["user_id"] for r in rows]
+
+
+async def shared_with(db: Database, user_id: uuid.UUID, others: list[uuid.UUID]) -> set[uuid.UUID]:
+    """The subset of `others` who share a conversation with `user_id`."""
+    rows = await db.fetch(
+        "conversations.shared_with",
+        """
+        SELECT DISTINCT other.user_id FROM conversation_members me
+        JOIN conversation_members other ON other.conversation_id = me.conversation_id
+        WHERE me.user_id = $1 AND other.user_id = ANY ($2::uuid[])
+        """,
+        user_id, others,
+    )
+    return {r["user_id"] for r in rows}

@@ -54,6 +54,7 @@ def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "KLEAR_DB_POOL_MIN": "1",
         "KLEAR_LOGIN_RATE_IP": "1000/60",
         "KLEAR_LOGIN_RATE_ACCOUNT": "100/60",
+        "KLEAR_CHAT_RATE": "1000/1",
     }
 
 

@@ -1,6 +1,7 @@
-"""Klear Karma Python client SDK: REST over aiohttp (real-time channels are added on top)."""
+"""Klear Karma Python client SDK: REST (accounts, conversations) and real-time (Socket.IO)."""
 
 from .errors import ApiError
+from .realtime import EventRefused, Realtime
 from .rest import KlearClient, Session
 
-__all__ = ["ApiError", "KlearClient", "Session"]
+__all__ = ["ApiError", "EventRefused", "KlearClient", "Realtime", "Session"]

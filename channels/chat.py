@@ -1,0 +1,174 @@
+"""Chat events: joining with recovery, sending, editing, deleting, read receipts and typing.
+
+Membership is checked server-side on every event: joining reads it from
+PostgreSQL, sending is refused inside the same statement that stores the
+message, receipts update only a member's row, and typing requires a joined
+conversation.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from storage import audit, conversations, messages
+from storage.messages import NewMessage
+
+from . import wire
+from .connections import Conn
+from .payloads import Delete, Edit, EventError, Join, ConversationRef, Receipt, Send, Typing, ok
+
+if TYPE_CHECKING:
+    from .service import Channels
+
+TYPING_INTERVAL = 1.0
+_REFUSALS = {
+    "not_member": ("not_member", "You are not a member of this conversation."),
+    "e2ee_required": ("e2ee_required", "This conversation is end-to-end encrypted: send e2ee, not body."),
+    "plaintext_required": ("plaintext_required", "This conversation is not end-to-end encrypted: send body."),
+    "client_id_reused": ("client_id_reused", "This client_id was already used for another conversation."),
+    "not_found": ("not_found", "No such message."),
+    "not_author": ("not_author", "Only the author can change a message."),
+    "deleted": ("deleted", "The message was deleted."),
+}
+
+
+def room(cid: uuid.UUID) -> str:
+    return f"conv:{cid}"
+
+
+def _refuse(status: str) -> EventError:
+    code, message = _REFUSALS.get(status, ("refused", "The request was refused."))
+    return EventError(code, message)
+
+
+class Chat:
+    """The chat events of one process's Socket.IO server."""
+
+    def __init__(self, channels: Channels) -> None:
+        self._ch = channels
+
+    def handlers(self) -> dict[str, tuple[type, Any]]:
+        return {
+            "conversation:join": (Join, self.join),
+            "conversation:leave": (ConversationRef, self.leave),
+            "message:send": (Send, self.send),
+            "message:edit": (Edit, self.edit),
+            "message:delete": (Delete, self.delete),
+            "receipt:read": (Receipt, self.read),
+            "typing": (Typing, self.typing),
+        }
+
+    async def join(self, conn: Conn, p: Join) -> dict[str, Any]:
+        """Join a conversation's room, first receiving every message after `last_seq`."""
+        ch, rt = self._ch, self._ch.rt
+        assert ch.streams is not None
+        summary = await conversations.for_member(rt.db, p.conversation_id, conn.user_id)
+        if summary is None:
+            raise _refuse("not_member")
+        cid, sid = p.conversation_id, conn.sid
+        if cid in conn.joined:
+            conn.endpoint.manager.basic_leave_room(sid, "/", room(cid))
+            ch.streams.detach(cid, sid)
+            conn.joined.discard(cid)
+        others = [m for m in summary.conversation.member_ids if m != conn.user_id]
+        await audit.record(rt.db, actor_id=conn.user_id, action="conversation.join",
+                           subject_id=others[0] if len(others) == 1 else None, resource=f"conversation:{cid}",
+                           request_id=None)
+
+        async def send(m: messages.Message) -> None:
+            await ch.emit_local("message:new", wire.message_json(m), to=sid)
+
+        def enter() -> None:
+            conn.endpoint.manager.basic_enter_room(sid, "/", room(cid))
+            conn.joined.add(cid)
+
+        attached = await ch.streams.attach(cid, sid, p.last_seq, send, enter)
+        if p.last_rev is not None:
+            for m in await messages.changed_since(rt.db, cid, p.last_rev, attached.upto, 1000):
+                await ch.emit_local("message:updated", wire.message_json(m), to=sid)
+        conv = summary.conversation
+        return ok(
+            conversation={"id": str(cid), "kind": conv.kind, "e2ee": conv.e2ee,
+                          "member_ids": [str(m) for m in conv.member_ids]},
+            last_seq=attached.upto, sent=attached.sent, truncated_before=attached.truncated_before,
+        )
+
+    async def leave(self, conn: Conn, p: ConversationRef) -> dict[str, Any]:
+        assert self._ch.streams is not None
+        if p.conversation_id in conn.joined:
+            conn.endpoint.manager.basic_leave_room(conn.sid, "/", room(p.conversation_id))
+            self._ch.streams.detach(p.conversation_id, conn.sid)
+            conn.joined.discard(p.conversation_id)
+        return ok()
+
+    async def send(self, conn: Conn, p: Send) -> dict[str, Any]:
+        """Store a message (idempotent by client_id), then fan it out as `message:new`."""
+        ch, rt = self._ch, self._ch.rt
+        assert ch.writer is not None
+        p.checked()
+        wait = await rt.limiter.take(f"chat:{conn.user_id}", rt.settings.chat_rate)
+        if wait > 0:
+            raise EventError("rate_limited", "You are sending too fast.", retry_after=round(wait, 3))
+        sealed = p.e2ee
+        posted = await ch.writer.post(NewMessage(
+            p.conversation_id, conn.user_id, p.client_id, body=p.body,
+            ciphertext=sealed.ciphertext if sealed else None, nonce=sealed.nonce if sealed else None,
+            sender_key_id=sealed.sender_key_id if sealed else None,
+        ))
+        if posted.message is None:
+            raise _refuse(posted.status)
+        # A duplicate is announced again: if the first attempt's process died before
+        # announcing, this is what delivers it (streams drop what they already have).
+        await ch.announce("new", posted.message)
+        return ok(message=wire.message_json(posted.message), duplicate=posted.status == "duplicate")
+
+    async def edit(self, conn: Conn, p: Edit) -> dict[str, Any]:
+        p.checked()
+        sealed = p.e2ee
+        result = await messages.revise(
+            self._ch.rt.db, p.conversation_id, p.seq, conn.user_id, body=p.body,
+            ciphertext=sealed.ciphertext if sealed else None, nonce=sealed.nonce if sealed else None,
+            sender_key_id=sealed.sender_key_id if sealed else None,
+        )
+        if result.message is None:
+            raise _refuse(result.status)
+        await self._ch.announce("updated", result.message)
+        return ok(message=wire.message_json(result.message))
+
+    async def delete(self, conn: Conn, p: Delete) -> dict[str, Any]:
+        result = await messages.revise(self._ch.rt.db, p.conversation_id, p.seq, conn.user_id, delete=True)
+        if result.message is None:
+            raise _refuse(result.status)
+        await self._ch.announce("updated", result.message)
+        return ok(message=wire.message_json(result.message))
+
+    async def read(self, conn: Conn, p: Receipt) -> dict[str, Any]:
+        """Move the read position forward (never back) and tell the other members."""
+        stored = await conversations.mark_read(self._ch.rt.db, p.conversation_id, conn.user_id, p.seq)
+        if stored is None:
+            raise _refuse("not_member")
+        await self._ch.emit_all(
+            "receipt:read", {"conversation_id": str(p.conversation_id), "user_id": str(conn.user_id), "seq": stored},
+            to=room(p.conversation_id), skip_sid=conn.sid,
+        )
+        return ok(read_seq=stored)
+
+    async def typing(self, conn: Conn, p: Typing) -> dict[str, Any]:
+        """Relay typing to the other members; never stored, at most one `start` per second."""
+        cid = p.conversation_id
+        if cid not in conn.joined:
+            raise EventError("not_joined", "Join the conversation first.")
+        now = time.monotonic()
+        if p.state == "start":
+            if now - conn.typing_at.get(cid, 0.0) < TYPING_INTERVAL:
+                return ok(throttled=True)
+            conn.typing_at[cid] = now
+        else:
+            conn.typing_at.pop(cid, None)
+        await self._ch.emit_all(
+            "typing", {"conversation_id": str(cid), "user_id": str(conn.user_id), "state": p.state},
+            to=room(cid), skip_sid=conn.sid,
+        )
+        return ok(throttled=False)

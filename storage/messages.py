@@ -1,0 +1,169 @@
+"""Messages: batched posting with gap-free sequence numbers, history, edits and tombstones."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from .database import Database
+
+_BODY = "messages.body"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    conversation_id: uuid.UUID
+    seq: int
+    rev: int
+    id: uuid.UUID
+    sender_id: uuid.UUID
+    client_id: uuid.UUID
+    body: str | None
+    ciphertext: bytes | None
+    nonce: bytes | None
+    sender_key_id: str | None
+    created_at: datetime
+    edited_at: datetime | None = None
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message as sent: either `body` (plain conversations) or the e2ee fields."""
+
+    conversation_id: uuid.UUID
+    sender_id: uuid.UUID
+    client_id: uuid.UUID
+    body: str | None = None
+    ciphertext: bytes | None = None
+    nonce: bytes | None = None
+    sender_key_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """The outcome of one send: `ok`, `duplicate` (the original is returned), or a refusal."""
+
+    status: str
+    message: Message | None
+
+
+def _message(db: Database, r: asyncpg.Record | dict[str, Any]) -> Message:
+    sealed = r["body_sealed"]
+    return Message(
+        conversation_id=r["conversation_id"], seq=r["seq"], rev=r["rev"], id=r["id"], sender_id=r["sender_id"],
+        client_id=r["client_id"],
+        body=db.sealer.open_text(sealed, f"{_BODY}:{r['id']}") if sealed is not None else None,
+        ciphertext=r["ciphertext"], nonce=r["nonce"], sender_key_id=r["sender_key_id"],
+        created_at=r["created_at"], edited_at=r.get("edited_at"), deleted_at=r.get("deleted_at"),
+    )
+
+
+async def post_batch(db: Database, items: list[NewMessage]) -> list[Posted]:
+    """Store `items` in one round trip; results are in the same order."""
+    ids = [uuid.uuid4() for _ in items]
+    bodies = [db.sealer.seal_text(m.body, f"{_BODY}:{i}") if m.body is not None else None for m, i in zip(items, ids)]
+    rows = await db.fetch(
+        "messages.post_batch",
+        "SELECT * FROM post_messages($1, $2, $3, $4, $5, $6, $7, $8)",
+        [m.conversation_id for m in items], ids, [m.sender_id for m in items], [m.client_id for m in items],
+        bodies, [m.ciphertext for m in items], [m.nonce for m in items], [m.sender_key_id for m in items],
+    )
+    results: list[Posted] = []
+    for item, row in zip(items, sorted(rows, key=lambda r: r["idx"])):
+        if row["status"] not in ("ok", "duplicate"):
+            results.append(Posted(row["status"], None))
+            continue
+        results.append(Posted(row["status"], _message(db, {
+            **dict(row), "sender_id": item.sender_id, "client_id": item.client_id,
+        })))
+    return results
+
+
+_COLUMNS = """conversation_id, seq, rev, id, sender_id, client_id, body_sealed, ciphertext, nonce, sender_key_id,
+              created_at, edited_at, deleted_at"""
+
+
+async def page(
+    db: Database, conversation_id: uuid.UUID, *, before_seq: int | None, after_seq: int | None, limit: int
+) -> list[Message]:
+    """History in ascending seq: the `limit` newest before `before_seq`, or the oldest after `after_seq`."""
+    if after_seq is not None:
+        rows = await db.fetch(
+            "messages.page_after",
+            f"""SELECT {_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2
+                AND ($3::bigint IS NULL OR seq < $3) ORDER BY seq LIMIT $4""",
+            conversation_id, after_seq, before_seq, limit,
+        )
+    else:
+        rows = await db.fetch(
+            "messages.page_before",
+            f"""SELECT * FROM (SELECT {_COLUMNS} FROM messages WHERE conversation_id = $1
+                AND ($2::bigint IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3) newest ORDER BY seq""",
+            conversation_id, before_seq, limit,
+        )
+    return [_message(db, r) for r in rows]
+
+
+async def between(db: Database, conversation_id: uuid.UUID, after_seq: int, upto_seq: int, limit: int) -> list[Message]:
+    """Messages with after_seq < seq <= upto_seq, oldest first (recovery and gap filling)."""
+    rows = await db.fetch(
+        "messages.between",
+        f"SELECT {_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
+        conversation_id, after_seq, upto_seq, limit,
+    )
+    return [_message(db, r) for r in rows]
+
+
+async def changed_since(db: Database, conversation_id: uuid.UUID, after_rev: int, upto_seq: int, limit: int) -> list[Message]:
+    """Messages up to `upto_seq` edited or deleted after revision `after_rev`."""
+    rows = await db.fetch(
+        "messages.changed_since",
+        f"""SELECT {_COLUMNS} FROM messages WHERE conversation_id = $1 AND rev > $2 AND seq <= $3
+            AND (edited_at IS NOT NULL OR deleted_at IS NOT NULL) ORDER BY rev LIMIT $4""",
+        conversation_id, after_rev, upto_seq, limit,
+    )
+    return [_message(db, r) for r in rows]
+
+
+async def revise(
+    db: Database, conversation_id: uuid.UUID, seq: int, author_id: uuid.UUID, *,
+    body: str | None = None, ciphertext: bytes | None = None, nonce: bytes | None = None,
+    sender_key_id: str | None = None, delete: bool = False,
+) -> Posted:
+    """Edit or tombstone a message of `author_id`; statuses: ok, not_found, not_author, deleted, e2ee_required, plaintext_required."""
+    async with db.transaction("messages.revise") as conn:
+        conv = await conn.fetchrow(
+            "SELECT e2ee, last_rev FROM conversations WHERE id = $1 FOR UPDATE", conversation_id
+        )
+        row = await conn.fetchrow(
+            "SELECT id, sender_id, deleted_at FROM messages WHERE conversation_id = $1 AND seq = $2", conversation_id, seq
+        )
+        if conv is None or row is None:
+            return Posted("not_found", None)
+        if row["sender_id"] != author_id:
+            return Posted("not_author", None)
+        if row["deleted_at"] is not None:
+            return Posted("deleted", None)
+        rev = conv["last_rev"] + 1
+        if delete:
+            updated = await conn.fetchrow(
+                f"""UPDATE messages SET rev = $3, deleted_at = now(), body_sealed = NULL, ciphertext = NULL,
+                    nonce = NULL, sender_key_id = NULL WHERE conversation_id = $1 AND seq = $2 RETURNING {_COLUMNS}""",
+                conversation_id, seq, rev,
+            )
+        else:
+            if conv["e2ee"] != (ciphertext is not None):
+                return Posted("e2ee_required" if conv["e2ee"] else "plaintext_required", None)
+            sealed = db.sealer.seal_text(body, f"{_BODY}:{row['id']}") if body is not None else None
+            updated = await conn.fetchrow(
+                f"""UPDATE messages SET rev = $3, edited_at = now(), body_sealed = $4, ciphertext = $5, nonce = $6,
+                    sender_key_id = $7 WHERE conversation_id = $1 AND seq = $2 RETURNING {_COLUMNS}""",
+                conversation_id, seq, rev, sealed, ciphertext, nonce, sender_key_id,
+            )
+        await conn.execute("UPDATE conversations SET last_rev = $2 WHERE id = $1", conversation_id, rev)
+    return Posted("ok", _message(db, updated))
