@@ -1,0 +1,220 @@
+"""One participant's server-side ``RTCPeerConnection`` and its negotiation.
+
+Who offers: the server, always. aiortc has no ``negotiationneeded`` event and
+no rollback, so if both sides could offer, two offers crossing (glare) would
+leave an aiortc peer stuck in ``have-local-offer``. With a single offerer
+glare cannot happen. Every change in what flows over the connection goes
+through the server:
+
+* joining: the server offers one m-line per track the participant wants to
+  publish (``recvonly`` on our side) and one per track it receives
+  (``sendonly``);
+* publishing later (e.g. screen share): the client *asks* through the
+  signalling layer, the server adds a ``recvonly`` m-line and offers;
+* unpublishing: the m-line goes ``inactive`` in the next offer. aiortc can
+  neither remove nor recycle m-lines, so each later publish adds a new one: a
+  session that toggles screen share N times carries N inactive m-lines.
+
+The client only ever answers. Offers carry, next to the SDP, a list of the
+transceivers with their ``mid`` and the labels the room attached (which
+publication each m-line carries), so a client knows which of its tracks to
+attach to which ``recvonly`` m-line without parsing SDP.
+
+Changes are coalesced: ``negotiate()`` marks the connection dirty and offers
+only when the signalling state is ``stable``; when an answer arrives and more
+changes piled up meanwhile, the next offer goes out at once. One offer is in
+flight at a time per peer.
+
+Signalling is transport-agnostic: outgoing messages are plain dicts handed to
+an async ``signal(peer_id, message)`` callback (a Socket.IO emit, a queue, a
+test harness); incoming answers and ICE candidates are plain dicts too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiortc import (
+    MediaStreamTrack,
+    RTCBundlePolicy,
+    RTCConfiguration,
+    RTCPeerConnection,
+    RTCRtpCodecCapability,
+    RTCRtpReceiver,
+    RTCRtpTransceiver,
+    RTCSessionDescription,
+)
+from aiortc.sdp import candidate_from_sdp
+
+Message = dict[str, Any]
+Signal = Callable[[str, Message], Awaitable[None]]
+StateCallback = Callable[[str, str], None]
+
+
+# Only codecs the passthrough can forward; RTX kept for NACK retransmissions.
+def _passthrough_codecs(kind: str) -> list[RTCRtpCodecCapability]:
+    capabilities = RTCRtpReceiver.getCapabilities(kind)
+    assert capabilities is not None
+    return [
+        codec
+        for codec in capabilities.codecs
+        if codec.mimeType.lower() in ("video/vp8", "video/rtx", "audio/opus")
+    ]
+
+
+CODEC_PREFERENCES = {kind: _passthrough_codecs(kind) for kind in ("audio", "video")}
+
+
+class NegotiationError(Exception):
+    """A signalling message that does not fit the negotiation state."""
+
+
+async def close_connection(pc: RTCPeerConnection, settle_timeout: float = 2.0) -> None:
+    """Close ``pc`` without leaking aioice's consent task.
+
+    aioice 0.13 races: once ICE checks succeed, ``Connection.connect()`` may
+    sleep up to 20 ms before it reads the result and starts its consent
+    freshness task; a ``close()`` landing in that window runs first, and the
+    task started afterwards loops forever. Waiting until no ICE transport is
+    ``checking`` (bounded: a peer that never answers checks must still close)
+    lets ``connect()`` finish, so ``close()`` cancels the task.
+    """
+    if pc.iceConnectionState == "checking":
+        settled = asyncio.Event()
+
+        def on_change() -> None:
+            if pc.iceConnectionState != "checking":
+                settled.set()
+
+        pc.on("iceconnectionstatechange", on_change)
+        try:
+            await asyncio.wait_for(settled.wait(), settle_timeout)
+        except TimeoutError:
+            pass
+        finally:
+            pc.remove_listener("iceconnectionstatechange", on_change)
+    await pc.close()
+
+
+def default_configuration() -> RTCConfiguration:
+    """No STUN/TURN servers (aiortc would otherwise contact a public one) and
+    one transport for all m-lines (max-bundle: one ICE/DTLS per peer)."""
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+class Peer:
+    """Server side of one participant: transceivers plus offer/answer."""
+
+    def __init__(
+        self,
+        peer_id: str,
+        signal: Signal,
+        configuration: RTCConfiguration | None = None,
+        on_state: StateCallback | None = None,
+    ) -> None:
+        self.peer_id = peer_id
+        self._signal = signal
+        self._pc = RTCPeerConnection(configuration or default_configuration())
+        self._labels: dict[RTCRtpTransceiver, dict[str, str]] = {}
+        self._lock = asyncio.Lock()
+        self._dirty = False
+        self._closed = False
+        if on_state is not None:
+
+            @self._pc.on("connectionstatechange")
+            def _state_changed() -> None:
+                on_state(peer_id, self._pc.connectionState)
+
+    @property
+    def connection_state(self) -> str:
+        return self._pc.connectionState
+
+    @property
+    def signaling_state(self) -> str:
+        return self._pc.signalingState
+
+    def add_transceiver(
+        self,
+        kind: str,
+        direction: str,
+        label: Mapping[str, str],
+        track: MediaStreamTrack | None = None,
+    ) -> RTCRtpTransceiver:
+        """A new m-line, offered at the next ``negotiate()``."""
+        transceiver = self._pc.addTransceiver(track or kind, direction=direction)
+        transceiver.setCodecPreferences(CODEC_PREFERENCES[kind])
+        self._labels[transceiver] = dict(label)
+        return transceiver
+
+    def deactivate(self, transceiver: RTCRtpTransceiver) -> None:
+        """Mark an m-line ``inactive`` at the next ``negotiate()``."""
+        transceiver.direction = "inactive"
+
+    async def negotiate(self) -> None:
+        """Offer the pending changes now, or as soon as the current offer is
+        answered."""
+        self._dirty = True
+        await self._offer_if_stable()
+
+    async def handle_answer(self, message: Message) -> None:
+        """Apply the client's answer, then offer whatever piled up meanwhile."""
+        if message.get("type") != "answer" or not isinstance(message.get("sdp"), str):
+            raise NegotiationError("expected {'type': 'answer', 'sdp': str}")
+        async with self._lock:
+            if self._pc.signalingState != "have-local-offer":
+                raise NegotiationError(
+                    f"answer in signalling state {self._pc.signalingState}"
+                )
+            await self._pc.setRemoteDescription(
+                RTCSessionDescription(sdp=message["sdp"], type="answer")
+            )
+        await self._offer_if_stable()
+
+    async def add_ice_candidate(self, message: Message) -> None:
+        """A trickled candidate in the browser's ``RTCIceCandidate.toJSON()``
+        shape; an empty ``candidate`` means end of candidates."""
+        text = message.get("candidate") or ""
+        if not text:
+            await self._pc.addIceCandidate(None)
+            return
+        candidate = candidate_from_sdp(text.removeprefix("candidate:"))
+        candidate.sdpMid = message.get("sdpMid")
+        candidate.sdpMLineIndex = message.get("sdpMLineIndex")
+        await self._pc.addIceCandidate(candidate)
+
+    async def close(self) -> None:
+        """Close the connection; stops every sender and receiver task."""
+        self._closed = True
+        await close_connection(self._pc)
+
+    async def _offer_if_stable(self) -> None:
+        async with self._lock:
+            if (
+                self._closed
+                or not self._dirty
+                or not self._labels
+                or self._pc.signalingState != "stable"
+            ):
+                return
+            self._dirty = False
+            await self._pc.setLocalDescription(await self._pc.createOffer())
+            message = self._offer_message()
+        # Signal outside the lock: the answer may come back re-entrantly.
+        await self._signal(self.peer_id, message)
+
+    def _offer_message(self) -> Message:
+        return {
+            "type": "offer",
+            "sdp": self._pc.localDescription.sdp,
+            "transceivers": [
+                {
+                    "mid": transceiver.mid,
+                    "kind": transceiver.kind,
+                    "direction": transceiver.direction,
+                    **label,
+                }
+                for transceiver, label in self._labels.items()
+            ],
+        }

@@ -1,0 +1,1 @@
+"""SFU forwarding core tests (real aiortc peers over loopback)."""
