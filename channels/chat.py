@@ -17,7 +17,7 @@ from storage.messages import NewMessage
 
 from . import wire
 from .connections import Conn
-from .payloads import Delete, Edit, EventError, Join, ConversationRef, Receipt, Send, Typing, ok
+from .payloads import ConversationRef, Delete, Edit, EventError, Join, Payload, Receipt, Send, Typing, ok
 
 if TYPE_CHECKING:
     from .service import Channels
@@ -49,7 +49,7 @@ class Chat:
     def __init__(self, channels: Channels) -> None:
         self._ch = channels
 
-    def handlers(self) -> dict[str, tuple[type, Any]]:
+    def handlers(self) -> dict[str, tuple[type[Payload], Any]]:
         return {
             "conversation:join": (Join, self.join),
             "conversation:leave": (ConversationRef, self.leave),

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -31,13 +32,15 @@ from . import wire
 from .chat import Chat
 from .connections import Conn, Connections
 from .manager import BusManager
-from .payloads import AuthRefresh, EventError, PresenceSet, ok, parse
+from .payloads import AuthRefresh, EventError, Payload, PresenceSet, ok, parse
 from .presence import Change, MemoryPresence, PresenceStore, RedisPresence
 from .streams import Streams
 from .writer import MessageWriter
 
 log = logging.getLogger(__name__)
 CHAT = "chat"
+EventHandler = Callable[[Conn, Any], Awaitable[dict[str, Any]]]
+DisconnectHandler = Callable[[Conn], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,8 @@ class Channels:
         self.writer: MessageWriter | None = None
         self.presence: PresenceStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        self._handlers: dict[str, Any] = {
+        self._disconnect_hooks: list[DisconnectHandler] = []
+        self._handlers: dict[str, tuple[type[Payload], EventHandler]] = {
             "auth:refresh": (AuthRefresh, self._auth_refresh),
             "presence:set": (PresenceSet, self._presence_set),
             **self.chat.handlers(),
@@ -93,6 +97,21 @@ class Channels:
             ep.sio.on("connect", partial(self._connect, ep))
             ep.sio.on("disconnect", self._disconnect)
             ep.sio.on("*", self._event)
+
+    def on(self, event: str, model: type[Payload], handler: EventHandler) -> None:
+        """Register a client event of another component (e.g. video signalling).
+
+        `handler(conn, payload)` gets the validated payload and returns the
+        ack; raising `EventError` answers `{ok: false, error}`. Register before
+        the app starts.
+        """
+        if event in self._handlers:
+            raise ValueError(f"event {event!r} is already handled")
+        self._handlers[event] = (model, handler)
+
+    def on_disconnect(self, callback: DisconnectHandler) -> None:
+        """Call `callback(conn)` after a socket of this process disconnects."""
+        self._disconnect_hooks.append(callback)
 
     @property
     def rt(self) -> Runtime:
@@ -198,6 +217,11 @@ class Channels:
         assert self.streams is not None
         for cid in conn.joined:
             self.streams.detach(cid, sid)
+        for hook in self._disconnect_hooks:
+            try:
+                await hook(conn)
+            except Exception:
+                log.exception("disconnect hook failed")
         await self._presence_update(conn, None)
 
     async def _drop(self, sid: str, code: str, message: str = "The server closed this connection.") -> None:
