@@ -14,6 +14,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from storage.crypto import Sealer
 from storage.database import Database
@@ -62,8 +66,17 @@ async def database_url(stack: AsyncExitStack, settings: Settings) -> str:
 
 
 async def connect_redis(url: str) -> Redis:
-    """A Redis client that has answered a PING; raises `Unavailable` otherwise."""
-    client: Redis = Redis.from_url(url, socket_connect_timeout=5, health_check_interval=15)
+    """A Redis client that has answered a PING; raises `Unavailable` otherwise.
+
+    Commands are retried briefly on connection errors, so the first command on
+    a pooled connection that went stale during a Redis restart reconnects
+    instead of failing.
+    """
+    client: Redis = Redis.from_url(
+        url, socket_connect_timeout=5, health_check_interval=15,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
+    )
     try:
         await client.ping()
     except Exception as exc:

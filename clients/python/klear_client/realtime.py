@@ -34,8 +34,9 @@ class Realtime:
     """One user's Socket.IO connection to a Klear server."""
 
     def __init__(self, client: KlearClient, *, reconnect: bool = True, serializer: str = "json",
-                 ack_timeout: float = 10.0) -> None:
+                 ack_timeout: float = 10.0, auto_refresh: bool = True) -> None:
         self.rest = client
+        self.auto_refresh = auto_refresh
         self.ack_timeout = ack_timeout
         kwargs: dict[str, Any] = {"serializer": "msgpack"} if serializer == "msgpack" else {}
         self.path = "socket.io-msgpack" if serializer == "msgpack" else "socket.io"
@@ -97,8 +98,10 @@ class Realtime:
             await self.events.put(("message:updated", message))
 
         @sio.on("auth:expiring")
-        async def expiring(_: Any) -> None:
-            await self.refresh_token()
+        async def expiring(data: Any) -> None:
+            await self.events.put(("auth:expiring", data))
+            if self.auto_refresh:
+                await self.refresh_token()
 
         @sio.on("*")
         async def other(event: str, data: Any = None) -> None:

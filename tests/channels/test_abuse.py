@@ -1,0 +1,73 @@
+"""Bad payloads, unknown events, oversized messages and floods get clean, coded answers."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from .conftest import pair
+
+
+@pytest.fixture
+async def joined(server, clients, realtime):
+    alice, bob, cid = await pair(clients, server.url)
+    ra = await realtime(alice)
+    await ra.join(cid)
+    return ra, cid
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ("just a string", "invalid_payload"),
+        ([1, 2, 3], "invalid_payload"),
+        ({}, "invalid_payload"),
+        ({"conversation_id": "not-a-uuid", "client_id": str(uuid.uuid4()), "body": "x"}, "invalid_payload"),
+        ({"conversation_id": "CID", "client_id": 12, "body": "x"}, "invalid_payload"),
+        ({"conversation_id": "CID", "client_id": str(uuid.uuid4()), "body": 42}, "invalid_payload"),
+        ({"conversation_id": "CID", "client_id": str(uuid.uuid4())}, "invalid_payload"),
+        ({"conversation_id": "CID", "client_id": str(uuid.uuid4()), "body": "x", "admin": True}, "invalid_payload"),
+        ({"conversation_id": "CID", "client_id": str(uuid.uuid4()), "body": "é" * 4200}, "payload_too_large"),
+    ],
+)
+async def test_bad_message_payloads_are_refused_in_the_ack(joined, payload, code):
+    ra, cid = joined
+    if isinstance(payload, dict) and payload.get("conversation_id") == "CID":
+        payload = {**payload, "conversation_id": cid}
+    ack = await ra.sio.call("message:send", payload, timeout=5)
+    assert ack["ok"] is False
+    assert ack["error"]["code"] == code and ack["error"]["message"]
+
+
+async def test_a_message_of_exactly_8_kib_is_accepted(joined):
+    ra, cid = joined
+    sent = await ra.send(cid, "a" * 8192)
+    assert len(sent["body"]) == 8192
+
+
+async def test_unknown_events_are_answered_and_ignored(joined):
+    ra, cid = joined
+    ack = await ra.sio.call("message:explode", {"conversation_id": cid}, timeout=5)
+    assert ack == {"ok": False, "error": {"code": "unknown_event", "message": "No such event."}}
+    assert (await ra.send(cid, "still fine"))["seq"] == 1
+
+
+async def test_events_for_unknown_conversations_are_refused(joined):
+    ra, _ = joined
+    ack = await ra.sio.call("conversation:join", {"conversation_id": str(uuid.uuid4())}, timeout=5)
+    assert ack["error"]["code"] == "not_member"
+
+
+async def test_sending_too_fast_is_rate_limited_with_retry_after(start_server, clients, realtime, redis_env):
+    server = await start_server(KLEAR_CHAT_RATE="3/60", **redis_env)
+    alice, bob, cid = await pair(clients, server.url)
+    ra = await realtime(alice)
+    await ra.join(cid)
+    for i in range(3):
+        await ra.send(cid, f"ok{i}")
+    ack = await ra.sio.call("message:send", {"conversation_id": cid, "client_id": str(uuid.uuid4()), "body": "flood"}, timeout=5)
+    assert ack["ok"] is False and ack["error"]["code"] == "rate_limited"
+    assert 0 < ack["error"]["retry_after"] <= 20
+    history = await alice.call("GET", f"/conversations/{cid}/messages")
+    assert [m["body"] for m in history["messages"]] == ["ok0", "ok1", "ok2"]

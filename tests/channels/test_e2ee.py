@@ -1,0 +1,70 @@
+"""End-to-end encrypted conversations: the server relays ciphertext it cannot read."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+
+import asyncpg
+import pytest
+
+from klear_client import EventRefused
+
+from .conftest import pair
+
+
+async def test_e2ee_messages_are_stored_as_ciphertext_and_decrypted_by_the_sdk(server, clients, realtime, database_url):
+    alice, bob, cid = await pair(clients, server.url, e2ee=True)
+    ra, rb = await realtime(alice), await realtime(bob)
+    await ra.enable_e2ee()
+    await rb.enable_e2ee()
+    await ra.join(cid)
+    await rb.join(cid)
+    sent = await ra.send(cid, "my blood pressure readings are attached")
+    got = await rb.next_event("message:new")
+    assert got["text"] == "my blood pressure readings are attached"
+    assert got["body"] is None and got["e2ee"]["sender_key_id"] == ra.keys.key_id
+    assert sent["body"] is None
+    conn = await asyncpg.connect(database_url)
+    try:
+        row = await conn.fetchrow("SELECT body_sealed, ciphertext, nonce, sender_key_id FROM messages")
+        everything = await conn.fetchval("SELECT m::text FROM messages m")
+    finally:
+        await conn.close()
+    assert row["body_sealed"] is None and row["ciphertext"] and len(row["nonce"]) == 24
+    assert "blood" not in everything
+    assert b"blood" not in row["ciphertext"]
+    # The sender's own device can read it back from history too.
+    history = await alice.call("GET", f"/conversations/{cid}/messages")
+    raw = history["messages"][0]["e2ee"]
+    assert ra.keys.decrypt(alice.session.user_id, alice.session.user_id, raw) == "my blood pressure readings are attached"
+    assert base64.b64decode(raw["ciphertext"]) == row["ciphertext"]
+
+
+async def test_plaintext_is_refused_in_an_e2ee_conversation_and_vice_versa(server, clients, realtime):
+    alice, _, secret = await pair(clients, server.url, e2ee=True)
+    carol, _, plain = await pair(clients, server.url)
+    ra, rc = await realtime(alice), await realtime(carol)
+    with pytest.raises(EventRefused) as err:
+        await ra.call("message:send", {"conversation_id": secret, "client_id": str(uuid.uuid4()), "body": "oops"})
+    assert err.value.code == "e2ee_required"
+    fake = {"ciphertext": base64.b64encode(b"x" * 40).decode(), "nonce": base64.b64encode(b"n" * 24).decode(),
+            "sender_key_id": "k"}
+    with pytest.raises(EventRefused) as err2:
+        await rc.call("message:send", {"conversation_id": plain, "client_id": str(uuid.uuid4()), "e2ee": fake})
+    assert err2.value.code == "plaintext_required"
+
+
+async def test_device_keys_are_visible_only_to_conversation_partners(server, clients, realtime):
+    alice, bob, _ = await pair(clients, server.url, e2ee=True)
+    stranger, _, _ = await pair(clients, server.url)
+    ra = await realtime(alice)
+    await ra.enable_e2ee("phone")
+    keys = await bob.call("GET", f"/users/{alice.session.user_id}/keys")
+    assert [k["key_id"] for k in keys["keys"]] == ["phone"]
+    resp = await stranger.raw("GET", f"/api/v1/users/{alice.session.user_id}/keys")
+    assert resp.status == 404
+    dup = await alice.raw("POST", "/api/v1/devices/keys", json_body={"key_id": "phone", "public_key": base64.b64encode(b"k" * 32).decode()})
+    assert dup.status == 409 and dup.body["error"]["code"] == "key_id_taken"
+    short = await alice.raw("POST", "/api/v1/devices/keys", json_body={"key_id": "tablet", "public_key": base64.b64encode(b"k" * 31).decode()})
+    assert short.status == 422

@@ -1,0 +1,41 @@
+"""Redis restarts: the listeners resubscribe, and what was sent meanwhile reaches clients from PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..support.redis import RedisServer
+from .conftest import pair
+from .test_cluster import _until
+
+
+async def test_messages_sent_while_redis_is_down_still_arrive_and_live_delivery_resumes(start_server, clients, realtime):
+    redis = RedisServer()
+    await redis.start()
+    try:
+        env = {"REDIS_URL": redis.url, "KLEAR_REDIS_PREFIX": "outage"}
+        a = await start_server(**env)
+        b = await start_server(**env)
+        alice, bob, cid = await pair(clients, a.url, b.url)
+        ra, rb = await realtime(alice), await realtime(bob)
+        await ra.join(cid)
+        await rb.join(cid)
+        await ra.send(cid, "before")
+        await _until(lambda: len(rb.received[cid]) == 1)
+
+        await redis.stop()
+        for i in range(3):
+            await ra.send(cid, f"during{i}")  # stored in PostgreSQL; the announcement is lost
+        await asyncio.sleep(0.5)
+        await redis.start()
+
+        await _until(lambda: len(rb.received[cid]) == 4, timeout=15)
+        await ra.send(cid, "after")
+        await _until(lambda: len(rb.received[cid]) == 5, timeout=10)
+        assert [m["body"] for m in rb.received[cid]] == ["before", "during0", "during1", "during2", "after"]
+        assert [m["seq"] for m in rb.received[cid]] == [1, 2, 3, 4, 5]
+        # Socket.IO's own cross-process events flow again as well.
+        await rb.typing(cid)
+        assert (await ra.next_event("typing"))["user_id"] == bob.session.user_id
+    finally:
+        await redis.stop()
