@@ -26,6 +26,22 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
+def _owner_alive(name: str) -> bool:
+    """Whether the test process that created database `name` (klear_t_<pid>_… or klear_tpl_<pid>_…) still runs."""
+    parts = name.split("_")
+    try:
+        pid = int(parts[2])
+    except (IndexError, ValueError):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class TestPostgres:
     """Creates the template once, then hands out isolated databases cloned from it."""
 
@@ -41,9 +57,10 @@ class TestPostgres:
             self.admin_url = await asyncio.to_thread(self.embedded.start)
         conn = await asyncpg.connect(self.admin_url)
         try:
-            for name in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'klear_t%'"):
-                # left behind by an interrupted run; they would only take disk space
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name["datname"]}" WITH (FORCE)')
+            for row in await conn.fetch("SELECT datname FROM pg_database WHERE datname LIKE 'klear\\_t%'"):
+                # Left behind by an interrupted run (its process is gone); runs in progress keep theirs.
+                if not _owner_alive(row["datname"]):
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{row["datname"]}" WITH (FORCE)')
             await conn.execute(f'CREATE DATABASE "{self.template}"')
         finally:
             await conn.close()
@@ -64,7 +81,7 @@ class TestPostgres:
 
     async def create(self, *, migrated: bool = True) -> str:
         """A fresh database (a clone of the migrated template, or empty); returns its URL."""
-        name = f"klear_t_{secrets.token_hex(5)}"
+        name = f"klear_t_{os.getpid()}_{secrets.token_hex(4)}"
         conn = await asyncpg.connect(self.admin_url)
         try:
             async with self._lock:  # CREATE DATABASE ... TEMPLATE needs the template idle
