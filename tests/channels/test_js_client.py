@@ -1,0 +1,104 @@
+"""The official JavaScript client (socket.io-client 4.x under node), following docs/protocol.md only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import pair
+
+SCRIPT = Path(__file__).resolve().parents[1] / "js" / "chat_client.mjs"
+
+
+class Node:
+    """The node chat client, driven one JSON line at a time."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    async def tell(self, **cmd: object) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write((json.dumps(cmd) + "\n").encode())
+        await self.proc.stdin.drain()
+
+    async def expect(self, event: str, timeout: float = 10.0) -> dict:
+        assert self.proc.stdout is not None
+        while True:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+            if not line:
+                raise AssertionError("node client exited")
+            msg = json.loads(line)
+            if msg["event"] == event:
+                return msg
+
+
+@pytest.fixture
+async def node_client():
+    if shutil.which("node") is None:
+        pytest.fail("node is required for the JavaScript client test")
+    started: list[Node] = []
+
+    async def start(url: str, token: str, cid: str, framing: str = "json") -> Node:
+        proc = await asyncio.create_subprocess_exec(
+            "node", str(SCRIPT), url, token, cid, framing,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        )
+        node = Node(proc)
+        started.append(node)
+        return node
+
+    yield start
+    for node in started:
+        if node.proc.returncode is None:
+            node.proc.kill()
+            await node.proc.wait()
+
+
+@pytest.mark.parametrize("framing", ["json", "msgpack"])
+async def test_js_client_connects_sends_receives_and_recovers_after_reconnect(server, clients, realtime, node_client, framing):
+    alice, bob, cid = await pair(clients, server.url)
+    js = await node_client(server.url, alice.session.access_token, cid, framing)
+    assert (await js.expect("joined"))["ok"] is True
+
+    py = await realtime(bob)
+    await py.join(cid)
+    await js.tell(do="send", body="hello from javascript")
+    assert (await js.expect("sent"))["seq"] == 1
+    assert (await py.next_event("message:new"))["body"] == "hello from javascript"
+
+    await py.send(cid, "hello from python")
+    got = await js.expect("message:new")
+    got = got if got["seq"] == 2 else await js.expect("message:new")
+    assert (got["seq"], got["body"], got["sender_id"]) == (2, "hello from python", bob.session.user_id)
+
+    await js.tell(do="bad")
+    assert (await js.expect("bad")) == {"event": "bad", "ok": False, "code": "invalid_payload"}
+
+    await js.tell(do="disconnect")
+    await js.expect("offline")
+    for i in range(3):
+        await py.send(cid, f"while you were away {i}")
+    await js.tell(do="reconnect")
+    rejoined = await js.expect("joined")
+    assert rejoined["ok"] and rejoined["last_seq"] == 5
+    await py.send(cid, "live again")
+    await js.tell(do="report")
+    for _ in range(50):
+        report = await js.expect("report")
+        if report["received"][-1:] == [6]:
+            break
+        await asyncio.sleep(0.05)
+        await js.tell(do="report")
+    assert report["received"] == [1, 2, 3, 4, 5, 6]
+    await js.tell(do="quit")
+
+
+async def test_js_client_gets_a_coded_connect_error_for_a_bad_token(server, clients, node_client):
+    alice, _, cid = await pair(clients, server.url)
+    js = await node_client(server.url, "forged.token.value", cid)
+    err = await js.expect("connect_error")
+    assert err["code"] == "token_invalid" and err["message"]
