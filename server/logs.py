@@ -80,6 +80,7 @@ class AccessLog:
         self._lines: list[str] = []
         self._second = -1
         self._stamp = ""
+        self._routes: dict[str, str] = {}
 
     def write(self, request_id: str, method: str, route: str, status: int, duration_ms: float) -> None:
         now = time.time()
@@ -88,9 +89,12 @@ class AccessLog:
             self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         if not self._lines:
             asyncio.get_running_loop().call_soon(self.flush)
+        quoted = self._routes.get(route)
+        if quoted is None:
+            quoted = self._routes[route] = json.dumps(route)
         self._lines.append(
             f'{{"ts":"{self._stamp}.{int((now - second) * 1000):03d}Z","level":"info","logger":"klear.access",'
-            f'"msg":"request","request_id":"{request_id}","method":"{method}","route":{json.dumps(route)},'
+            f'"msg":"request","request_id":"{request_id}","method":"{method}","route":{quoted},'
             f'"status":{status},"duration_ms":{duration_ms:.2f}}}\n'
         )
 

@@ -1,0 +1,97 @@
+"""Shared benchmark plumbing: servers in subprocesses, pinned CPUs, wrk, result files."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.request import urlopen
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(cmd: list[str], cpu: int | None) -> list[str]:
+    """`cmd` pinned to one CPU with taskset, when there is more than one to choose from."""
+    if cpu is None or shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        return cmd
+    return ["taskset", "-c", str(cpu), *cmd]
+
+
+def wait_http(url: str, timeout: float = 60.0) -> float:
+    """Poll `url` until it answers 200; return the seconds it took."""
+    start = time.monotonic()
+    while True:
+        try:
+            with urlopen(url, timeout=1) as resp:
+                if resp.status == 200:
+                    return time.monotonic() - start
+        except OSError:
+            pass
+        if time.monotonic() - start > timeout:
+            raise RuntimeError(f"{url} did not answer within {timeout} s")
+        time.sleep(0.01)
+
+
+def start_klear(port: int, env: dict[str, str], cpu: int | None = 0, args: list[str] | None = None) -> subprocess.Popen[bytes]:
+    full = {**os.environ, **env, "KLEAR_PORT": str(port)}
+    return subprocess.Popen(
+        pinned([sys.executable, "-m", "server", "serve", *(args or [])], cpu),
+        cwd=ROOT, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def wrk(url: str, *, connections: int, seconds: int, headers: dict[str, str], cpu: int | None = 1) -> dict[str, float]:
+    """Run wrk and return requests/s, p50/p99 latency in ms, and non-2xx count."""
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for k, v in headers.items():
+        cmd += ["-H", f"{k}: {v}"]
+    out = subprocess.run(pinned([*cmd, url], cpu), capture_output=True, text=True, check=True).stdout
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert m, out
+        return float(m.group(1)) * _UNITS[m.group(2)]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"requests_per_s": rps, "p50_ms": latency("50"), "p99_ms": latency("99"),
+            "non_2xx": float(bad.group(1)) if bad else 0.0}
+
+
+def machine() -> dict[str, Any]:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def write(name: str, data: dict[str, Any], markdown: str) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown.rstrip() + "\n")
+    print(markdown)
