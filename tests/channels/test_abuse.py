@@ -71,3 +71,14 @@ async def test_sending_too_fast_is_rate_limited_with_retry_after(start_server, c
     assert 0 < ack["error"]["retry_after"] <= 20
     history = await alice.call("GET", f"/conversations/{cid}/messages")
     assert [m["body"] for m in history["messages"]] == ["ok0", "ok1", "ok2"]
+
+
+async def test_a_packet_over_64_kib_closes_only_that_connection(server, clients, realtime):
+    alice, bob, cid = await pair(clients, server.url)
+    ra, rb = await realtime(alice, reconnect=False), await realtime(bob)
+    await ra.join(cid)
+    await rb.join(cid)
+    await ra.sio.emit("message:send", {"conversation_id": cid, "client_id": str(uuid.uuid4()), "body": "x" * 70_000})
+    reason = await ra.next_event("disconnect", timeout=5)
+    assert reason is not None
+    assert (await rb.send(cid, "the server is fine"))["seq"] == 1
