@@ -7,6 +7,7 @@ start-up with a one-line message that names the setting.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -125,6 +126,41 @@ def _timezone(raw: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class IceServer:
+    """One STUN or TURN server, in the shape of the browser's `RTCIceServer`."""
+
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+def _ice_servers(raw: str) -> tuple[IceServer, ...]:
+    """A JSON array like `[{"urls": "turn:turn.example.org:3478", "username": "u", "credential": "p"}]`."""
+    shape = 'must be a JSON array of {"urls", "username"?, "credential"?} with stun:, turn: or turns: URLs'
+    try:
+        items = json.loads(raw)
+    except ValueError:
+        raise ValueError(shape) from None
+    if not isinstance(items, list):
+        raise ValueError(shape)
+    servers: list[IceServer] = []
+    for item in items:
+        if not isinstance(item, dict) or not set(item) <= {"urls", "username", "credential"}:
+            raise ValueError(shape)
+        urls = item.get("urls")
+        urls = [urls] if isinstance(urls, str) else urls
+        if not isinstance(urls, list) or not urls or not all(
+            isinstance(u, str) and u.split(":", 1)[0] in ("stun", "turn", "turns") for u in urls
+        ):
+            raise ValueError(shape)
+        username, credential = item.get("username"), item.get("credential")
+        if not all(v is None or isinstance(v, str) for v in (username, credential)):
+            raise ValueError(shape)
+        servers.append(IceServer(tuple(urls), username, credential))
+    return tuple(servers)
+
+
+@dataclass(frozen=True, slots=True)
 class Spec:
     env: str
     flag: str | None
@@ -206,7 +242,9 @@ class Settings:
     job_lease: int = _spec(
         "KLEAR_JOB_LEASE", _int(1, 3600), "30", "Seconds a claimed job stays with its process without a heartbeat."
     )
-    job_concurrency: int = _spec("KLEAR_JOB_CONCURRENCY", _int(1, 64), "4", "Jobs one process runs at a time.")
+    job_concurrency: int = _spec(
+        "KLEAR_JOB_CONCURRENCY", _int(0, 64), "4", "Jobs one process runs at a time; 0 runs none here (API only)."
+    )
     job_retry_base: float = _spec(
         "KLEAR_JOB_RETRY_BASE", _seconds(0.01, 3600), "10", "Seconds before the first retry of a failed job; doubles each time."
     )
@@ -216,6 +254,18 @@ class Settings:
     )
     public_url: str | None = _spec(
         "KLEAR_PUBLIC_URL", _url("http", "https"), None, "Base URL of the API for links such as calendar feeds. Unset: the request's own."
+    )
+    ice_servers: tuple[IceServer, ...] = _spec(
+        "KLEAR_ICE_SERVERS", _ice_servers, "[]",
+        "STUN/TURN servers for video, as a JSON array of RTCIceServer objects; given to clients too. "
+        "Empty: host candidates only, no third party contacted.",
+    )
+    rtc_max_participants: int = _spec(
+        "KLEAR_RTC_MAX_PARTICIPANTS", _int(2, 100), "10", "Most participants in one video session (group classes)."
+    )
+    rtc_ice_timeout: float = _spec(
+        "KLEAR_RTC_ICE_TIMEOUT", _seconds(1, 300), "20",
+        "Seconds a video participant's connection may take to connect, or stay failed, before it is removed.",
     )
 
 
