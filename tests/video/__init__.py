@@ -1,0 +1,1 @@
+"""Video sessions, signalling, multi-process relay and the SDK, against real servers."""
