@@ -1,0 +1,446 @@
+"""Bookings: creation without double booking, locked status changes, reads, and the event streams.
+
+Writes go through the SQL functions of migration 0024, one statement each, so
+the practitioner lock is held for a single round trip. Each write returns a
+`Written`: what the caller publishes on the bus once the transaction commits.
+
+Event streams for recovery after a reconnect:
+- `booking_events_since(db, booking_id, after_seq, limit)`: one booking's changes;
+- `feed_events_since(db, user_id, after_seq, limit)`: every change to any of a user's bookings.
+Both return the same event body that was published live.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from . import conversations
+from .database import Database
+from .jobs import NewJob, jobs_arg
+from .notifications import NewNotice, Notice, from_written, notices_arg
+
+NOTE = "bookings.note"
+CANCEL_REASON = "bookings.cancel_reason"
+DECLINE_REASON = "bookings.decline_reason"
+
+
+@dataclass(frozen=True, slots=True)
+class Booking:
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    client_id: uuid.UUID
+    offering_id: uuid.UUID
+    conversation_id: uuid.UUID
+    status: str
+    mode: str
+    start_at: datetime
+    end_at: datetime
+    blocked_from: datetime
+    blocked_to: datetime
+    price_minor: int
+    currency: str
+    late_cancel_min: int
+    seq: int
+    requested_by: uuid.UUID
+    expires_at: datetime | None
+    rescheduled_from: uuid.UUID | None
+    rescheduled_to: uuid.UUID | None
+    cancelled_by: uuid.UUID | None
+    cancelled_by_role: str | None
+    cancelled_at: datetime | None
+    cancelled_late: bool | None
+    created_at: datetime
+    updated_at: datetime
+    note: str | None
+    cancel_reason: str | None
+    decline_reason: str | None
+
+    @property
+    def participants(self) -> tuple[uuid.UUID, uuid.UUID]:
+        return (self.client_id, self.practitioner_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    id: uuid.UUID
+    display_name: str
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class BookingDetail:
+    """A booking with what is shown next to it: the offering's name and address, and both people."""
+
+    booking: Booking
+    offering_name: str
+    address: str | None
+    client: Person
+    practitioner: Person
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A committed change, to publish: the booking's seq, each participant's feed seq, the event, the notices."""
+
+    booking_id: uuid.UUID
+    booking_seq: int
+    feed: dict[uuid.UUID, int]
+    event: dict[str, Any]
+    notices: list[Notice]
+
+
+@dataclass(frozen=True, slots=True)
+class BookingEvent:
+    booking_id: uuid.UUID
+    seq: int
+    kind: str
+    actor_id: uuid.UUID | None
+    actor_role: str
+    from_status: str | None
+    to_status: str
+    at: datetime
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    user_id: uuid.UUID
+    seq: int
+    booking_id: uuid.UUID
+    booking_seq: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NewBooking:
+    """Everything `create` writes. `day_start`/`day_end` bound the practitioner's local day of the start."""
+
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    client_id: uuid.UUID
+    offering_id: uuid.UUID
+    status: str
+    mode: str
+    start_at: datetime
+    end_at: datetime
+    blocked_from: datetime
+    blocked_to: datetime
+    day_start: datetime
+    day_end: datetime
+    max_per_day: int | None
+    price_minor: int
+    currency: str
+    late_cancel_min: int
+    note: str | None
+    requested_by: uuid.UUID
+    actor_role: str
+    idempotency_key: str
+    request_hash: bytes
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A status change decided by the caller under the booking's lock."""
+
+    kind: str
+    to_status: str
+    actor_id: uuid.UUID | None
+    actor_role: str
+    cancelled_late: bool | None = None
+    reason: str | None = None
+    rescheduled_to: uuid.UUID | None = None
+
+
+class Outcome(enum.StrEnum):
+    CREATED = "created"
+    REPLAYED = "replayed"
+    KEY_REUSED = "key_reused"
+    TAKEN = "taken"
+    DAY_FULL = "day_full"
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """The outcome; for CREATED the new booking and what to publish, for REPLAYED the earlier booking's id."""
+
+    outcome: Outcome
+    booking_id: uuid.UUID | None = None
+    written: Written | None = None
+    booking: Booking | None = None
+
+
+class _NotCreated(Exception):
+    """Raised inside the transaction to roll it back when the function refused the booking."""
+
+    def __init__(self, result: Created) -> None:
+        self.result = result
+
+
+_COLUMNS = """b.id, b.practitioner_id, b.client_id, b.offering_id, b.conversation_id, b.status, b.mode,
+    b.start_at, b.end_at, b.blocked_from, b.blocked_to, b.price_minor, b.currency, b.late_cancel_min, b.seq,
+    b.requested_by, b.expires_at, b.rescheduled_from, b.rescheduled_to, b.cancelled_by, b.cancelled_by_role,
+    b.cancelled_at, b.cancelled_late, b.created_at, b.updated_at, b.note_sealed, b.cancel_reason_sealed,
+    b.decline_reason_sealed"""
+_DETAIL = f"""{_COLUMNS}, o.name AS offering_name, o.address,
+    c.display_name AS c_name, c.time_zone AS c_tz, pu.display_name AS p_name, pu.time_zone AS p_tz"""
+_DETAIL_FROM = """bookings b JOIN offerings o ON o.id = b.offering_id
+    JOIN users c ON c.id = b.client_id JOIN users pu ON pu.id = b.practitioner_id"""
+
+
+def _open(db: Database, sealed: bytes | None, purpose: str, booking_id: uuid.UUID) -> str | None:
+    return None if sealed is None else db.sealer.open_text(sealed, f"{purpose}:{booking_id}")
+
+
+def _booking(db: Database, r: asyncpg.Record) -> Booking:
+    bid = r["id"]
+    return Booking(
+        bid, r["practitioner_id"], r["client_id"], r["offering_id"], r["conversation_id"], r["status"], r["mode"],
+        r["start_at"], r["end_at"], r["blocked_from"], r["blocked_to"], r["price_minor"], r["currency"],
+        r["late_cancel_min"], r["seq"], r["requested_by"], r["expires_at"], r["rescheduled_from"],
+        r["rescheduled_to"], r["cancelled_by"], r["cancelled_by_role"], r["cancelled_at"], r["cancelled_late"],
+        r["created_at"], r["updated_at"], _open(db, r["note_sealed"], NOTE, bid),
+        _open(db, r["cancel_reason_sealed"], CANCEL_REASON, bid),
+        _open(db, r["decline_reason_sealed"], DECLINE_REASON, bid),
+    )
+
+
+def _detail(db: Database, r: asyncpg.Record) -> BookingDetail:
+    return BookingDetail(
+        _booking(db, r), r["offering_name"], r["address"], Person(r["client_id"], r["c_name"], r["c_tz"]),
+        Person(r["practitioner_id"], r["p_name"], r["p_tz"]),
+    )
+
+
+def _feed(raw: dict[str, int] | None) -> dict[uuid.UUID, int]:
+    return {uuid.UUID(k): int(v) for k, v in (raw or {}).items()}
+
+
+async def _create_in(
+    conn: asyncpg.Connection, db: Database, new: NewBooking, *, conversation_id: uuid.UUID, replaces: uuid.UUID | None,
+    body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime,
+) -> Created:
+    note = None if new.note is None else db.sealer.seal_text(new.note, f"{NOTE}:{new.id}")
+    body = {**body, "booking": {**body["booking"], "conversation_id": str(conversation_id)}}
+    try:
+        row = await conn.fetchrow(
+            """SELECT * FROM booking_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                   $17, $18, $19, $20, $21, $22, $23, $24, $25::jsonb, $26::jsonb, $27::jsonb, $28)""",
+            new.id, new.practitioner_id, new.client_id, new.offering_id, conversation_id, new.status, new.mode,
+            new.start_at, new.end_at, new.blocked_from, new.blocked_to, new.day_start, new.day_end, new.max_per_day,
+            new.price_minor, new.currency, new.late_cancel_min, note, new.requested_by, new.actor_role,
+            new.idempotency_key, new.request_hash, new.expires_at, replaces, body, jobs_arg(jobs),
+            notices_arg(notices), now,
+        )
+    except asyncpg.UniqueViolationError as exc:
+        # Two requests with one key for different practitioners raced past each other's locks.
+        if exc.constraint_name != "bookings_idempotency":
+            raise
+        raise _NotCreated(Created(Outcome.KEY_REUSED)) from None
+    assert row is not None
+    outcome = Outcome(row["outcome"])
+    if outcome is not Outcome.CREATED:
+        raise _NotCreated(Created(outcome, row["existing_id"]))
+    written = Written(new.id, 1, _feed(row["feed"]), {**body, "booking_seq": 1}, from_written(row["notices"]))
+    booking = Booking(
+        new.id, new.practitioner_id, new.client_id, new.offering_id, conversation_id, new.status, new.mode,
+        new.start_at, new.end_at, new.blocked_from, new.blocked_to, new.price_minor, new.currency,
+        new.late_cancel_min, 1, new.requested_by, new.expires_at, replaces, None, None, None, None, None,
+        row["created_at"], row["created_at"], new.note, None, None,
+    )
+    return Created(outcome, new.id, written, booking)
+
+
+async def create(
+    db: Database, new: NewBooking, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime
+) -> Created:
+    """Create a booking with its conversation, first event, jobs and notifications, if its time is free.
+
+    `body` is the event body; `body["booking"]["conversation_id"]` is filled in here, where the
+    conversation is created. Anything but `Outcome.CREATED` leaves nothing behind.
+    """
+    try:
+        async with db.transaction("bookings.create") as conn:
+            conversation_id = await conversations.create_for_booking(
+                conn, booking_id=new.id, member_ids=[new.client_id, new.practitioner_id], created_by=new.requested_by
+            )
+            return await _create_in(
+                conn, db, new, conversation_id=conversation_id, replaces=None, body=body, jobs=jobs, notices=notices,
+                now=now,
+            )
+    except _NotCreated as refused:
+        return refused.result
+
+
+@dataclass(slots=True)
+class Locked:
+    """A booking held under its row lock for the rest of the transaction; `detail` None if there is none."""
+
+    conn: asyncpg.Connection
+    db: Database
+    detail: BookingDetail | None
+
+    @property
+    def booking(self) -> Booking:
+        assert self.detail is not None, "no such booking"
+        return self.detail.booking
+
+
+@asynccontextmanager
+async def locked(db: Database, booking_id: uuid.UUID, name: str) -> AsyncIterator[Locked]:
+    """Open transaction `name` holding the booking's row lock.
+
+    Leaving the block normally commits; an exception rolls back and propagates.
+    """
+    async with db.transaction(name) as conn:
+        row = await conn.fetchrow(f"SELECT {_DETAIL} FROM {_DETAIL_FROM} WHERE b.id = $1 FOR UPDATE OF b", booking_id)
+        yield Locked(conn, db, None if row is None else _detail(db, row))
+
+
+async def apply(
+    held: Locked, change: Change, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime
+) -> Written:
+    """Write a status change of the locked booking with its event, jobs and notifications."""
+    booking = held.booking
+    reason = None
+    if change.reason is not None:
+        purpose = CANCEL_REASON if change.to_status == "cancelled" else DECLINE_REASON
+        reason = held.db.sealer.seal_text(change.reason, f"{purpose}:{booking.id}")
+    row = await held.conn.fetchrow(
+        "SELECT * FROM booking_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13)",
+        booking.id, change.kind, booking.status, change.to_status, change.actor_id, change.actor_role,
+        change.cancelled_late, reason, change.rescheduled_to, body, jobs_arg(jobs), notices_arg(notices), now,
+    )
+    assert row is not None
+    seq = int(row["seq"])
+    return Written(booking.id, seq, _feed(row["feed"]), {**body, "booking_seq": seq}, from_written(row["notices"]))
+
+
+async def create_replacement(
+    held: Locked, new: NewBooking, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime
+) -> Created:
+    """Create the booking that replaces the locked one (a reschedule), in the same transaction and conversation.
+
+    The locked booking is left out of the overlap check, so the new time may overlap the old one.
+    If the result is not `Outcome.CREATED` the caller must let the transaction roll back.
+    """
+    old = held.booking
+    try:
+        return await _create_in(
+            held.conn, held.db, new, conversation_id=old.conversation_id, replaces=old.id, body=body, jobs=jobs,
+            notices=notices, now=now,
+        )
+    except _NotCreated as refused:
+        return refused.result
+
+
+async def get(db: Database, booking_id: uuid.UUID) -> Booking | None:
+    row = await db.fetchrow("bookings.get", f"SELECT {_COLUMNS} FROM bookings b WHERE b.id = $1", booking_id)
+    return None if row is None else _booking(db, row)
+
+
+async def get_with_participants(db: Database, booking_id: uuid.UUID) -> BookingDetail | None:
+    """The booking with its offering's name and address and both participants (mode, start and end included)."""
+    row = await db.fetchrow(
+        "bookings.get_with_participants", f"SELECT {_DETAIL} FROM {_DETAIL_FROM} WHERE b.id = $1", booking_id
+    )
+    return None if row is None else _detail(db, row)
+
+
+async def list_for_user(
+    db: Database, user_id: uuid.UUID, *, statuses: list[str] | None, start_from: datetime | None,
+    start_to: datetime | None, limit: int, after: tuple[datetime, uuid.UUID] | None,
+) -> list[BookingDetail]:
+    """The user's bookings (as client or practitioner) by start time, after the (start_at, id) cursor `after`."""
+    rows = await db.fetch(
+        "bookings.list_for_user",
+        f"""
+        SELECT {_DETAIL} FROM {_DETAIL_FROM}
+        WHERE (b.client_id = $1 OR b.practitioner_id = $1)
+          AND ($2::text[] IS NULL OR b.status = ANY ($2::text[]))
+          AND ($3::timestamptz IS NULL OR b.start_at >= $3)
+          AND ($4::timestamptz IS NULL OR b.start_at < $4)
+          AND ($5::timestamptz IS NULL OR (b.start_at, b.id) > ($5, $6::uuid))
+        ORDER BY b.start_at, b.id LIMIT $7
+        """,
+        user_id, statuses, start_from, start_to, after[0] if after else None, after[1] if after else None, limit,
+    )
+    return [_detail(db, r) for r in rows]
+
+
+async def is_participant(db: Database, booking_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Whether `user_id` is the client or the practitioner of the booking."""
+    row = await db.fetchrow(
+        "bookings.is_participant",
+        "SELECT 1 FROM bookings WHERE id = $1 AND (client_id = $2 OR practitioner_id = $2)", booking_id, user_id,
+    )
+    return row is not None
+
+
+async def booking_events_since(db: Database, booking_id: uuid.UUID, after_seq: int, limit: int) -> list[BookingEvent]:
+    """The booking's events with seq > `after_seq`, in order (also its history)."""
+    rows = await db.fetch(
+        "bookings.booking_events_since",
+        """SELECT booking_id, seq, kind, actor_id, actor_role, from_status, to_status, at, body FROM booking_events
+           WHERE booking_id = $1 AND seq > $2 ORDER BY seq LIMIT $3""",
+        booking_id, after_seq, limit,
+    )
+    return [BookingEvent(*r) for r in rows]
+
+
+async def feed_events_since(db: Database, user_id: uuid.UUID, after_seq: int, limit: int) -> list[FeedEvent]:
+    """The user's booking feed after `after_seq`, in order, each with the event body."""
+    rows = await db.fetch(
+        "bookings.feed_events_since",
+        """SELECT f.user_id, f.seq, f.booking_id, f.booking_seq, e.body FROM booking_feed f
+           JOIN booking_events e ON e.booking_id = f.booking_id AND e.seq = f.booking_seq
+           WHERE f.user_id = $1 AND f.seq > $2 ORDER BY f.seq LIMIT $3""",
+        user_id, after_seq, limit,
+    )
+    return [FeedEvent(*r) for r in rows]
+
+
+async def feed_position(db: Database, user_id: uuid.UUID) -> int:
+    """The user's latest feed seq (0 before their first booking)."""
+    row = await db.fetchrow(
+        "bookings.feed_position", "SELECT last_seq FROM booking_feed_counters WHERE user_id = $1", user_id
+    )
+    return 0 if row is None else int(row["last_seq"])
+
+
+async def for_calendar(db: Database, user_id: uuid.UUID, since: datetime) -> list[BookingDetail]:
+    """The user's bookings that end after `since`, for a calendar feed."""
+    rows = await db.fetch(
+        "bookings.for_calendar",
+        f"""
+        SELECT {_DETAIL} FROM {_DETAIL_FROM}
+        WHERE (b.client_id = $1 OR b.practitioner_id = $1) AND b.start_at > $2::timestamptz - interval '1 day'
+          AND b.end_at > $2
+        ORDER BY b.start_at, b.id LIMIT 2000
+        """,
+        user_id, since,
+    )
+    return [_detail(db, r) for r in rows]
+
+
+async def overlapping_pairs(db: Database) -> int:
+    """Pairs of bookings of one practitioner that hold time and overlap (sessions plus buffers): always 0."""
+    row = await db.fetchrow(
+        "bookings.overlapping_pairs",
+        """
+        SELECT count(*) AS n FROM bookings a JOIN bookings b
+          ON a.practitioner_id = b.practitioner_id AND a.id < b.id
+         AND a.blocked_from < b.blocked_to AND b.blocked_from < a.blocked_to
+        WHERE a.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
+          AND b.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
+        """,
+    )
+    return 0 if row is None else int(row["n"])

@@ -1,0 +1,166 @@
+"""The durable job queue: claim under a lease, renew, finish, retry, and look at the dead.
+
+Jobs are queued by the booking functions (`enqueue_jobs`, `notify` in SQL) in the
+transaction of the change that needs them.
+
+Claiming uses FOR UPDATE SKIP LOCKED, so any number of processes poll the
+same table without handing one job to two of them at once. A claim sets a
+lease; the runner renews it while the handler runs. A job whose lease has run
+out (its process died or hung) is claimable again and counts another attempt.
+Finishing and failing are fenced on the claimant, so a process that lost its
+lease cannot overwrite the outcome of the process that took over.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from .database import Database
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    kind: str
+    payload: dict[str, Any]
+    run_at: datetime
+    dedupe_key: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "payload": self.payload, "run_at": self.run_at.isoformat(), "dedupe_key": self.dedupe_key}
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    dedupe_key: str | None
+    run_at: datetime
+    state: str
+    attempts: int
+    max_attempts: int
+    locked_by: str | None
+    locked_until: datetime | None
+    outcome: str | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+_COLUMNS = ", ".join(f"j.{f}" for f in Job.__dataclass_fields__)
+
+
+def _job(row: asyncpg.Record) -> Job:
+    return Job(*(row[f] for f in Job.__dataclass_fields__))
+
+
+def jobs_arg(jobs: list[NewJob]) -> list[dict[str, Any]]:
+    """The `p_jobs` (jsonb) argument of the SQL functions."""
+    return [j.as_json() for j in jobs]
+
+
+async def claim(db: Database, *, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
+    """Take up to `limit` jobs that are due, or whose lease ran out, and lease them to `worker`."""
+    rows = await db.fetch(
+        "jobs.claim",
+        f"""
+        WITH next AS (
+            SELECT id, attempts >= max_attempts AS spent FROM jobs
+            WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2)
+            ORDER BY run_at, id
+            LIMIT $4
+            FOR UPDATE SKIP LOCKED
+        )
+        UPDATE jobs j SET
+            state = CASE WHEN next.spent THEN 'dead' ELSE 'running' END,
+            attempts = CASE WHEN next.spent THEN j.attempts ELSE j.attempts + 1 END,
+            locked_by = CASE WHEN next.spent THEN NULL ELSE $1 END,
+            locked_until = CASE WHEN next.spent THEN NULL ELSE $2 + $3::interval END,
+            finished_at = CASE WHEN next.spent THEN now() END,
+            last_error = CASE WHEN next.spent THEN 'LeaseExpired' ELSE j.last_error END
+        FROM next WHERE j.id = next.id
+        RETURNING {_COLUMNS}
+        """,
+        worker, now, lease, limit,
+    )
+    # A job whose last attempt stalled is made dead here rather than run once more.
+    return [job for job in map(_job, rows) if job.state == "running"]
+
+
+async def renew(db: Database, job_ids: list[int], *, worker: str, now: datetime, lease: timedelta) -> list[int]:
+    """Extend the leases `worker` still holds; returns the ids it still holds."""
+    rows = await db.fetch(
+        "jobs.renew",
+        """UPDATE jobs SET locked_until = $3 + $4::interval
+           WHERE id = ANY ($1::bigint[]) AND state = 'running' AND locked_by = $2 RETURNING id""",
+        job_ids, worker, now, lease,
+    )
+    return [r["id"] for r in rows]
+
+
+async def finish(db: Database, job_id: int, *, worker: str, outcome: str) -> bool:
+    """Mark a job done; False if `worker` no longer held it."""
+    tag = await db.execute(
+        "jobs.finish",
+        """UPDATE jobs SET state = 'done', outcome = $3, locked_by = NULL, locked_until = NULL, finished_at = now()
+           WHERE id = $1 AND state = 'running' AND locked_by = $2""",
+        job_id, worker, outcome,
+    )
+    return tag.endswith(" 1")
+
+
+async def fail(db: Database, job_id: int, *, worker: str, error: str, retry_at: datetime) -> str | None:
+    """Record a failed attempt: queue it again at `retry_at`, or make it dead after its last attempt.
+
+    Returns the new state, or None if `worker` no longer held the job.
+    """
+    row = await db.fetchrow(
+        "jobs.fail",
+        """
+        UPDATE jobs SET
+            state = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+            run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE $4 END,
+            finished_at = CASE WHEN attempts >= max_attempts THEN now() END,
+            last_error = $3, locked_by = NULL, locked_until = NULL
+        WHERE id = $1 AND state = 'running' AND locked_by = $2
+        RETURNING state
+        """,
+        job_id, worker, error, retry_at,
+    )
+    return None if row is None else str(row["state"])
+
+
+async def release(db: Database, job_ids: list[int], *, worker: str) -> None:
+    """Hand back unfinished jobs on shutdown: due again now, and the interrupted attempt not counted."""
+    await db.execute(
+        "jobs.release",
+        """UPDATE jobs SET state = 'queued', attempts = greatest(attempts - 1, 0), locked_by = NULL, locked_until = NULL
+           WHERE id = ANY ($1::bigint[]) AND state = 'running' AND locked_by = $2""",
+        job_ids, worker,
+    )
+
+
+async def dead(db: Database, *, limit: int, before_id: int | None) -> list[Job]:
+    """Jobs that used up their attempts, newest first."""
+    rows = await db.fetch(
+        "jobs.dead",
+        f"""SELECT {_COLUMNS} FROM jobs j WHERE j.state = 'dead' AND ($2::bigint IS NULL OR j.id < $2)
+            ORDER BY j.id DESC LIMIT $1""",
+        limit, before_id,
+    )
+    return [_job(r) for r in rows]
+
+
+async def retry_dead(db: Database, job_id: int, now: datetime) -> Job | None:
+    """Give a dead job a fresh set of attempts, due now; None if it is not dead."""
+    row = await db.fetchrow(
+        "jobs.retry_dead",
+        f"""UPDATE jobs j SET state = 'queued', attempts = 0, run_at = $2, finished_at = NULL
+            WHERE j.id = $1 AND j.state = 'dead' RETURNING {_COLUMNS}""",
+        job_id, now,
+    )
+    return None if row is None else _job(row)
