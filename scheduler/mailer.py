@@ -1,0 +1,37 @@
+"""Sending email over SMTP with aiosmtplib, configured from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+
+import aiosmtplib
+
+from server.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class Mailer:
+    """One SMTP relay; a connection per message (reminders are not bulk mail)."""
+
+    host: str
+    port: int
+    security: str  # none, starttls or tls
+    username: str | None
+    password: str | None
+    sender: str
+    timeout: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Mailer | None:
+        """The configured mailer, or None when KLEAR_SMTP_HOST is unset (email is then not sent)."""
+        if settings.smtp_host is None:
+            return None
+        return cls(settings.smtp_host, settings.smtp_port, settings.smtp_security, settings.smtp_username,
+                   settings.smtp_password, settings.mail_from)
+
+    async def send(self, message: EmailMessage) -> None:
+        await aiosmtplib.send(
+            message, hostname=self.host, port=self.port, username=self.username, password=self.password,
+            use_tls=self.security == "tls", start_tls=self.security == "starttls", timeout=self.timeout,
+        )
