@@ -7,9 +7,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from channels.service import CHANNELS, Channels
+from scheduler import component as scheduler_component
 
 from . import openapi
-from .api import auth, conversations, devices, ops, presence, users
+from .api import (
+    auth, bookings, calendar, conversations, devices, jobs, notifications, ops, practitioners, presence, users,
+)
 from .config import Settings
 from .logs import AccessLog
 from .metrics import Metrics
@@ -45,7 +48,11 @@ def build_app(settings: Settings) -> web.Application:
         await channels.close_sockets()
 
     app.cleanup_ctx.append(channels_lifespan)
+    app.cleanup_ctx.append(scheduler_component.lifespan)  # after the runtime's: jobs stop before the pool closes
     app.on_shutdown.append(close_sockets)
-    routes = install(app, [auth.routes, users.routes, conversations.routes, devices.routes, presence.routes])
+    routes = install(app, [
+        auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,
+        practitioners.routes, bookings.routes, notifications.routes, calendar.routes, jobs.routes,
+    ])
     ops.install(app, openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths()))
     return app

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 
 from .errors import ApiError
+from .scheduling import SchedulingMixin
 
 
 @dataclass
@@ -37,7 +38,7 @@ class Response:
     raw: bytes = field(repr=False, default=b"")
 
 
-class KlearClient:
+class KlearClient(SchedulingMixin):
     """An async client for one server. Use `async with KlearClient(url) as c:`."""
 
     def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:
