@@ -1,0 +1,180 @@
+"""Fixtures of the scheduler tests: practitioners set up over the API, a real SMTP server, fast job settings."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import threading
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from klear_client import KlearClient
+
+from ..conftest import signed_up
+from ..support.postgres import TestPostgres
+from ..support.redis import free_port
+from ..support.servers import ServerProcess, stop_all
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+NINE_TO_FIVE = [{"weekday": d, "start": "09:00", "end": "17:00"} for d in WEEKDAYS]
+ALL_DAY = [{"weekday": d, "start": "00:00", "end": "24:00"} for d in WEEKDAYS]
+# Job settings that make the runner react within a fraction of a second.
+FAST_JOBS = {"KLEAR_JOB_POLL_INTERVAL": "0.1", "KLEAR_JOB_LEASE": "2", "KLEAR_JOB_RETRY_BASE": "0.2"}
+# No notice, a long horizon: any future slot is bookable.
+OPEN_RULES = {"min_notice_min": 0, "horizon_days": 730, "slot_interval_min": 30}
+
+
+@dataclass
+class Practice:
+    """A practitioner signed in on `client`, with one offering."""
+
+    client: KlearClient
+    id: str
+    offering_id: str
+    time_zone: str
+
+
+async def make_practitioner(
+    c: KlearClient, *, tz: str = "Europe/London", rules: dict[str, Any] | None = None,
+    weekly: list[dict[str, Any]] | None = None, overrides: list[dict[str, Any]] | None = None,
+    name: str = "Test Practitioner", account_tz: str | None = None, **offering: Any,
+) -> Practice:
+    """Register a practitioner whose hours are in `tz` (their account's zone is `account_tz`, default `tz`)."""
+    await signed_up(c, "practitioner", account_tz or tz, name=name)
+    pid = c.session.user_id
+    await c.save_practitioner_profile(
+        pid, bio="Certified teacher.", modalities=["yoga", "breathwork"], languages=["en"], time_zone=tz,
+        booking_rules={**OPEN_RULES, **(rules or {})},
+    )
+    offer = await c.create_offering(
+        pid, **{"name": "Hatha yoga", "duration_min": 60, "price_minor": 5000, "currency": "EUR", "mode": "video",
+                **offering},
+    )
+    await c.set_hours(pid, weekly if weekly is not None else NINE_TO_FIVE, overrides)
+    return Practice(c, pid, offer["id"], tz)
+
+
+def iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def next_weekday_date(weekday: int, *, weeks_ahead: int = 1) -> str:
+    """The date (YYYY-MM-DD) of ISO `weekday` at least a week from now, so notice rules never interfere."""
+    day = datetime.now(UTC).date() + timedelta(days=7 * weeks_ahead)
+    while day.isoweekday() != weekday:
+        day += timedelta(days=1)
+    return day.isoformat()
+
+
+async def first_slot(p: Practice, day: str, tz: str = "UTC") -> str:
+    got = await p.client.slots(p.id, p.offering_id, day, day, tz)
+    assert got["slots"], got
+    return str(got["slots"][0]["start"])
+
+
+def reminder_clock(lead: timedelta, in_seconds: float, grid: timedelta = timedelta(minutes=30)) -> tuple[str, datetime]:
+    """A KLEAR_CLOCK_SHIFT and a slot start (on a `grid` from midnight UTC) whose reminder `lead` before the
+    start falls due `in_seconds` of real time from now."""
+    fire = datetime.now(UTC) + timedelta(seconds=in_seconds)
+    unshifted = fire + lead
+    midnight = unshifted.replace(hour=0, minute=0, second=0, microsecond=0)
+    start = midnight + grid * -((midnight - unshifted) // grid)
+    return str((start - unshifted).total_seconds()), start
+
+
+@pytest.fixture(scope="module")
+async def shared_server(postgres: TestPostgres, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerProcess]:
+    """One server and database for a whole module, for tests that only add their own users and data."""
+    url = await postgres.create()
+    server = ServerProcess({
+        "DATABASE_URL": url, "KLEAR_DATA_DIR": str(tmp_path_factory.mktemp("data")),
+        "KLEAR_SECRET_KEY": "test-secret-" + "s" * 40, "KLEAR_DATA_KEY": "test-data-key-" + "d" * 40,
+        "KLEAR_DB_POOL_MIN": "1", "KLEAR_LOGIN_RATE_IP": "1000/60", "KLEAR_LOGIN_RATE_ACCOUNT": "100/60",
+    })
+    try:
+        await server.start()
+        yield server
+    finally:
+        await stop_all([server])
+        await postgres.drop(url)
+
+
+class Mailbox:
+    """A real SMTP server (aiosmtpd) on a free local port; keeps every message it is sent."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.messages: list[EmailMessage] = []
+        self.arrived = asyncio.Event()
+        self.stalled = asyncio.Event()
+        self.hold_first = False  # stall the first delivery until `release`, then refuse it (451)
+        self._release = threading.Event()
+        self._loop = asyncio.get_running_loop()
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # aiosmtpd's handler hook
+        if self.hold_first:
+            self.hold_first = False
+            self._loop.call_soon_threadsafe(self.stalled.set)
+            await asyncio.get_running_loop().run_in_executor(None, self._release.wait, 60)
+            return "451 4.3.0 Try again later"
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self._loop.call_soon_threadsafe(self._deliver, message)
+        return "250 Message accepted for delivery"
+
+    def release(self) -> None:
+        self._release.set()
+
+    def _deliver(self, message: EmailMessage) -> None:
+        self.messages.append(message)
+        self.arrived.set()
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._release.set()
+        self._controller.stop()
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"KLEAR_SMTP_HOST": "127.0.0.1", "KLEAR_SMTP_PORT": str(self.port), "KLEAR_SMTP_SECURITY": "none",
+                "KLEAR_MAIL_FROM": "Klear Karma <no-reply@klear.test>"}
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+    async def wait_for(self, predicate: Callable[[list[EmailMessage]], bool], timeout: float = 20.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not predicate(self.messages):
+                self.arrived.clear()
+                await self.arrived.wait()
+
+
+@pytest.fixture
+async def mailbox() -> AsyncIterator[Mailbox]:
+    box = Mailbox()
+    await asyncio.to_thread(box.start)
+    yield box
+    await asyncio.to_thread(box.stop)
+
+
+async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
+    """Poll the awaitable factory `check` until it returns something truthy."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = await check()
+            if result:
+                return result
+            await asyncio.sleep(interval)

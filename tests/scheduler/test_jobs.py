@@ -1,0 +1,217 @@
+"""Durable jobs with real processes: reminders sent once, skipped when cancelled, run after downtime, taken over
+from a killed process, retried and finally dead; request expiry and session finish.
+
+Reminder offsets are fixed (24 h and 15 min), so the tests start servers with
+KLEAR_CLOCK_SHIFT chosen to make a reminder fall due a few seconds from now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+from ..conftest import PASSWORD, new_email, signed_up
+from ..support.servers import run_cli
+from .conftest import ALL_DAY, FAST_JOBS, eventually, iso, make_practitioner, reminder_clock
+
+MINUTES_15 = timedelta(minutes=15)
+
+
+async def _jobs(database_url: str, sql: str, *args: object) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def _notified(c, kind: str) -> list[dict]:
+    return [n for n in (await c.notifications())["items"] if n["kind"] == kind]
+
+
+async def _book_due_soon(clients, server, *, in_seconds_shift: tuple[str, datetime], client_tz: str = "Europe/London"):
+    _, start = in_seconds_shift
+    p = await make_practitioner(clients(server.url), tz="UTC", weekly=ALL_DAY, account_tz="America/New_York")
+    client = await signed_up(clients(server.url), tz=client_tz)
+    booked = await client.book(p.offering_id, iso(start))
+    return p, client, booked
+
+
+async def test_the_15_minute_reminder_reaches_both_by_email_in_their_own_time(start_server, clients, mailbox):
+    clock = reminder_clock(MINUTES_15, 8)
+    server = await start_server(KLEAR_CLOCK_SHIFT=clock[0], **FAST_JOBS, **mailbox.env)
+    p, client, booked = await _book_due_soon(clients, server, in_seconds_shift=clock, client_tz="Asia/Kolkata")
+    client_email, practitioner_email = client.session.user["email"], p.client.session.user["email"]
+
+    await mailbox.wait_for(lambda ms: any("In 15 minutes" in str(m["Subject"]) for m in ms) and len(
+        [m for m in ms if "In 15 minutes" in str(m["Subject"])]) == 2, timeout=30)
+
+    start = clock[1]
+    to_client = [m for m in mailbox.to(client_email) if "In 15 minutes" in str(m["Subject"])]
+    to_practitioner = [m for m in mailbox.to(practitioner_email) if "In 15 minutes" in str(m["Subject"])]
+    assert len(to_client) == len(to_practitioner) == 1
+    kolkata, new_york = start.astimezone(ZoneInfo("Asia/Kolkata")), start.astimezone(ZoneInfo("America/New_York"))
+    client_text, practitioner_text = to_client[0].get_content(), to_practitioner[0].get_content()
+    assert f"{kolkata:%H:%M} (Asia/Kolkata, IST)" in client_text
+    assert f"{new_york:%H:%M} (America/New_York, {new_york.tzname()})" in practitioner_text
+    assert "Test Practitioner" in str(to_client[0]["Subject"]) and "Hatha yoga" in str(to_client[0]["Subject"])
+    assert to_client[0]["Message-ID"] != to_practitioner[0]["Message-ID"]
+    # The in-app copy exists for both; the 24-hour reminder was already past when booked, so it is not sent.
+    assert len(await _notified(client, "reminder_15m")) == 1 and await _notified(client, "reminder_24h") == []
+    assert len(await _notified(p.client, "reminder_15m")) == 1
+    assert booked["status"] == "confirmed"
+
+
+async def test_a_reminder_is_sent_once_with_two_processes_running(start_server, clients, mailbox, redis_env, database_url):
+    clock = reminder_clock(MINUTES_15, 8)
+    env = {"KLEAR_CLOCK_SHIFT": clock[0], **FAST_JOBS, **mailbox.env, **redis_env}
+    servers = await asyncio.gather(start_server(**env), start_server(**env))
+    p, client, _ = await _book_due_soon(clients, servers[0], in_seconds_shift=clock)
+
+    await mailbox.wait_for(lambda ms: len([m for m in ms if "In 15 minutes" in str(m["Subject"])]) >= 2, timeout=30)
+    await asyncio.sleep(1.5)  # room for a duplicate to show up, if there were going to be one
+
+    reminders = [m for m in mailbox.messages if "In 15 minutes" in str(m["Subject"])]
+    assert len(reminders) == 2
+    assert len(await _notified(client, "reminder_15m")) == 1 and len(await _notified(p.client, "reminder_15m")) == 1
+    jobs = await _jobs(database_url, "SELECT state, attempts, outcome FROM jobs WHERE kind = 'booking.reminder'")
+    assert [tuple(j) for j in jobs] == [("done", 1, "notified")]
+
+
+async def test_a_cancelled_booking_gets_no_reminder(start_server, clients, mailbox, database_url):
+    clock = reminder_clock(MINUTES_15, 6)
+    server = await start_server(KLEAR_CLOCK_SHIFT=clock[0], **FAST_JOBS, **mailbox.env)
+    p, client, booked = await _book_due_soon(clients, server, in_seconds_shift=clock)
+    await client.booking_action(booked["id"], "cancel", "feeling unwell")
+
+    rows = await eventually(lambda: _jobs(
+        database_url, "SELECT outcome FROM jobs WHERE kind = 'booking.reminder' AND state = 'done'"), timeout=30)
+    assert [r["outcome"] for r in rows] == ["skipped_cancelled"]
+    await asyncio.sleep(0.5)
+    assert [m for m in mailbox.messages if "In 15 minutes" in str(m["Subject"])] == []
+    assert await _notified(client, "reminder_15m") == []
+    await mailbox.wait_for(lambda ms: len(ms) == 2)
+    assert sorted(str(m["Subject"]) for m in mailbox.to(p.client.session.user["email"])) == [
+        "Cancelled: Hatha yoga with Test Client", "New booking: Hatha yoga with Test Client"]
+
+
+async def test_jobs_that_fell_due_while_no_server_ran_run_at_start_up(start_server, clients, mailbox, database_url):
+    clock = reminder_clock(MINUTES_15, 6)
+    env = {"KLEAR_CLOCK_SHIFT": clock[0], **FAST_JOBS, **mailbox.env}
+    first = await start_server(**env)
+    await _book_due_soon(clients, first, in_seconds_shift=clock)
+    assert await first.stop() == 0
+    due = clock[1] - MINUTES_15 - timedelta(seconds=float(clock[0]))
+    await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1)
+    assert [r["state"] for r in await _jobs(database_url, "SELECT state FROM jobs WHERE kind = 'booking.reminder'")] == ["queued"]
+
+    second = await start_server(**env)
+    started = datetime.now(UTC)
+    await mailbox.wait_for(lambda ms: len([m for m in ms if "In 15 minutes" in str(m["Subject"])]) == 2, timeout=20)
+    assert datetime.now(UTC) - started < timedelta(seconds=10)
+    assert second.proc is not None
+
+
+async def test_a_job_held_by_a_killed_process_is_completed_by_another(start_server, clients, mailbox, redis_env, database_url):
+    mailbox.hold_first = True
+    env = {**FAST_JOBS, **mailbox.env, **redis_env}
+    servers = await asyncio.gather(start_server(**env), start_server(**env))
+    p = await make_practitioner(clients(servers[0].url), weekly=ALL_DAY)
+    client = await signed_up(clients(servers[0].url))
+    await client.book(p.offering_id, f"{(datetime.now(UTC) + timedelta(days=3)).date()}T10:00:00Z")
+
+    await asyncio.wait_for(mailbox.stalled.wait(), 20)  # the email to the practitioner is half-sent
+    holder = await _jobs(database_url, "SELECT id, locked_by FROM jobs WHERE kind = 'email.send' AND state = 'running'")
+    assert len(holder) == 1
+    pid = int(holder[0]["locked_by"].split(":")[1])
+    victim = next(s for s in servers if s.proc is not None and s.proc.pid == pid)
+    survivor = next(s for s in servers if s is not victim)
+    os.kill(pid, signal.SIGKILL)
+    await victim.kill()
+    mailbox.release()
+
+    await mailbox.wait_for(lambda ms: len(ms) == 1, timeout=20)
+    done = await eventually(lambda: _jobs(
+        database_url, "SELECT state, attempts, outcome, locked_by FROM jobs WHERE id = $1 AND state = 'done'", holder[0]["id"]))
+    job = done[0]
+    assert (job["state"], job["attempts"], job["outcome"], job["locked_by"]) == ("done", 2, "sent", None)
+    assert [str(m["Subject"]) for m in mailbox.messages] == ["New booking: Hatha yoga with Test Client"]
+    assert survivor.proc is not None and survivor.proc.returncode is None
+
+
+async def test_failing_jobs_retry_with_backoff_then_die_and_admins_see_them(start_server, clients, server_env, database_url):
+    closed = {"KLEAR_SMTP_HOST": "127.0.0.1", "KLEAR_SMTP_PORT": "1", "KLEAR_SMTP_SECURITY": "none"}
+    server = await start_server(**{**FAST_JOBS, "KLEAR_JOB_RETRY_BASE": "0.05", **closed})
+    p = await make_practitioner(clients(server.url), weekly=ALL_DAY)
+    client = await signed_up(clients(server.url))
+    await client.book(p.offering_id, f"{(datetime.now(UTC) + timedelta(days=3)).date()}T10:00:00Z")
+
+    dead = await eventually(lambda: _jobs(database_url, "SELECT * FROM jobs WHERE state = 'dead'"), timeout=40)
+    assert dead[0]["kind"] == "email.send" and dead[0]["attempts"] == dead[0]["max_attempts"] == 8
+    assert dead[0]["last_error"] in ("SMTPConnectError", "SMTPConnectTimeoutError", "ConnectionRefusedError")
+    failures = [e for e in server.logs if e.get("event") in ("job_failed", "job_dead")]
+    assert [e["attempt"] for e in failures] == list(range(1, 9))
+    assert [e["retry_in"] for e in failures][:4] == sorted(e["retry_in"] for e in failures[:4])  # backing off
+
+    email = new_email("admin")
+    code, _, err = await run_cli("create-admin", "--email", email, "--display-name", "Ops", "--password-stdin",
+                                   env=server_env, stdin=(PASSWORD + "\n").encode())
+    assert code == 0, err
+    admin = clients(server.url)
+    await admin.login(email, PASSWORD)
+    listed = await admin.call("GET", "/admin/jobs/dead")
+    assert [j["id"] for j in listed["items"]] == [dead[0]["id"]] and listed["items"][0]["last_error"]
+    with pytest.raises(Exception) as refused:
+        await client.call("GET", "/admin/jobs/dead")
+    assert getattr(refused.value, "status", None) == 403
+    again = await admin.call("POST", f"/admin/jobs/{dead[0]['id']}/retry")
+    assert again["state"] == "queued" and again["attempts"] == 0
+
+
+async def test_an_unanswered_request_lapses_and_the_client_is_told(start_server, clients, database_url):
+    front = await start_server(KLEAR_JOB_CONCURRENCY="0")
+    p = await make_practitioner(clients(front.url), weekly=ALL_DAY, needs_approval=True, rules={"request_ttl_min": 5})
+    client = await signed_up(clients(front.url))
+    booked = await client.book(p.offering_id, f"{(datetime.now(UTC) + timedelta(days=2)).date()}T10:00:00Z")
+    assert booked["status"] == "requested"
+    # A process whose clock is six minutes ahead finds the expiry due.
+    await start_server(KLEAR_CLOCK_SHIFT="360", **FAST_JOBS)
+
+    async def declined():
+        return (await client.booking(booked["id"]))["status"] == "declined"
+
+    await eventually(declined, timeout=20)
+    history = (await client.booking_events(booked["id"]))["events"]
+    assert [(e["kind"], e["actor_role"]) for e in history] == [("created", "client"), ("expired", "system")]
+    assert len(await _notified(client, "booking_expired")) == 1
+
+
+async def test_after_the_end_sessions_are_completed_or_marked_no_show(start_server, clients, database_url):
+    front = await start_server(KLEAR_JOB_CONCURRENCY="0")
+    video = await make_practitioner(clients(front.url), weekly=ALL_DAY)
+    in_person = await make_practitioner(clients(front.url), weekly=ALL_DAY, mode="in_person", address="1 Quiet Lane")
+    client = await signed_up(clients(front.url))
+    start = (datetime.now(UTC) + timedelta(minutes=45)).replace(second=0, microsecond=0)
+    start += timedelta(minutes=30 - start.minute % 30)
+    held = await client.book(video.offering_id, iso(start))
+    missed = await client.book(video.offering_id, iso(start + timedelta(hours=2)))
+    met = await client.book(in_person.offering_id, iso(start + timedelta(hours=2)))
+    shift = (start + timedelta(minutes=5) - datetime.now(UTC)).total_seconds()
+    during = await start_server(KLEAR_CLOCK_SHIFT=str(shift), KLEAR_JOB_CONCURRENCY="0")
+    c_during = clients(during.url)
+    c_during.session = client.session
+    assert (await c_during.booking_action(held["id"], "start"))["status"] == "in_session"
+    # Past every session's end and the grace period: the finish jobs run.
+    await start_server(KLEAR_CLOCK_SHIFT=str(shift + 4 * 3600), **FAST_JOBS)
+
+    async def finished():
+        states = [(await client.booking(b["id"]))["status"] for b in (held, missed, met)]
+        return states if "confirmed" not in states and "in_session" not in states else None
+
+    assert await eventually(finished, timeout=20) == ["completed", "no_show", "completed"]
