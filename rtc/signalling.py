@@ -169,6 +169,8 @@ class Signalling:
         """An event for a socket of this process, from whichever process hosts its session."""
         if event == "rtc:ended":
             self._joined.get(sid, {}).pop(uuid.UUID(data["session_id"]), None)
+        elif event == "rtc:offer":  # the first offer may come before the join's ack: it carries the ICE servers too
+            data = {**data, "ice_servers": self._ice_servers}
         await self._emit_local(event, data, sid)
 
     # -- internals -----------------------------------------------------------------------------

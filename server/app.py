@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from channels.service import CHANNELS, Channels
+from rtc.service import VIDEO, Video
 from scheduler import component as scheduler_component
 
 from . import openapi
@@ -49,6 +50,8 @@ def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(channels_lifespan)
     app.cleanup_ctx.append(scheduler_component.lifespan)  # after the runtime's: jobs stop before the pool closes
+    app[VIDEO] = video = Video(channels)
+    app.cleanup_ctx.append(video.lifespan)  # after the scheduler's: sessions close before what they use
     app.on_shutdown.append(close_sockets)
     routes = install(app, [
         auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,

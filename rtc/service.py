@@ -1,0 +1,170 @@
+"""The video component: booking-bound SFU sessions, signalled over the channels' Socket.IO.
+
+Built with the app (so its events are registered before Socket.IO starts) and
+started in the app's cleanup context after the runtime, channels and
+scheduler, so it is stopped before them: on the way out every session is
+closed, which closes every peer connection, and its participants are told to
+rejoin (another process takes the session over).
+
+Wiring, in one place: ``rtc.signalling`` (the edge, per socket) asks
+``rtc.hosting`` (the owner, per session) directly or through ``rtc.relay``;
+``rtc.ownership`` says who owns what; the scheduler's own ``act`` starts a
+booking; booking changes on the bus update the sessions they touch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+import msgpack
+from aiohttp import web
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from channels.connections import Conn
+from channels.service import Channels
+from scheduler import bookings as scheduler_bookings
+from scheduler.component import SCHEDULER
+from scheduler.errors import Refused
+from scheduler.live import BOOKINGS
+from scheduler.states import Action
+from server.routing import RUNTIME
+from storage import accounts, video
+from storage.errors import StorageError
+
+from . import ice
+from .hosting import Host
+from .ownership import MemoryOwnership, RedisOwnership, new_process_id
+from .plan import Plan, plan_of, session_id
+from .relay import Relay
+from .session import Limits, Member
+from .signalling import EVENTS, Signalling
+
+log = logging.getLogger(__name__)
+
+
+class _Gauges(Collector):
+    """Live sessions and peers, plus the process's tasks and threads (what a leak would grow)."""
+
+    def __init__(self, host: Host) -> None:
+        self._host = host
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        sessions = list(self._host.sessions.values())
+        yield GaugeMetricFamily("klear_rtc_sessions", "Video sessions hosted by this process.", value=len(sessions))
+        yield GaugeMetricFamily("klear_rtc_participants", "Participants (peer connections) in them.",
+                                value=sum(s.participant_count for s in sessions))
+        yield GaugeMetricFamily("klear_asyncio_tasks", "Live asyncio tasks of this process.",
+                                value=len(asyncio.all_tasks()))
+        yield GaugeMetricFamily("klear_threads", "Live threads of this process.", value=threading.active_count())
+
+
+class Video:
+    """This process's part of video: edge for its sockets, owner of the sessions it hosts."""
+
+    def __init__(self, channels: Channels) -> None:
+        self._channels = channels
+        self._signalling: Signalling | None = None
+        self._relay: Relay | None = None
+        for event, (model, method) in EVENTS.items():
+            channels.on(event, model, partial(self._event, method))
+        channels.on_disconnect(self._disconnected)
+
+    async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
+        rt, scheduler = app[RUNTIME], app[SCHEDULER]
+        process_id = new_process_id()
+        s = rt.settings
+        ownership = (
+            RedisOwnership(rt.redis, s.redis_prefix, process_id) if rt.redis is not None else MemoryOwnership(process_id)
+        )
+        now = scheduler.deps.clock.now
+
+        async def load_plan(booking_id: uuid.UUID) -> Plan | None:
+            return plan_of(await video.group_of(rt.db, booking_id))
+
+        async def start_booking(booking_id: uuid.UUID, actor_id: uuid.UUID) -> None:
+            try:
+                actor = await accounts.get_user(rt.db, actor_id)
+                await scheduler_bookings.act(scheduler.deps, booking_id, Action.START, actor=actor)
+            except Refused as refused:  # started already, or past its end: the session goes on regardless
+                log.info("booking not started", extra={"event": "rtc_start_refused", "booking_id": str(booking_id),
+                                                       "code": refused.code})
+            except StorageError:
+                log.warning("booking not started", extra={"event": "rtc_start_failed", "booking_id": str(booking_id)})
+
+        host = Host(
+            process_id=process_id, ownership=ownership, load_plan=load_plan, deliver=self._deliver,
+            start_booking=start_booking, configuration=ice.configuration_factory(s.ice_servers),
+            limits=Limits(s.rtc_max_participants, s.rtc_ice_timeout), now=now,
+        )
+        relay = Relay(rt.bus, rt.db.sealer, process_id, host.handle, self._emit)
+        self._signalling = Signalling(
+            host=host, relay=relay, ownership=ownership, emit_local=self._emit_local, db=rt.db, now=now,
+            ice_servers=ice.for_clients(s.ice_servers),
+        )
+        self._relay = relay
+        tasks: set[asyncio.Task[None]] = set()
+        await relay.start()
+        await rt.bus.subscribe(BOOKINGS, partial(self._booking_changed, host, tasks))
+        host.start()
+        gauges = _Gauges(host)
+        rt.metrics.registry.register(gauges)
+        try:
+            yield
+        finally:
+            await host.stop("server_shutdown")
+            await relay.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            rt.metrics.registry.unregister(gauges)
+            self._signalling = self._relay = None
+
+    # -- plumbing between the parts -----------------------------------------------------------
+
+    async def _event(self, method: str, conn: Conn, payload: Any) -> dict[str, Any]:
+        assert self._signalling is not None, "video used before the app started"
+        result: dict[str, Any] = await getattr(self._signalling, method)(conn, payload)
+        return result
+
+    async def _disconnected(self, conn: Conn) -> None:
+        if self._signalling is not None:
+            await self._signalling.disconnected(conn)
+
+    async def _deliver(self, member: Member, event: str, data: dict[str, Any]) -> None:
+        """Owner -> a member's socket, wherever it is."""
+        assert self._relay is not None
+        if member.edge == self._relay.process_id:
+            await self._emit(member.sid, event, data)
+        elif not await self._relay.emit(member.edge, member.sid, event, data):
+            log.warning("video event not relayed", extra={"event": "rtc_emit_lost", "code": event})
+
+    async def _emit(self, sid: str, event: str, data: dict[str, Any]) -> None:
+        if self._signalling is not None:
+            await self._signalling.deliver(sid, event, data)
+
+    async def _emit_local(self, event: str, data: dict[str, Any], sid: str) -> None:
+        await self._channels.emit_local(event, data, to=sid)
+
+    async def _booking_changed(self, host: Host, tasks: set[asyncio.Task[None]], _: str, data: bytes) -> None:
+        """A booking changed (bus `bookings`): if its session is hosted here, apply the change."""
+        booking = msgpack.unpackb(data, raw=False)["event"]["booking"]
+        if booking.get("mode") != "video":
+            return
+        start = datetime.fromisoformat(booking["start_at"].replace("Z", "+00:00"))
+        sid = session_id(uuid.UUID(booking["offering_id"]), start)
+        if sid not in host.sessions:
+            return
+        task = asyncio.create_task(host.booking_changed(uuid.UUID(booking["id"]), sid, booking["status"]))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+
+VIDEO: web.AppKey[Video] = web.AppKey("video", Video)
