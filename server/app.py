@@ -10,7 +10,7 @@ from channels.service import CHANNELS, Channels
 from rtc.service import VIDEO, Video
 from scheduler import component as scheduler_component
 
-from . import openapi
+from . import openapi, webclient
 from .api import (
     auth, bookings, calendar, conversations, devices, jobs, notifications, ops, practitioners, presence, users,
 )
@@ -58,4 +58,5 @@ def build_app(settings: Settings) -> web.Application:
         practitioners.routes, bookings.routes, notifications.routes, calendar.routes, jobs.routes,
     ])
     ops.install(app, openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths()))
+    webclient.install(app)
     return app
