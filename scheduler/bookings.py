@@ -42,11 +42,12 @@ _KIND = {
 
 @dataclass(frozen=True, slots=True)
 class Deps:
-    """What the booking service works with."""
+    """What the booking service works with; `email` says whether an SMTP relay is configured."""
 
     db: Database
     bus: Bus
     clock: Clock
+    email: bool
 
 
 class _Replayed(Exception):
@@ -164,7 +165,7 @@ async def book(
     created = await bookings.create(
         deps.db, new,
         body=events.body("created", events.created_state(new), role=Role.CLIENT, actor_id=requester.id, at=now),
-        jobs=_jobs_for(new, now), notices=notices.for_change(kind, gist, Role.CLIENT), now=now,
+        jobs=_jobs_for(new, now), notices=notices.for_change(kind, gist, Role.CLIENT), now=now, email=deps.email,
     )
     if created.outcome is Outcome.REPLAYED and created.booking_id is not None:
         # A concurrent retry won the race; answer with what it created.
@@ -219,7 +220,7 @@ async def reschedule(
                                  actor_id=actor.id, at=now),
                 jobs=_jobs_for(new, now),
                 notices=notices.for_change("rescheduled", gist, role, previous_start_at=events.iso(locked_old.start_at)),
-                now=now,
+                now=now, email=deps.email,
             )
             if created.outcome is Outcome.REPLAYED and created.booking_id is not None:
                 raise _Replayed(created.booking_id)
@@ -234,7 +235,7 @@ async def reschedule(
                 held, Change("rescheduled", Status.CANCELLED.value, actor.id, role.value, cancelled_late=late,
                              rescheduled_to=new.id),
                 body=events.body("rescheduled", state, role=role, actor_id=actor.id, at=now), jobs=[], notices=[],
-                now=now,
+                now=now, email=deps.email,
             )
     except _Replayed as race:
         existing = await bookings.get_with_participants(deps.db, race.booking_id)
@@ -271,7 +272,7 @@ async def act(
             held, Change(kind, rule.to.value, actor_id, role.value, cancelled_late=late, reason=reason),
             body=events.body(kind, state, role=role, actor_id=actor_id, at=now),
             jobs=timeline.confirmed(b.id, b.start_at, b.end_at, now) if action is Action.CONFIRM else [],
-            notices=notices.for_change(kind, Gist.of(detail), role), now=now,
+            notices=notices.for_change(kind, Gist.of(detail), role), now=now, email=deps.email,
         )
     await live.publish(deps.bus, written)
     after = await bookings.get_with_participants(deps.db, booking_id)

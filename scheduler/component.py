@@ -36,9 +36,10 @@ SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler", Scheduler)
 async def lifespan(app: web.Application) -> AsyncIterator[None]:
     runtime = app[RUNTIME]
     settings = runtime.settings
-    deps = Deps(runtime.db, runtime.bus, Clock(timedelta(seconds=settings.clock_shift)))
+    mailer = Mailer.from_settings(settings)
+    deps = Deps(runtime.db, runtime.bus, Clock(timedelta(seconds=settings.clock_shift)), email=mailer is not None)
     runner = JobRunner(
-        runtime.db, handlers(deps, Mailer.from_settings(settings)), deps.clock,
+        runtime.db, handlers(deps, mailer), deps.clock,
         poll_interval=settings.job_poll_interval, lease=timedelta(seconds=settings.job_lease),
         concurrency=settings.job_concurrency, retry_base=settings.job_retry_base,
     )

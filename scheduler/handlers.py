@@ -42,7 +42,9 @@ def handlers(deps: Deps, mailer: Mailer | None) -> dict[str, Handler]:
         if b.start_at != datetime.fromisoformat(job.payload["start_at"]):
             return "skipped_moved"
         async with deps.db.transaction("jobs.remind") as conn:
-            written = await notifications.write(conn, notices.reminders(job.payload["reminder"], Gist.of(detail)), deps.clock.now())
+            written = await notifications.write(
+                conn, notices.reminders(job.payload["reminder"], Gist.of(detail)), deps.clock.now(), email=deps.email
+            )
         await live.publish_notices(deps.bus, written)
         return "notified" if written else "already_notified"
 

@@ -226,19 +226,19 @@ def _feed(raw: dict[str, int] | None) -> dict[uuid.UUID, int]:
 
 async def _create_in(
     conn: asyncpg.Connection, db: Database, new: NewBooking, *, conversation_id: uuid.UUID, replaces: uuid.UUID | None,
-    body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime,
+    body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime, email: bool,
 ) -> Created:
     note = None if new.note is None else db.sealer.seal_text(new.note, f"{NOTE}:{new.id}")
     body = {**body, "booking": {**body["booking"], "conversation_id": str(conversation_id)}}
     try:
         row = await conn.fetchrow(
             """SELECT * FROM booking_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                   $17, $18, $19, $20, $21, $22, $23, $24, $25::jsonb, $26::jsonb, $27::jsonb, $28)""",
+                   $17, $18, $19, $20, $21, $22, $23, $24, $25::jsonb, $26::jsonb, $27::jsonb, $28, $29)""",
             new.id, new.practitioner_id, new.client_id, new.offering_id, conversation_id, new.status, new.mode,
             new.start_at, new.end_at, new.blocked_from, new.blocked_to, new.day_start, new.day_end, new.max_per_day,
             new.price_minor, new.currency, new.late_cancel_min, note, new.requested_by, new.actor_role,
             new.idempotency_key, new.request_hash, new.expires_at, replaces, body, jobs_arg(jobs),
-            notices_arg(notices), now,
+            notices_arg(notices), now, email,
         )
     except asyncpg.UniqueViolationError as exc:
         # Two requests with one key for different practitioners raced past each other's locks.
@@ -260,12 +260,14 @@ async def _create_in(
 
 
 async def create(
-    db: Database, new: NewBooking, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime
+    db: Database, new: NewBooking, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice],
+    now: datetime, email: bool,
 ) -> Created:
     """Create a booking with its conversation, first event, jobs and notifications, if its time is free.
 
     `body` is the event body; `body["booking"]["conversation_id"]` is filled in here, where the
-    conversation is created. Anything but `Outcome.CREATED` leaves nothing behind.
+    conversation is created. Emails of the notices are queued if `email` is configured.
+    Anything but `Outcome.CREATED` leaves nothing behind.
     """
     try:
         async with db.transaction("bookings.create") as conn:
@@ -274,7 +276,7 @@ async def create(
             )
             return await _create_in(
                 conn, db, new, conversation_id=conversation_id, replaces=None, body=body, jobs=jobs, notices=notices,
-                now=now,
+                now=now, email=email,
             )
     except _NotCreated as refused:
         return refused.result
@@ -306,7 +308,8 @@ async def locked(db: Database, booking_id: uuid.UUID, name: str) -> AsyncIterato
 
 
 async def apply(
-    held: Locked, change: Change, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime
+    held: Locked, change: Change, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice],
+    now: datetime, email: bool,
 ) -> Written:
     """Write a status change of the locked booking with its event, jobs and notifications."""
     booking = held.booking
@@ -315,9 +318,9 @@ async def apply(
         purpose = CANCEL_REASON if change.to_status == "cancelled" else DECLINE_REASON
         reason = held.db.sealer.seal_text(change.reason, f"{purpose}:{booking.id}")
     row = await held.conn.fetchrow(
-        "SELECT * FROM booking_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13)",
+        "SELECT * FROM booking_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13, $14)",
         booking.id, change.kind, booking.status, change.to_status, change.actor_id, change.actor_role,
-        change.cancelled_late, reason, change.rescheduled_to, body, jobs_arg(jobs), notices_arg(notices), now,
+        change.cancelled_late, reason, change.rescheduled_to, body, jobs_arg(jobs), notices_arg(notices), now, email,
     )
     assert row is not None
     seq = int(row["seq"])
@@ -325,7 +328,8 @@ async def apply(
 
 
 async def create_replacement(
-    held: Locked, new: NewBooking, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime
+    held: Locked, new: NewBooking, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice],
+    now: datetime, email: bool,
 ) -> Created:
     """Create the booking that replaces the locked one (a reschedule), in the same transaction and conversation.
 
@@ -336,7 +340,7 @@ async def create_replacement(
     try:
         return await _create_in(
             held.conn, held.db, new, conversation_id=old.conversation_id, replaces=old.id, body=body, jobs=jobs,
-            notices=notices, now=now,
+            notices=notices, now=now, email=email,
         )
     except _NotCreated as refused:
         return refused.result

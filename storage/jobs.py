@@ -68,12 +68,17 @@ async def claim(db: Database, *, worker: str, now: datetime, lease: timedelta, l
     rows = await db.fetch(
         "jobs.claim",
         f"""
-        WITH next AS (
+        WITH stalled AS (
             SELECT id, attempts >= max_attempts AS spent FROM jobs
-            WHERE (state = 'queued' AND run_at <= $2) OR (state = 'running' AND locked_until < $2)
-            ORDER BY run_at, id
-            LIMIT $4
-            FOR UPDATE SKIP LOCKED
+            WHERE state = 'running' AND locked_until < $2
+            ORDER BY locked_until LIMIT $4 FOR UPDATE SKIP LOCKED
+        ), due AS (
+            SELECT id, false AS spent FROM jobs
+            WHERE state = 'queued' AND run_at <= $2
+            ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED
+        ), next AS (
+            -- Each branch walks its own partial index in order, so a backlog costs nothing extra.
+            SELECT * FROM stalled UNION ALL SELECT * FROM due LIMIT $4
         )
         UPDATE jobs j SET
             state = CASE WHEN next.spent THEN 'dead' ELSE 'running' END,

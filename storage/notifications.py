@@ -86,9 +86,10 @@ def _notice(r: asyncpg.Record) -> Notice:
     return Notice(r["id"], r["user_id"], r["kind"], r["category"], r["booking_id"], r["data"], r["created_at"], r["read_at"])
 
 
-async def write(conn: asyncpg.Connection, notices: list[NewNotice], now: datetime) -> list[Notice]:
-    """Insert notifications (and queue their emails) in the caller's transaction; returns those inserted."""
-    return from_written(await conn.fetchval("SELECT notify($1::jsonb, $2)", notices_arg(notices), now))
+async def write(conn: asyncpg.Connection, notices: list[NewNotice], now: datetime, *, email: bool) -> list[Notice]:
+    """Insert notifications in the caller's transaction, and queue their emails if `email` is configured;
+    returns those inserted."""
+    return from_written(await conn.fetchval("SELECT notify($1::jsonb, $2, $3)", notices_arg(notices), now, email))
 
 
 async def list_for(

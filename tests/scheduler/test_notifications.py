@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
+
 from ..conftest import signed_up
 from .conftest import ALL_DAY, FAST_JOBS, make_practitioner, next_weekday_date
 
 
-async def test_notifications_are_listed_newest_first_and_marked_read(start_server, clients):
+async def test_notifications_are_listed_newest_first_and_marked_read(start_server, clients, database_url):
     server = await start_server()
     p = await make_practitioner(clients(server.url), weekly=ALL_DAY)
     client = await signed_up(clients(server.url))
@@ -31,6 +33,11 @@ async def test_notifications_are_listed_newest_first_and_marked_read(start_serve
     assert (await client.mark_notifications_read([inbox["items"][1]["id"]]))["updated"] == 0  # not theirs
     assert (await p.client.mark_notifications_read())["unread"] == 0
     assert (await client.notifications())["items"] == []  # the client was told nothing: they acted
+    conn = await asyncpg.connect(database_url)
+    try:  # no SMTP relay is configured, so no email is even queued
+        assert await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'email.send'") == 0
+    finally:
+        await conn.close()
 
 
 async def test_preferences_choose_what_is_also_emailed(start_server, clients, mailbox):
