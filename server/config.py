@@ -265,7 +265,7 @@ class Settings:
     )
     rtc_ice_timeout: float = _spec(
         "KLEAR_RTC_ICE_TIMEOUT", _seconds(1, 300), "20",
-        "Seconds a video participant's connection may take to connect, or stay failed, before it is removed.",
+        "Seconds a video participant's connection may take to come up before it is removed (a failed one goes at once).",
     )
 
 
