@@ -31,6 +31,7 @@ class Conn:
     session_id: uuid.UUID
     expires_at: float
     joined: set[uuid.UUID] = field(default_factory=set)
+    subscribed: set[tuple[str, uuid.UUID]] = field(default_factory=set)
     state: str = "online"
     timer: asyncio.TimerHandle | None = None
     typing_at: dict[uuid.UUID, float] = field(default_factory=dict)

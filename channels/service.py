@@ -31,9 +31,11 @@ from storage.errors import StorageError
 from . import wire
 from .chat import Chat
 from .connections import Conn, Connections
+from .live import Live
 from .manager import BusManager
 from .payloads import AuthRefresh, EventError, Payload, PresenceSet, ok, parse
 from .presence import Change, MemoryPresence, PresenceStore, RedisPresence
+from .sources import ConversationSource
 from .streams import Streams
 from .writer import MessageWriter
 
@@ -93,6 +95,7 @@ class Channels:
             "presence:set": (PresenceSet, self._presence_set),
             **self.chat.handlers(),
         }
+        self.live = Live(self)
         for ep in self.endpoints:
             ep.sio.on("connect", partial(self._connect, ep))
             ep.sio.on("disconnect", self._disconnect)
@@ -126,13 +129,14 @@ class Channels:
         self._rt = rt
         s = rt.settings
         self.writer = MessageWriter(rt.db, lanes=max(1, s.db_pool_max // 2))
-        self.streams = Streams(rt.db, self._deliver)
+        self.streams = Streams(ConversationSource(rt.db), self._deliver)
         self.presence = (
             RedisPresence(rt.redis, s.redis_prefix, s.presence_ttl) if rt.redis is not None else MemoryPresence(s.presence_ttl)
         )
         await rt.bus.subscribe(CHAT, self._on_chat)
         await rt.bus.subscribe(sessions.CHANNEL, self._on_auth)
         rt.bus.on_reconnect(self.streams.catch_up)
+        await self.live.start(rt)
         for ep in self.endpoints:
             await ep.manager.bind(rt.bus)
         self._tasks.append(asyncio.create_task(self._presence_loop(), name="presence"))
@@ -153,6 +157,7 @@ class Channels:
             await self.writer.close()
         if self.streams is not None:
             await self.streams.close()
+        await self.live.stop()
         for ep in self.endpoints:
             await ep.manager.unbind()
             await ep.sio.shutdown()
@@ -176,7 +181,7 @@ class Channels:
         """A message was stored or revised here: deliver it locally and tell the other processes."""
         assert self.streams is not None
         if kind == "new":
-            await self.streams.committed(message)
+            await self.streams.committed(message.conversation_id, message)
         else:
             await self.emit_local("message:updated", wire.message_json(message), to=f"conv:{message.conversation_id}")
         await self.rt.bus.publish(CHAT, wire.pack(self.rt.db.sealer, kind, message))
@@ -185,7 +190,7 @@ class Channels:
         assert self.streams is not None
         kind, message = wire.unpack(self.rt.db.sealer, data)
         if kind == "new":
-            await self.streams.committed(message)
+            await self.streams.committed(message.conversation_id, message)
         else:
             await self.emit_local("message:updated", wire.message_json(message), to=f"conv:{message.conversation_id}")
 

@@ -1,10 +1,11 @@
-"""In-order, gap-free delivery of each conversation's messages to this process's sockets.
+"""In-order, gap-free delivery of sequenced streams to this process's sockets.
 
-Messages are committed with a per-conversation `seq` by whichever process
-took the send, then announced to every process over the bus. Announcements
-from different processes can arrive out of order, and can be lost while Redis
-is away, so each process keeps, per conversation that has local listeners, the
-highest seq it has delivered to its room:
+A stream is anything stored in PostgreSQL with a gap-free `seq` per key: a
+conversation's messages, a booking's updates, a user's booking feed. Items are
+committed by whichever process did the write, then announced to every process
+over the bus. Announcements from different processes can arrive out of order,
+and can be lost while Redis is away, so each process keeps, per stream that
+has local listeners, the highest seq it has delivered to the stream's room:
 
 - an announcement for the next seq is delivered at once, followed by any
   held ones that now follow on;
@@ -17,34 +18,47 @@ highest seq it has delivered to its room:
 A socket joining with the last seq it saw first receives what it missed, read
 from PostgreSQL, and enters the room only at a point where nothing newer has
 been delivered to the room, with no await in between. So it gets every missed
-message, in order, before any live one, with no gap and no duplicate.
+item, in order, before any live one, with no gap and no duplicate.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
-
-from storage import messages
-from storage.database import Database
-from storage.messages import Message
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
-Deliver = Callable[[uuid.UUID, Message], Awaitable[None]]
-SendOne = Callable[[Message], Awaitable[None]]
 MAX_BACKLOG = 1000
 _PAGE = 200
+
+
+class Item(Protocol):
+    @property
+    def seq(self) -> int: ...
+
+
+class Source(Protocol):
+    """Where a kind of stream is stored: its newest seq and a range of its items."""
+
+    async def last_seq(self, key: Any) -> int: ...
+
+    async def between(self, key: Any, after_seq: int, upto_seq: int, limit: int) -> list[Any]:
+        """Items with after_seq < seq <= upto_seq, oldest first."""
+        ...
+
+
+Deliver = Callable[[Any, Any], Awaitable[None]]
+SendOne = Callable[[Any], Awaitable[None]]
 
 
 @dataclass(slots=True)
 class _Stream:
     delivered: int
     listeners: set[str] = field(default_factory=set)
-    held: dict[int, Message] = field(default_factory=dict)
+    held: dict[int, Any] = field(default_factory=dict)
     gap_task: asyncio.Task[None] | None = None
 
 
@@ -58,29 +72,29 @@ class Attached:
 
 
 class Streams:
-    """The per-conversation delivery state of this process."""
+    """The delivery state of this process for one kind of stream, keyed by stream key."""
 
-    def __init__(self, db: Database, deliver: Deliver, *, gap_timeout: float = 0.15) -> None:
-        self._db = db
+    def __init__(self, source: Source, deliver: Deliver, *, gap_timeout: float = 0.15) -> None:
+        self._source = source
         self._deliver = deliver
         self._gap_timeout = gap_timeout
-        self._streams: dict[uuid.UUID, _Stream] = {}
-        self._opening: dict[uuid.UUID, asyncio.Future[_Stream]] = {}
-        self._early: dict[uuid.UUID, list[Message]] = {}
+        self._streams: dict[Hashable, _Stream] = {}
+        self._opening: dict[Hashable, asyncio.Future[_Stream]] = {}
+        self._early: dict[Hashable, list[Any]] = {}
 
     def __len__(self) -> int:
         return len(self._streams)
 
-    async def committed(self, message: Message) -> None:
-        """A message was stored (here or by another process): deliver it in order."""
-        stream = self._streams.get(message.conversation_id)
+    async def committed(self, key: Hashable, item: Any) -> None:
+        """An item was stored (here or by another process): deliver it in order."""
+        stream = self._streams.get(key)
         if stream is None:
-            if message.conversation_id in self._opening:
-                self._early.setdefault(message.conversation_id, []).append(message)
+            if key in self._opening:
+                self._early.setdefault(key, []).append(item)
             return
-        await self._accept(message.conversation_id, stream, [message])
+        await self._accept(key, stream, [item])
 
-    async def _accept(self, cid: uuid.UUID, stream: _Stream, batch: list[Message]) -> None:
+    async def _accept(self, cid: Hashable, stream: _Stream, batch: list[Any]) -> None:
         for m in batch:
             if m.seq > stream.delivered:
                 stream.held[m.seq] = m
@@ -90,15 +104,15 @@ class Streams:
         if stream.held and stream.gap_task is None:
             stream.gap_task = asyncio.create_task(self._fill_gap(cid, stream), name="stream-gap")
 
-    async def _fill_gap(self, cid: uuid.UUID, stream: _Stream) -> None:
+    async def _fill_gap(self, cid: Hashable, stream: _Stream) -> None:
         try:
             await asyncio.sleep(self._gap_timeout)
             while stream.held and self._streams.get(cid) is stream:
                 upto = max(stream.held)
-                missing = await messages.between(self._db, cid, stream.delivered, upto, _PAGE)
+                missing = await self._source.between(cid, stream.delivered, upto, _PAGE)
                 if not missing:
                     break
-                log.info("filled a delivery gap from the database", extra={"conversation_id": str(cid), "count": len(missing)})
+                log.info("filled a delivery gap from the database", extra={"count": len(missing)})
                 stream.gap_task = None
                 await self._accept(cid, stream, missing)
                 return
@@ -106,7 +120,7 @@ class Streams:
             if stream.gap_task is asyncio.current_task():
                 stream.gap_task = None
 
-    async def _open(self, cid: uuid.UUID) -> _Stream:
+    async def _open(self, cid: Hashable) -> _Stream:
         existing = self._streams.get(cid)
         if existing is not None:
             return existing
@@ -116,7 +130,7 @@ class Streams:
         fut: asyncio.Future[_Stream] = asyncio.get_running_loop().create_future()
         self._opening[cid] = fut
         try:
-            last = await self._last_seq(cid)
+            last = await self._source.last_seq(cid)
             stream = _Stream(delivered=last)
             self._streams[cid] = stream
             fut.set_result(stream)
@@ -131,11 +145,7 @@ class Streams:
             self._opening.pop(cid, None)
             self._early.pop(cid, None)
 
-    async def _last_seq(self, cid: uuid.UUID) -> int:
-        row = await self._db.fetchrow("streams.last_seq", "SELECT last_seq FROM conversations WHERE id = $1", cid)
-        return int(row["last_seq"]) if row else 0
-
-    async def attach(self, cid: uuid.UUID, sid: str, last_seq: int, send: SendOne, enter_room: Callable[[], None]) -> Attached:
+    async def attach(self, cid: Hashable, sid: str, last_seq: int, send: SendOne, enter_room: Callable[[], None]) -> Attached:
         """Send `sid` what it missed after `last_seq`, then put it in the room, with nothing lost between."""
         stream = await self._open(cid)
         stream.listeners.add(sid)
@@ -146,7 +156,7 @@ class Streams:
             truncated = upto + 1
         sent = 0
         while stream.delivered > upto:
-            page = await messages.between(self._db, cid, upto, stream.delivered, _PAGE)
+            page = await self._source.between(cid, upto, stream.delivered, _PAGE)
             if not page:
                 break
             for m in page:
@@ -157,7 +167,7 @@ class Streams:
         enter_room()
         return Attached(sent, upto, truncated)
 
-    def detach(self, cid: uuid.UUID, sid: str) -> None:
+    def detach(self, cid: Hashable, sid: str) -> None:
         """`sid` left the room (or disconnected); forget the stream once nobody here listens."""
         stream = self._streams.get(cid)
         if stream is None:
@@ -172,7 +182,7 @@ class Streams:
         """After a bus outage: read from PostgreSQL whatever was announced while we could not hear it."""
         for cid, stream in list(self._streams.items()):
             while self._streams.get(cid) is stream:
-                page = await messages.between(self._db, cid, stream.delivered, 2**62, _PAGE)
+                page = await self._source.between(cid, stream.delivered, 2**62, _PAGE)
                 if not page:
                     break
                 await self._accept(cid, stream, page)
