@@ -47,7 +47,6 @@ async function signedIn() {
     onConnect: () => announce("Connected."),
     onDisconnect: () => announce("Connection lost; reconnecting…"),
   });
-  state.rt.on("booking:update", () => loadBookings());
   await loadBookings();
   $("#main").focus();
 }
@@ -116,6 +115,7 @@ async function loadBookings() {
     );
     if (b.mode === "video" && ["confirmed", "in_session", "completed"].includes(b.status)) {
       const join = button("Join video", () => joinVideo(b), { className: "primary" });
+      join.append(element("span", { className: "visually-hidden", textContent: `: ${b.offering.name}, ${longDate.format(new Date(b.start_at))}` }));
       join.dataset.booking = b.id;
       item.append(join);
     }
@@ -268,6 +268,7 @@ async function joinVideo(b) {
     onPeople: renderPeople,
     onEnded: (reason) => {
       state.room = null;
+      $("#local-video").srcObject = null;
       resetControls();
       announce(reason === "server_shutdown" ? "The server restarted; join again." : `The session ended (${reason.replaceAll("_", " ")}).`);
     },
