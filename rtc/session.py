@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 # What a participant can publish, and the media kind of each.
 SOURCES = {"camera": "video", "microphone": "audio", "screen": "video"}
+# Per connection: every publish adds m-lines to everyone (aiortc never removes them), and every
+# remote candidate adds ICE checks, so a client may not make either grow without bound.
+MAX_PUBLISHES = 16
+MAX_CANDIDATES = 64
 
 
 @dataclass(eq=False, slots=True)
@@ -49,7 +53,8 @@ class Member:
     sid: str
     edge: str
     timer: asyncio.TimerHandle | None = None
-    connected: bool = False
+    publishes: int = 0
+    candidates: int = 0
 
 
 Deliver = Callable[[Member, str, dict[str, Any]], Awaitable[None]]
@@ -118,7 +123,7 @@ class VideoSession:
                 await self._remove(previous, "rejoined" if previous.sid == sid else "replaced")
             elif len(self._members) >= self._limits.max_participants:
                 raise Refusal("session_full", f"The session is full ({self._limits.max_participants} participants).")
-            member = Member(person, sid, edge)
+            member = Member(person, sid, edge, publishes=len(publish))
             self._members[person.user_id] = member
             member.timer = asyncio.get_running_loop().call_later(
                 self._limits.ice_timeout, self._expire_soon, member, "ice_timeout"
@@ -162,7 +167,11 @@ class VideoSession:
     async def signal(self, user_id: uuid.UUID, sid: str, message: Message) -> None:
         """The client's answer or ICE candidate."""
         async with self._lock:
-            self._member(user_id, sid)
+            member = self._member(user_id, sid)
+            if message.get("type") == "candidate":
+                member.candidates += 1
+                if member.candidates > MAX_CANDIDATES:
+                    raise Refusal("too_many_candidates", f"At most {MAX_CANDIDATES} ICE candidates per connection.")
             try:
                 await self._room.handle_signal(str(user_id), message)
             except NegotiationError as exc:
@@ -173,13 +182,16 @@ class VideoSession:
     async def publish(self, user_id: uuid.UUID, sid: str, source: str) -> dict[str, Any]:
         """Start forwarding a new track of the member's (e.g. a screen share); everyone is renegotiated."""
         async with self._lock:
-            self._member(user_id, sid)
+            member = self._member(user_id, sid)
             if any(p["publisher"] == str(user_id) and p["source"] == source for p in self._room.publications()):
                 raise Refusal("already_published", f"You are already publishing your {source}.")
+            if member.publishes >= MAX_PUBLISHES:
+                raise Refusal("too_many_publications", f"At most {MAX_PUBLISHES} publications per connection; join again.")
+            member.publishes += 1
             publication_id = await self._room.publish(str(user_id), SOURCES[source], source)
             self._muted[publication_id] = False
             publication = self._publication(publication_id)
-            await self._broadcast("rtc:track_published", {"publication": publication}, skip=self._members[user_id])
+            await self._broadcast("rtc:track_published", {"publication": publication}, skip=member)
             return publication
 
     async def unpublish(self, user_id: uuid.UUID, sid: str, publication_id: str) -> None:
@@ -293,7 +305,6 @@ class VideoSession:
         if member is None:
             return
         if state == "connected":
-            member.connected = True
             if member.timer is not None:
                 member.timer.cancel()
                 member.timer = None

@@ -88,6 +88,8 @@ class Class:
         def on_frame(received: Received) -> None:
             self.frames[user].append(received)
 
+        if user in self.people:  # joining again: a fresh connection, as a client would make
+            await self.people[user].close()
         self.people[user] = SyntheticParticipant(str(user), send, self.media.sources, on_frame)
         self.inboxes[user] = asyncio.Queue()
         self.workers.append(asyncio.create_task(self._answer(user)))
@@ -196,3 +198,26 @@ async def test_stopping_the_host_closes_every_connection_and_leaves_nothing_runn
             await asyncio.sleep(0.05)
     assert not leftover
     assert threading.active_count() <= threads_before
+
+
+async def test_a_connection_cannot_grow_without_bound(make_class) -> None:
+    cls = make_class()
+    assert (await cls.join(PRACTITIONER, "camera", "microphone"))["ok"]
+    args = cls._args(PRACTITIONER)
+    for n in range(14):  # the join's two publications count too
+        published = await cls.host.handle("publish", {**args, "source": "screen"})
+        assert published["ok"], (n, published)
+        assert (await cls.host.handle("unpublish", {**args, "publication_id": published["publication"]["id"]}))["ok"]
+    refused = await cls.host.handle("publish", {**args, "source": "screen"})
+    assert refused["error"]["code"] == "too_many_publications"
+
+    def candidate(port: int) -> dict[str, Any]:
+        return {"type": "candidate", "candidate": f"candidate:{port} 1 udp 2130706431 127.0.0.1 {port} typ host",
+                "sdpMid": "0", "sdpMLineIndex": 0}
+
+    for port in range(20000, 20064):
+        assert (await cls.host.handle("signal", {**args, "message": candidate(port)}))["ok"]
+    refused = await cls.host.handle("signal", {**args, "message": candidate(20064)})
+    assert refused["error"]["code"] == "too_many_candidates"
+    assert (await cls.join(PRACTITIONER, "camera"))["ok"], "joining again starts a fresh connection"
+    assert (await cls.host.handle("signal", {**args, "message": candidate(20065)}))["ok"]
