@@ -9,8 +9,9 @@ listener reconnects and resubscribes by itself (server/bus.py) and is tested
 against a Redis restart. Without Redis the same code runs over the in-memory
 bus in one process.
 
-Local delivery (to this process's sockets) goes through `deliver`, which the
-fast broadcast path replaces.
+Local delivery (to this process's sockets) is taken over by the fast broadcast
+path (channels/broadcast.py), which shadows `emit` and `_handle_emit` on the
+manager instance; this class therefore must not override either.
 """
 
 from __future__ import annotations

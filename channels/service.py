@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -28,7 +28,8 @@ from server.runtime import Runtime
 from storage import conversations
 from storage.errors import StorageError
 
-from . import wire
+from . import broadcast, wire
+from .broadcast import FastBroadcast
 from .chat import Chat
 from .connections import Conn, Connections
 from .live import Live
@@ -45,13 +46,14 @@ EventHandler = Callable[[Conn, Any], Awaitable[dict[str, Any]]]
 DisconnectHandler = Callable[[Conn], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Endpoint:
-    """One Socket.IO server: its path, its serializer and its cross-process manager."""
+    """One Socket.IO server: its path, its cross-process manager, and the fast broadcast path on it."""
 
     path: str
     sio: socketio.AsyncServer
     manager: BusManager
+    fast: FastBroadcast | None = None
 
 
 def _endpoint(path: str, serializer: str, max_payload: int) -> Endpoint:
@@ -76,7 +78,8 @@ def user_room(user_id: uuid.UUID | str) -> str:
 class Channels:
     """Socket.IO for chat, presence, typing, receipts and live updates, in one process."""
 
-    def __init__(self, *, max_payload: int = 64 * 1024) -> None:
+    def __init__(self, *, max_pending: int, max_payload: int = 64 * 1024) -> None:
+        self._max_pending = max_pending
         # JSON for every client; msgpack for clients that want binary framing (same events).
         self.endpoints = [
             _endpoint("socket.io", "default", max_payload),
@@ -89,6 +92,7 @@ class Channels:
         self.writer: MessageWriter | None = None
         self.presence: PresenceStore | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._pending: set[asyncio.Future[None]] = set()
         self._disconnect_hooks: list[DisconnectHandler] = []
         self._handlers: dict[str, tuple[type[Payload], EventHandler]] = {
             "auth:refresh": (AuthRefresh, self._auth_refresh),
@@ -122,8 +126,11 @@ class Channels:
         return self._rt
 
     def attach(self, app: web.Application) -> None:
+        """Serve each endpoint on `app` through the fast broadcast path (channels/broadcast.py):
+        every broadcast is encoded once and written to each socket without a task, uncompressed,
+        and a socket leaving more than `max_pending` bytes unread is disconnected."""
         for ep in self.endpoints:
-            ep.sio.attach(app, socketio_path=ep.path)
+            ep.fast = broadcast.install(ep.sio, app=app, path=ep.path, max_pending_bytes=self._max_pending)
 
     async def start(self, rt: Runtime) -> None:
         self._rt = rt
@@ -151,7 +158,7 @@ class Channels:
         await self.close_sockets()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *self._pending, return_exceptions=True)
         await self.conns.close()
         if self.writer is not None:
             await self.writer.close()
@@ -161,6 +168,14 @@ class Channels:
         for ep in self.endpoints:
             await ep.manager.unbind()
             await ep.sio.shutdown()
+            if ep.fast is not None:
+                await ep.fast.shutdown()
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` soon, keeping a reference until it finishes (stop() waits for it)."""
+        task = asyncio.ensure_future(work)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     # -- emitting ---------------------------------------------------------------------------
 
@@ -213,12 +228,15 @@ class Channels:
         conn = Conn(sid, ep, principal.user_id, principal.session_id, float(principal.claims.expires_at))
         self.conns.add(conn)
         ep.manager.basic_enter_room(sid, "/", user_room(conn.user_id))
-        await self._presence_update(conn, "online")
+        # Announced after this handler returns, so the client hears its CONNECT ack before any event.
+        self._background(self._presence_update(conn, "online"))
 
     async def _disconnect(self, sid: str, reason: str | None = None) -> None:
         conn = self.conns.remove(sid)
         if conn is None:
             return
+        if reason == broadcast.SLOW_CONSUMER:
+            log.warning("slow consumer disconnected", extra={"event": "slow_consumer", "sid": sid})
         assert self.streams is not None
         for cid in conn.joined:
             self.streams.detach(cid, sid)

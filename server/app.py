@@ -37,7 +37,7 @@ def build_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifespan)
-    app[CHANNELS] = channels = Channels()
+    app[CHANNELS] = channels = Channels(max_pending=settings.socket_max_pending)
     channels.attach(app)
 
     async def channels_lifespan(app: web.Application) -> AsyncIterator[None]:

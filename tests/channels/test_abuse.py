@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
 
+from ..support.rawws import RawSocketIO
 from .conftest import pair
 
 
@@ -82,3 +84,33 @@ async def test_a_packet_over_64_kib_closes_only_that_connection(server, clients,
     reason = await ra.next_event("disconnect", timeout=5)
     assert reason is not None
     assert (await rb.send(cid, "the server is fine"))["seq"] == 1
+
+
+async def test_a_client_that_stops_reading_is_disconnected_and_others_keep_receiving(start_server, clients, realtime):
+    server = await start_server(KLEAR_SOCKET_MAX_PENDING="65536")
+    alice, bob, cid = await pair(clients, server.url)
+    stalled = await RawSocketIO.connect(server.port, bob.session.access_token)
+    stalled.emit("conversation:join", {"conversation_id": cid}, ack_id=1)
+    await asyncio.sleep(0.3)  # joined; from now on it never reads again
+    ra = await realtime(alice)
+    await ra.join(cid)
+    watcher = await realtime(await _second_device(clients, server.url, bob))
+    await watcher.join(cid)
+    # The kernel buffers a few MiB for the stalled socket first (tcp_wmem); then our limit applies.
+    sent = 0
+    while not any(e.get("event") == "slow_consumer" for e in server.logs) and sent < 2000:
+        await ra.send(cid, f"{sent:04d}" + "x" * 8000)
+        sent += 1
+    assert any(e.get("event") == "slow_consumer" for e in server.logs), f"not dropped after {sent} messages"
+    for _ in range(200):
+        if len(watcher.received[cid]) == sent:
+            break
+        await asyncio.sleep(0.05)
+    assert [m["seq"] for m in watcher.received[cid]] == list(range(1, sent + 1))
+    await stalled.close()
+
+
+async def _second_device(clients, url, user):
+    other = clients(url)
+    other.session = user.session
+    return other
