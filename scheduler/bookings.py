@@ -12,7 +12,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from server.bus import Bus
@@ -139,7 +139,7 @@ async def book(
     """Book `offering_id` at `start` for `requester`; returns the booking and whether it was created now
     (False: a retry with the same Idempotency-Key, answered with the booking it made)."""
     now = deps.clock.now()
-    fingerprint = request_hash("book", offering_id, start.isoformat(), note)
+    fingerprint = request_hash("book", offering_id, start.astimezone(UTC).isoformat(), note)
     snap = await _snapshot_around(
         deps, start, practitioner_id=None, offering_id=offering_id, requested_by=requester.id, key=key
     )
@@ -188,7 +188,7 @@ async def reschedule(
     if current is None or role_of(current, actor.id) is None:
         raise not_found("booking")
     old = current.booking
-    fingerprint = request_hash("reschedule", booking_id, start.isoformat())
+    fingerprint = request_hash("reschedule", booking_id, start.astimezone(UTC).isoformat())
     snap = await _snapshot_around(
         deps, start, practitioner_id=old.practitioner_id, offering_id=old.offering_id, requested_by=actor.id, key=key
     )

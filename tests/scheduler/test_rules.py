@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -136,6 +136,10 @@ async def test_a_retry_with_the_same_key_returns_the_same_booking(clients, serve
                                "start_at": start}, headers={"Idempotency-Key": "retry-me"})
     assert (first.status, again.status) == (201, 200)
     assert first.body["id"] == again.body["id"]
+    same_instant = (session_start + timedelta(hours=2)).astimezone(timezone(timedelta(hours=1))).isoformat()
+    other_offset = await s.client.raw("POST", "/api/v1/bookings", json_body={"offering_id": s.practice.offering_id,
+                                      "start_at": same_instant}, headers={"Idempotency-Key": "retry-me"})
+    assert (other_offset.status, other_offset.body["id"]) == (200, first.body["id"])
     other_body = await s.client.raw("POST", "/api/v1/bookings", json_body={"offering_id": s.practice.offering_id,
                                     "start_at": iso(session_start + timedelta(hours=5))},
                                     headers={"Idempotency-Key": "retry-me"})

@@ -151,3 +151,18 @@ class TestBookingsAndRules:
     )
     def test_check_accepts_only_starts_on_the_grid_inside_open_hours(self, start, refusal):
         assert finder(every_day((540, 1020))).check(start) is refusal
+
+
+def test_python_and_sql_agree_on_which_statuses_hold_time():
+    from importlib import resources
+
+    from scheduler.states import HOLDS_TIME
+    from storage.availability import HOLDS_TIME_SQL
+
+    def statuses(sql_list: str) -> set[str]:
+        return {s.strip(" '") for s in sql_list.strip("()").split(",")}
+
+    assert statuses(HOLDS_TIME_SQL) == {s.value for s in HOLDS_TIME}
+    functions = resources.files("storage.migrations").joinpath("0026_email_only_when_configured.sql").read_text()
+    in_lists = [part.split(")")[0] for part in functions.split("b.status IN (")[1:]]
+    assert in_lists and all(statuses(x) == {s.value for s in HOLDS_TIME} for x in in_lists)
