@@ -1,8 +1,14 @@
 """Socket.IO fan-out benchmark: Node reference vs stock python-socketio vs
-python-socketio with the channels.broadcast fast path, all driven by the same
-Node load generator (bench/fanout/loadgen.js) in one run.
+python-socketio with the channels.broadcast fast path vs our real server, all
+driven by the same Node load generator (bench/fanout/loadgen.js) in one run.
 
-Every server runs the same room logic (bench/fanout/README.md). By default the
+Every Socket.IO server but ours runs the same bare room logic
+(bench/fanout/README.md). `klear` is `klear serve` itself: 1,000 subscribers
+and the publisher are authenticated users of one conversation, subscribers
+join it, and each publish is a `message:send` that is validated, rate
+limited, sealed and stored in PostgreSQL before its ack and its fan-out as
+`message:new` (no Redis: one process). That is strictly more work per publish
+than the reference does. By default the
 server under test is pinned to CPU 0 and the generator to CPU 1, so each side
 has exactly one core of this 2-core machine; servers run one at a time, in a
 rotating order, for --rounds rounds, and the summary reports the median round
@@ -94,7 +100,8 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def run_loadgen(port: int, server_pid: int, args: argparse.Namespace,
-                cpu: str | None, rate: float = 0, window: int | None = None) -> dict:
+                cpu: str | None, rate: float = 0, window: int | None = None,
+                extra: list[str] | None = None) -> dict:
     cmd = ["node", str(FANOUT / "loadgen.js"),
            "--url", f"http://127.0.0.1:{port}",
            "--clients", str(args.clients), "--workers", str(args.workers),
@@ -103,6 +110,7 @@ def run_loadgen(port: int, server_pid: int, args: argparse.Namespace,
            "--parser", args.parser, "--server-pid", str(server_pid)]
     if rate:
         cmd += ["--rate", str(rate)]
+    cmd += extra or []
     out = subprocess.run(pinned(cmd, cpu), cwd=FANOUT, capture_output=True,
                          text=True, timeout=args.warmup + args.duration + 120)
     if out.returncode != 0:
@@ -230,6 +238,39 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+class OurServer:
+    """`klear serve` with 1,000 subscribers and a publisher in one conversation (bench/klear_fixture.py)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from klear_fixture import Klear
+
+        self.klear = Klear("fanout")
+        self.klear.run(self.klear.create())
+        users = self.klear.run(self.klear.users(args.clients + 1))
+        self.publisher, self.subscribers = users[0], users[1:]
+        self.cid = str(self.klear.run(self.klear.conversation(users)))
+        self.auth_file = Path(f"/tmp/{self.klear.db_name}-auth.json")
+        self.auth_file.write_text(json.dumps([{"token": u.token} for u in self.subscribers]))
+        self.pad = "x" * max(0, args.payload_bytes - 24)
+        self.parser = args.parser
+
+    def start(self, port: int, cpu: str | None) -> subprocess.Popen:
+        return self.klear.start(port, None if cpu is None else int(cpu))
+
+    def loadgen_args(self) -> list[str]:
+        join = [{"conversation_id": self.cid, "last_seq": 2**53 - 1}]  # live only: no history replay
+        publish = [{"conversation_id": self.cid, "client_id": "__UUID__", "body": "__TS__" + self.pad}]
+        return ["--auth-file", str(self.auth_file), "--publisher-auth", json.dumps({"token": self.publisher.token}),
+                "--join-event", "conversation:join", "--join-args", json.dumps(join),
+                "--publish-event", "message:send", "--publish-args", json.dumps(publish),
+                "--deliver-event", "message:new"]
+
+    def close(self) -> None:
+        self.klear.close()
+        self.auth_file.unlink(missing_ok=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=1000)
@@ -250,7 +291,7 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--payload-bytes", type=int, default=100)
     ap.add_argument("--parser", choices=["json", "msgpack"], default="json")
-    ap.add_argument("--servers", default="node,python-stock,python-fast")
+    ap.add_argument("--servers", default="node,python-stock,python-fast,klear")
     ap.add_argument("--latency-rate", type=float, default=40,
                     help="publishes/s of the fixed-rate latency phase (0 = skip); "
                          "default 40 = 40,000 deliveries/s at 1,000 clients, "
@@ -276,6 +317,7 @@ def main() -> int:
     names = [s for s in args.servers.split(",") if s]
     if args.capacity:
         names.append("capacity")
+    ours = OurServer(args) if "klear" in names else None
     runs = []
     for rnd in range(args.rounds):
         order = names[rnd % len(names):] + names[:rnd % len(names)]
@@ -285,10 +327,15 @@ def main() -> int:
                 phases.append(("fixed-rate", args.latency_rate, 64))
             for phase, rate, window in phases:
                 port = free_port()
-                proc = start_server(name, port, scpu, args.parser)
+                if name == "klear":
+                    assert ours is not None
+                    proc = ours.start(port, scpu)
+                    extra = ours.loadgen_args()
+                else:
+                    proc, extra = start_server(name, port, scpu, args.parser), []
                 try:
                     time.sleep(0.5)
-                    res = run_loadgen(port, proc.pid, args, gcpu, rate, window)
+                    res = run_loadgen(port, proc.pid, args, gcpu, rate, window, extra)
                 finally:
                     stop_server(proc)
                 res["server"] = name
@@ -320,6 +367,8 @@ def main() -> int:
         "latency_at_fixed_rate": summarize_latency(runs),
         "runs": runs,
     }
+    if ours is not None:
+        ours.close()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

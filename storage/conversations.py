@@ -171,3 +171,14 @@ async def shared_with(db: Database, user_id: uuid.UUID, others: list[uuid.UUID])
         user_id, others,
     )
     return {r["user_id"] for r in rows}
+
+
+async def add_members(db: Database, conversation_id: uuid.UUID, user_ids: list[uuid.UUID]) -> int:
+    """Add members to a conversation (group conversations); returns how many were new."""
+    tag = await db.execute(
+        "conversations.add_members",
+        """INSERT INTO conversation_members (conversation_id, user_id)
+           SELECT $1, u FROM unnest($2::uuid[]) AS u ON CONFLICT DO NOTHING""",
+        conversation_id, user_ids,
+    )
+    return int(tag.rsplit(" ", 1)[-1])

@@ -26,7 +26,8 @@
 //                           emits after connecting, e.g. conversation:join
 //   --publish-event NAME --publish-args JSON   the event the publisher emits
 //                           with an ack; the string "__TS__" inside the args
-//                           is replaced by the timestamp marker
+//                           is replaced by the timestamp marker and "__UUID__"
+//                           by a fresh UUID per publish (e.g. a client_id)
 //   --deliver-event NAME    event name subscribers count (default "bench")
 //   --parser json|msgpack   Socket.IO parser (msgpack = socket.io-msgpack-parser)
 //   --client raw|ws         websocket client implementation (default raw, see
@@ -43,6 +44,7 @@
 const { fork } = require("child_process");
 const { performance } = require("perf_hooks");
 const WebSocket = require("ws");
+const { randomUUID } = require("crypto");
 
 // ---------------------------------------------------------------- helpers
 
@@ -546,7 +548,7 @@ async function parentMain(a) {
   const sentAt = new Map();
   const templ = JSON.stringify(publishArgs);
   function buildArgs() {
-    return JSON.parse(templ.split("__TS__").join("kkts" + nowUs()));
+    return JSON.parse(templ.split("__TS__").join("kkts" + nowUs()).split("__UUID__").join(randomUUID()));
   }
   let pub;
   let pendingTimer = null;
