@@ -1,6 +1,7 @@
 """A client in headless Chromium (clients/web, served by the server) signs in, books a slot, chats with a
 practitioner on the Python SDK, and meets them on video through the SFU: each side receives the other's
-video, checked in the browser through getStats and in Python frame by frame. The browser is refused every
+video, checked in the browser through getStats and in Python frame by frame, and the page's booking list
+turns to "in session" by itself. The browser is refused every
 request outside the server's origin, and must not have made any.
 
 Needs Debian's `chromium` at /usr/bin/chromium and `node` with tests/js installed (`./klear test` installs
@@ -142,6 +143,7 @@ async def test_a_client_in_chromium_books_chats_and_meets_a_python_practitioner_
         assert inbound and inbound[0]["framesDecoded"] >= 30
         assert (inbound[0]["frameWidth"], inbound[0]["frameHeight"]) == (320, 240), inbound  # our synthetic camera
         assert "Pat Practitioner" in seen["people"]
+        assert "in session" in seen["card"], "the booking list follows live booking updates"
         await call.wait_for(lambda: call.frames_from(cid, "video") >= 30 and call.frames_from(cid, "audio") >= 30)
         keyframes = [r.frame.data for publication, frames in call.received.items() for r in frames
                      if call.subscriptions[publication] == {"kind": "video", "source": "camera", "publisher": cid}

@@ -107,8 +107,10 @@ try {
     return video.length > 0 && video[0].framesDecoded >= 30 && video[0].frameWidth > 0
       && sent.length > 0 && sent[0].framesEncoded >= 30;
   });
+  // Both are in the room: the booking is now in session, and the list says so without a reload.
+  await card.filter({ hasText: "in session" }).waitFor();
   say({ event: "video", stats: await page.evaluate(() => window.klear.room().stats()),
-        people: await page.locator("#people").textContent() });
+        people: await page.locator("#people").textContent(), card: await card.textContent() });
 
   // Screen share on (a second outbound video track, renegotiated), then off again.
   await page.getByRole("button", { name: "Share screen" }).click();

@@ -13,7 +13,7 @@ const longDate = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeSty
 const shortTime = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 
 const api = new Api();
-const state = { rt: null, chat: null, room: null, bookings: [], names: new Map() };
+const state = { rt: null, chat: null, room: null, bookings: [], names: new Map(), feedSeq: null, reload: null };
 
 function announce(text) {
   $("#status").textContent = text;
@@ -44,8 +44,13 @@ async function signedIn() {
   $("#zone").textContent = zone;
   state.names.set(api.user.id, api.user.display_name);
   state.rt = new Realtime(api, {
-    onConnect: () => announce("Connected."),
+    onConnect: () => { announce("Connected."); followBookings(); },
     onDisconnect: () => announce("Connection lost; reconnecting…"),
+  });
+  state.rt.on("bookings:update", (u) => {
+    state.feedSeq = Math.max(state.feedSeq || 0, u.seq);
+    clearTimeout(state.reload);
+    state.reload = setTimeout(() => loadBookings(), 200);  // a burst of updates reloads once
   });
   await loadBookings();
   $("#main").focus();
@@ -55,7 +60,7 @@ function signedOut() {
   if (state.room) state.room.close();
   if (state.chat) state.chat.close();
   if (state.rt) state.rt.close();
-  Object.assign(state, { rt: null, chat: null, room: null });
+  Object.assign(state, { rt: null, chat: null, room: null, feedSeq: null });
   $("#app").hidden = true;
   $("#account").hidden = true;
   $("#signin").hidden = false;
@@ -121,6 +126,14 @@ async function loadBookings() {
     }
     list.append(item);
   }
+}
+
+// Live updates of all our bookings (docs/protocol.md): start from the feed's current position, and after a
+// reconnect from the last update seen, so nothing is missed and old history is not replayed.
+async function followBookings() {
+  if (state.feedSeq === null) state.feedSeq = (await api.call("GET", "/me/booking-feed?limit=1&after=0")).last_seq;
+  const ack = await state.rt.call("bookings:subscribe", { last_seq: state.feedSeq }).catch(() => null);
+  if (ack) state.feedSeq = Math.max(state.feedSeq, ack.last_seq);
 }
 
 $("#refresh-bookings").addEventListener("click", () => loadBookings().then(() => announce("Bookings updated.")));
