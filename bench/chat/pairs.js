@@ -1,0 +1,76 @@
+// Persisted chat load: N two-person conversations, each with a sender and a receiver.
+// Each sender keeps one message:send in flight (the next is sent when the ack arrives);
+// the receiver counts message:new. Reports acked and delivered messages/s, ack latency
+// and end-to-end latency (send -> receiver), as JSON on stdout.
+//   node pairs.js <url> <pairs.json> <warmup s> <duration s>
+// pairs.json: [{"conversation_id", "sender": token, "receiver": token}, ...]
+"use strict";
+const { readFileSync } = require("fs");
+const { randomUUID } = require("crypto");
+const { io } = require("../../tests/js/node_modules/socket.io-client");
+
+const [url, file, warmupS, durationS] = process.argv.slice(2);
+const pairs = JSON.parse(readFileSync(file, "utf8"));
+const nowUs = () => Number(process.hrtime.bigint() / 1000n);
+const connect = (token) => io(url, { transports: ["websocket"], auth: { token }, reconnection: false });
+const ack = [];
+const e2e = [];
+let acked = 0, delivered = 0, errors = 0, measuring = false, running = true;
+
+function percentile(values, p) {
+  if (!values.length) return null;
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] / 1000;
+}
+
+async function ready(socket) {
+  if (!socket.connected) await new Promise((res, rej) => { socket.once("connect", res); socket.once("connect_error", rej); });
+}
+
+async function main() {
+  const sockets = [];
+  for (const p of pairs) {
+    const sender = connect(p.sender), receiver = connect(p.receiver);
+    sockets.push(sender, receiver);
+    await Promise.all([ready(sender), ready(receiver)]);
+    const joined = await receiver.timeout(30000).emitWithAck("conversation:join", { conversation_id: p.conversation_id, last_seq: 2 ** 53 - 1 });
+    if (!joined.ok) throw new Error("join refused: " + JSON.stringify(joined));
+    receiver.on("message:new", (m) => {
+      if (!measuring) return;
+      delivered++;
+      e2e.push(nowUs() - Number(m.body.slice(0, 16)));
+    });
+    p.socket = sender;
+  }
+  const loop = async (p) => {
+    while (running) {
+      const t0 = nowUs();
+      try {
+        const a = await p.socket.timeout(30000).emitWithAck("message:send", {
+          conversation_id: p.conversation_id, client_id: randomUUID(), body: String(t0).padStart(16, "0") + " hello, see you at nine",
+        });
+        if (!a.ok) { errors++; continue; }
+        if (measuring) { acked++; ack.push(nowUs() - t0); }
+      } catch (err) { errors++; }
+    }
+  };
+  const loops = pairs.map(loop);
+  await new Promise((r) => setTimeout(r, Number(warmupS) * 1000));
+  measuring = true;
+  const started = nowUs();
+  await new Promise((r) => setTimeout(r, Number(durationS) * 1000));
+  measuring = false;
+  const seconds = (nowUs() - started) / 1e6;
+  running = false;
+  await Promise.all(loops);
+  const cpu = process.cpuUsage();
+  process.stdout.write(JSON.stringify({
+    pairs: pairs.length, seconds, acked_per_s: acked / seconds, delivered_per_s: delivered / seconds, errors,
+    ack_ms: { p50: percentile(ack, 50), p99: percentile(ack, 99) },
+    e2e_ms: { p50: percentile(e2e, 50), p99: percentile(e2e, 99) },
+    generator_cpu_s: (cpu.user + cpu.system) / 1e6,
+  }) + "\n");
+  for (const s of sockets) s.disconnect();
+  process.exit(0);
+}
+main().catch((err) => { console.error(err); process.exit(1); });
