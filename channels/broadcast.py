@@ -74,6 +74,9 @@ refuses other versions unless ``allow_untested_versions=True``):
   ``_send_ping`` task per socket plus a receive timeout.
 * engineio ``AsyncServer.sockets`` (sid -> socket) and ``max_http_buffer_size``
   / ``ping_interval`` / ``ping_timeout`` / ``reason``.
+* socketio ``AsyncServer.environ`` (eio sid -> handshake environ), emptied
+  per connection by :func:`forget_environ` once the connect handler is done
+  with it.
 * socketio ``AsyncManager.emit`` is shadowed on the manager *instance*; we use
   ``manager.rooms``, ``manager.get_participants()`` and
   ``server.packet_class``. For an ``AsyncPubSubManager`` subclass (e.g. the
@@ -122,6 +125,7 @@ from .wire_frames import frame_packets, frame_message
 
 __all__ = [
     "FastBroadcast",
+    "forget_environ",
     "install",
     "get",
     "SLOW_CONSUMER",
@@ -853,6 +857,20 @@ def install(sio: Any, *, app: web.Application | None = None,
     if app is not None:
         fb.attach(app, path)
     return fb
+
+
+def forget_environ(sio: Any, sid: str, namespace: str = "/") -> None:
+    """Drop the handshake environ socketio keeps per connection (``sio.environ``).
+
+    socketio reads it only while a namespace connects; with a single
+    namespace (``namespaces=['/']``, the default) a second CONNECT is refused
+    before it is read, and disconnect tolerates its absence. It holds the
+    headers and request, a few KiB per idle connection, so a connect handler
+    that has authenticated the client can let it go.
+    """
+    eio_sid = sio.manager.eio_sid_from_sid(sid, namespace)
+    if eio_sid is not None:
+        sio.environ.pop(eio_sid, None)
 
 
 def get(sio: Any) -> FastBroadcast | None:

@@ -71,7 +71,7 @@ class Chat:
         if cid in conn.joined:
             conn.endpoint.manager.basic_leave_room(sid, "/", room(cid))
             ch.streams.detach(cid, sid)
-            conn.joined.discard(cid)
+            conn.joined -= {cid}
         others = [m for m in summary.conversation.member_ids if m != conn.user_id]
         await audit.record(rt.db, actor_id=conn.user_id, action="conversation.join",
                            subject_id=others[0] if len(others) == 1 else None, resource=f"conversation:{cid}",
@@ -82,7 +82,7 @@ class Chat:
 
         def enter() -> None:
             conn.endpoint.manager.basic_enter_room(sid, "/", room(cid))
-            conn.joined.add(cid)
+            conn.joined |= {cid}
 
         attached = await ch.streams.attach(cid, sid, p.last_seq, send, enter)
         if p.last_rev is not None:
@@ -100,7 +100,7 @@ class Chat:
         if p.conversation_id in conn.joined:
             conn.endpoint.manager.basic_leave_room(conn.sid, "/", room(p.conversation_id))
             self._ch.streams.detach(p.conversation_id, conn.sid)
-            conn.joined.discard(p.conversation_id)
+            conn.joined -= {p.conversation_id}
         return ok()
 
     async def send(self, conn: Conn, p: Send) -> dict[str, Any]:
@@ -162,10 +162,12 @@ class Chat:
             raise EventError("not_joined", "Join the conversation first.")
         now = time.monotonic()
         if p.state == "start":
+            if conn.typing_at is None:
+                conn.typing_at = {}
             if now - conn.typing_at.get(cid, 0.0) < TYPING_INTERVAL:
                 return ok(throttled=True)
             conn.typing_at[cid] = now
-        else:
+        elif conn.typing_at:
             conn.typing_at.pop(cid, None)
         await self._ch.emit_all(
             "typing", {"conversation_id": str(cid), "user_id": str(conn.user_id), "state": p.state},

@@ -12,13 +12,16 @@ session is revoked (logout, refresh-token theft) is disconnected the same way.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 WARN_BEFORE = 30.0
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True, eq=False)
@@ -30,11 +33,11 @@ class Conn:
     user_id: uuid.UUID
     session_id: uuid.UUID
     expires_at: float
-    joined: set[uuid.UUID] = field(default_factory=set)
-    subscribed: set[tuple[str, uuid.UUID]] = field(default_factory=set)
+    # Immutable and shared while empty (most idle sockets): memory per connection counts.
+    joined: frozenset[uuid.UUID] = frozenset()
+    subscribed: frozenset[tuple[str, uuid.UUID]] = frozenset()
     state: str = "online"
-    timer: asyncio.TimerHandle | None = None
-    typing_at: dict[uuid.UUID, float] = field(default_factory=dict)
+    typing_at: dict[uuid.UUID, float] | None = None
 
 
 Expire = Callable[[Conn, str], Awaitable[None]]
@@ -42,74 +45,69 @@ Warn = Callable[[Conn], Awaitable[None]]
 
 
 class Connections:
-    """The registry of this process's sockets, by sid, user and login session."""
+    """The registry of this process's sockets, by sid and login session, and their token deadlines.
 
-    def __init__(self, on_expired: Expire, on_expiring: Warn) -> None:
+    Deadlines live in one heap watched by one task (`watch`), rather than a
+    timer per socket: a TimerHandle costs about 600 bytes, a heap entry about
+    80, and idle sockets are what a process holds most of.
+    """
+
+    def __init__(self, on_expired: Expire, on_expiring: Warn, *, tick: float = 0.5) -> None:
         self.by_sid: dict[str, Conn] = {}
-        self._by_session: dict[uuid.UUID, set[str]] = {}
+        self._by_session: dict[uuid.UUID, list[str]] = {}
         self._on_expired = on_expired
         self._on_expiring = on_expiring
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tick = tick
+        self._deadlines: list[tuple[float, bool, str, float]] = []  # (when, expired?, sid, for expires_at)
 
     def __len__(self) -> int:
         return len(self.by_sid)
 
     def add(self, conn: Conn) -> None:
         self.by_sid[conn.sid] = conn
-        self._by_session.setdefault(conn.session_id, set()).add(conn.sid)
-        self.schedule(conn)
+        self._by_session.setdefault(conn.session_id, []).append(conn.sid)
+        self._schedule(conn)
 
     def remove(self, sid: str) -> Conn | None:
         conn = self.by_sid.pop(sid, None)
-        if conn is None:
-            return None
-        if conn.timer is not None:
-            conn.timer.cancel()
-        sids = self._by_session.get(conn.session_id)
-        if sids is not None:
-            sids.discard(sid)
-            if not sids:
-                del self._by_session[conn.session_id]
+        if conn is not None:
+            self._forget_session(conn.session_id, sid)
         return conn
+
+    def _forget_session(self, session_id: uuid.UUID, sid: str) -> None:
+        sids = self._by_session.get(session_id)
+        if sids is not None and sid in sids:
+            sids.remove(sid)
+            if not sids:
+                del self._by_session[session_id]
 
     def reauthenticated(self, conn: Conn, session_id: uuid.UUID, expires_at: float) -> None:
         """The socket presented a new token: move it to that session and expiry."""
-        self._by_session.get(conn.session_id, set()).discard(conn.sid)
+        self._forget_session(conn.session_id, conn.sid)
         conn.session_id, conn.expires_at = session_id, expires_at
-        self._by_session.setdefault(session_id, set()).add(conn.sid)
-        self.schedule(conn)
+        self._by_session.setdefault(session_id, []).append(conn.sid)
+        self._schedule(conn)
 
     def of_session(self, session_id: uuid.UUID) -> list[Conn]:
         return [self.by_sid[s] for s in self._by_session.get(session_id, ()) if s in self.by_sid]
 
-    def schedule(self, conn: Conn) -> None:
-        """Arm the socket's next token check: a warning, then expiry."""
-        if conn.timer is not None:
-            conn.timer.cancel()
-        loop = asyncio.get_running_loop()
+    def _schedule(self, conn: Conn) -> None:
+        """Queue the socket's warning (30 s before expiry, or half-way for short tokens) and its expiry."""
         left = conn.expires_at - time.time()
-        warning = min(WARN_BEFORE, left / 2)
-        if left > 1.0:
-            conn.timer = loop.call_later(left - warning, self._fire, conn, warning)
-        else:
-            conn.timer = loop.call_later(max(0.0, left), self._fire, conn, None)
+        heapq.heappush(self._deadlines, (conn.expires_at - min(WARN_BEFORE, left / 2), False, conn.sid, conn.expires_at))
+        heapq.heappush(self._deadlines, (conn.expires_at, True, conn.sid, conn.expires_at))
 
-    def _fire(self, conn: Conn, remaining: float | None) -> None:
-        """`remaining` seconds are left (a warning), or None: the token has expired."""
-        if self.by_sid.get(conn.sid) is not conn:
-            return
-        if remaining is None:
-            conn.timer = None
-            task = asyncio.ensure_future(self._on_expired(conn, "token_expired"))
-        else:
-            conn.timer = asyncio.get_running_loop().call_later(remaining, self._fire, conn, None)
-            task = asyncio.ensure_future(self._on_expiring(conn))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def close(self) -> None:
-        """Cancel every timer and wait for expiry work in progress."""
-        for conn in self.by_sid.values():
-            if conn.timer is not None:
-                conn.timer.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    async def watch(self) -> None:
+        """Run forever: warn and expire sockets as their deadlines pass."""
+        while True:
+            await asyncio.sleep(self._tick)
+            now = time.time()
+            while self._deadlines and self._deadlines[0][0] <= now:
+                _, expired, sid, for_expiry = heapq.heappop(self._deadlines)
+                conn = self.by_sid.get(sid)
+                if conn is None or conn.expires_at != for_expiry:
+                    continue  # gone, or re-authenticated since: a newer entry covers it
+                try:
+                    await (self._on_expired(conn, "token_expired") if expired else self._on_expiring(conn))
+                except Exception:
+                    log.exception("token deadline handling failed")

@@ -178,14 +178,14 @@ class Live:
     @staticmethod
     def _enter(conn: Conn, key: tuple[str, uuid.UUID], room: str) -> None:
         conn.endpoint.manager.basic_enter_room(conn.sid, "/", room)
-        conn.subscribed.add(key)
+        conn.subscribed |= {key}
 
     @staticmethod
     def _leave(conn: Conn, key: tuple[str, uuid.UUID], room: str, streams: Streams) -> None:
         if key in conn.subscribed:
             conn.endpoint.manager.basic_leave_room(conn.sid, "/", room)
             streams.detach(key[1], conn.sid)
-            conn.subscribed.discard(key)
+            conn.subscribed -= {key}
 
     async def _forget(self, conn: Conn) -> None:
         for kind, key in conn.subscribed:

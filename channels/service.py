@@ -147,6 +147,7 @@ class Channels:
         for ep in self.endpoints:
             await ep.manager.bind(rt.bus)
         self._tasks.append(asyncio.create_task(self._presence_loop(), name="presence"))
+        self._tasks.append(asyncio.create_task(self.conns.watch(), name="token-deadlines"))
 
     async def close_sockets(self) -> None:
         """Disconnect every socket, saying why, so clients reconnect to another process at once."""
@@ -159,7 +160,6 @@ class Channels:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, *self._pending, return_exceptions=True)
-        await self.conns.close()
         if self.writer is not None:
             await self.writer.close()
         if self.streams is not None:
@@ -218,7 +218,7 @@ class Channels:
                 "Send {token} in the connection's auth payload.", {"code": "missing_token"}
             )
         try:
-            principal = await authenticate_token(self.rt, token)
+            principal = await authenticate_token(self.rt, token, cached=False)
         except Unauthorized as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, {"code": exc.code}) from None
         except StorageError:
@@ -228,6 +228,7 @@ class Channels:
         conn = Conn(sid, ep, principal.user_id, principal.session_id, float(principal.claims.expires_at))
         self.conns.add(conn)
         ep.manager.basic_enter_room(sid, "/", user_room(conn.user_id))
+        broadcast.forget_environ(ep.sio, sid)  # nothing needs the handshake's headers any more
         # Announced after this handler returns, so the client hears its CONNECT ack before any event.
         self._background(self._presence_update(conn, "online"))
 
@@ -264,7 +265,7 @@ class Channels:
 
     async def _auth_refresh(self, conn: Conn, p: AuthRefresh) -> dict[str, Any]:
         try:
-            principal = await authenticate_token(self.rt, p.token)
+            principal = await authenticate_token(self.rt, p.token, cached=False)
         except Unauthorized as exc:
             raise EventError(exc.code, exc.message) from None
         if principal.user_id != conn.user_id:

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Awaitable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -47,8 +48,7 @@ def make_observe(access_log: AccessLog) -> Middleware:
     prefix = os.urandom(5).hex()
     counter = itertools.count(1)
 
-    @web.middleware
-    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def observed(request: web.Request, handler: Handler) -> web.StreamResponse:
         incoming = request.headers.get("X-Request-ID")
         rid = incoming if incoming is not None and _REQUEST_ID.match(incoming) else f"{prefix}-{next(counter):x}"
         token = request_id.set(rid)
@@ -65,6 +65,14 @@ def make_observe(access_log: AccessLog) -> Middleware:
             return response
         finally:
             request_id.reset(token)
+
+    @web.middleware
+    def observe(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
+        # A websocket upgrade lasts as long as its connection: it is not timed or
+        # logged as a request, and no frame of ours stays suspended for each idle socket.
+        if request.headers.get("Upgrade", "").lower() == "websocket":
+            return handler(request)
+        return observed(request, handler)
 
     return observe
 

@@ -1,6 +1,8 @@
 """Idle-connection memory: RSS per idle authenticated websocket connection.
 
-For each server (Node reference, stock python-socketio, fast path) and each
+For each server (Node reference, stock python-socketio, fast path, and our
+real server `klear`, where every connection is a distinct user with a real
+access token, registered in presence and its private room) and each
 connection count: start the server, warm it up with a few connections
 (so lazily imported code and first-use caches are in the baseline), record
 its RSS, open N idle connections with CONNECT auth {"token": "user-<i>"}
@@ -49,10 +51,11 @@ def settle(pid: int, seconds: float = 3.0) -> int:
     return rss_kib(pid)
 
 
-def open_idle(port: int, n: int, workers: int, browser_headers: bool = False) -> subprocess.Popen:
-    auth = json.dumps({"token": "user-{i}"})
+def open_idle(port: int, n: int, workers: int, browser_headers: bool = False,
+              auth_file: str | None = None) -> subprocess.Popen:
     cmd = ["node", str(HERE / "loadgen.js"), "--idle", "--url", f"http://127.0.0.1:{port}",
-           "--clients", str(n), "--workers", str(workers), "--auth", auth]
+           "--clients", str(n), "--workers", str(workers)]
+    cmd += ["--auth-file", auth_file] if auth_file else ["--auth", json.dumps({"token": "user-{i}"})]
     if browser_headers:
         cmd.append("--browser-headers")
     p = subprocess.Popen(cmd, cwd=HERE, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -72,16 +75,32 @@ def close_idle(p: subprocess.Popen) -> None:
         p.wait()
 
 
+def klear_auth(n: int) -> tuple[object, str, str]:
+    """Our server's fixture with n + 20 users; the auth files of the warm-up and the measured connections."""
+    from klear_fixture import Klear
+
+    klear = Klear("idle")
+    klear.run(klear.create())
+    users = klear.run(klear.users(n + 20))
+    files = []
+    for part, group in (("warm", users[:20]), ("idle", users[20:])):
+        path = f"/tmp/{klear.db_name}-{part}.json"
+        Path(path).write_text(json.dumps([{"token": u.token} for u in group]))
+        files.append(path)
+    return klear, files[0], files[1]
+
+
 def measure(name: str, n: int, workers: int, hold: float, browser_headers: bool) -> dict:
     port = free_port()
-    srv = start_server(name, port, None, "json")
+    klear, warm_auth, idle_auth = klear_auth(n) if name == "klear" else (None, None, None)
+    srv = klear.start(port, None) if klear is not None else start_server(name, port, None, "json")
     try:
-        warm = open_idle(port, 20, 1)
+        warm = open_idle(port, 20, 1, auth_file=warm_auth)
         time.sleep(1)
         close_idle(warm)
         base = settle(srv.pid, 2)
         t0 = time.time()
-        idle = open_idle(port, n, workers, browser_headers)
+        idle = open_idle(port, n, workers, browser_headers, auth_file=idle_auth)
         opened_s = time.time() - t0
         # hold past the first Engine.IO ping round (ping_interval 25 s): the
         # steady idle state, after per-connection start-up objects are gone
@@ -94,12 +113,14 @@ def measure(name: str, n: int, workers: int, hold: float, browser_headers: bool)
                 "open_seconds": round(opened_s, 1)}
     finally:
         stop_server(srv)
+        if klear is not None:
+            klear.close()
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--counts", default="2000,10000")
-    ap.add_argument("--servers", default="python-stock,python-fast,node")
+    ap.add_argument("--servers", default="python-stock,python-fast,node,klear")
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--browser-headers", action="store_true",
                     help="also measure with a desktop browser's handshake headers")
@@ -115,7 +136,7 @@ def main() -> int:
             print(f"skip {n}: RLIMIT_NOFILE hard limit {hard}", flush=True)
             continue
         for name in args.servers.split(","):
-            assert name in SERVERS
+            assert name in SERVERS or name == "klear"
             for bh in ([False, True] if args.browser_headers else [False]):
                 row = measure(name, n, args.workers, args.hold, bh)
                 rows.append(row)

@@ -36,13 +36,24 @@ class Principal:
         return self.claims.session_id
 
 
-async def authenticate_token(runtime: Runtime, token: str) -> Principal:
-    """Verify an access token's signature and expiry, then that its session was not revoked (see `SessionCache`)."""
+async def authenticate_token(runtime: Runtime, token: str, *, cached: bool = True) -> Principal:
+    """Verify an access token's signature and expiry, then that its session was not revoked.
+
+    REST requests use the per-process `SessionCache`. Sockets pass
+    `cached=False`: they authenticate once per connection, so caching would
+    only cost memory per idle connection; their session is checked in
+    PostgreSQL and later revocations reach them over the bus.
+    """
     cache = runtime.sessions
     try:
-        claims = cache.verify(token)
+        claims = cache.verify(token) if cached else runtime.tokens.verify_access(token)
     except TokenError as exc:
         raise Unauthorized(str(exc), code=exc.code) from None
+    if not cached:
+        found = await accounts.session_user(runtime.db, claims.session_id, claims.user_id)
+        if found is None:
+            raise Unauthorized("This session has been signed out; sign in again.", code="token_revoked")
+        return Principal(found, claims)
     user = cache.user(claims.session_id)
     if user is None or user.id != claims.user_id:
         epoch = cache.epoch
