@@ -395,6 +395,8 @@ class _Connection:
                     break
                 except Exception:  # pragma: no cover
                     server.logger.exception("Unknown receive error")
+                if sock.closed:
+                    break  # the client sent CLOSE (or we closed): end the websocket now, not at a timeout
             self.dead = True
             try:
                 await ws.close()
@@ -639,6 +641,15 @@ class FastBroadcast:
             t.cancel()
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def abort_all(self) -> int:
+        """Drop every websocket connection now (process shutdown, after the
+        goodbyes were written): graceful shutdown must not wait for clients
+        that are slow to finish the close handshake. Returns how many."""
+        conns = list(self._conns.values())
+        for conn in conns:
+            conn._abort()
+        return len(conns)
 
     def stats(self) -> dict[str, int]:
         return {

@@ -150,9 +150,19 @@ class Channels:
         self._tasks.append(asyncio.create_task(self.conns.watch(), name="token-deadlines"))
 
     async def close_sockets(self) -> None:
-        """Disconnect every socket, saying why, so clients reconnect to another process at once."""
-        for sid in list(self.conns.by_sid):
+        """Disconnect every socket, saying why, so clients reconnect to another process at once.
+
+        The goodbyes get a moment to reach the wire; then connections still
+        open are dropped, so shutdown never waits on a client's close handshake.
+        """
+        sids = list(self.conns.by_sid)
+        for sid in sids:
             await self._drop(sid, "server_shutdown", "The server is restarting; reconnect.")
+        if sids:
+            await asyncio.sleep(0.2)
+        for ep in self.endpoints:
+            if ep.fast is not None:
+                ep.fast.abort_all()
 
     async def stop(self) -> None:
         """Stop background work; sockets were closed when shutdown began."""
@@ -254,7 +264,11 @@ class Channels:
                               {"code": code, "message": message}, to=sid)
         conn = self.conns.by_sid.get(sid)
         if conn is not None:
-            await conn.endpoint.sio.disconnect(sid, ignore_queue=True)
+            sio = conn.endpoint.sio
+            eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+            await sio.disconnect(sid, ignore_queue=True)
+            if eio_sid is not None:
+                await sio.eio.disconnect(eio_sid)  # close the connection too, not just the namespace
 
     async def _expire(self, conn: Conn, code: str) -> None:
         log.info("socket token expired", extra={"event": "socket_expired", "sid": conn.sid, "code": code})

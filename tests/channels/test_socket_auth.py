@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 
 import jwt
@@ -83,3 +84,18 @@ async def test_logout_disconnects_the_sessions_sockets_on_every_process(start_se
     finally:
         await rt.close()
         await on_b.close()
+
+
+async def test_sigterm_tells_sockets_why_and_exits_promptly(server, clients):
+    user = await signed_up(clients(server.url))
+    rt = Realtime(user, reconnect=False)
+    await rt.connect()
+    try:
+        started = time.monotonic()
+        server.proc.send_signal(signal.SIGTERM)
+        goodbye = await rt.next_event("server:disconnect", timeout=5)
+        assert goodbye["code"] == "server_shutdown"
+        assert await server.stop() == 0
+        assert time.monotonic() - started < 3
+    finally:
+        await rt.close()
