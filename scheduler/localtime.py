@@ -18,6 +18,7 @@ Times after midnight are minutes since local midnight; 1440 is the end of the da
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 MINUTES_PER_DAY = 1440
@@ -41,8 +42,12 @@ def _transition_after(tz: ZoneInfo, earlier: datetime, later: datetime) -> datet
     return hi.replace(microsecond=0)
 
 
+@lru_cache(maxsize=65536)
 def to_utc(day: date, minute: int, tz: ZoneInfo, *, ends_window: bool = False) -> datetime:
-    """The UTC instant of wall time `minute` on `day` in `tz`, resolving gaps and repeats as described above."""
+    """The UTC instant of wall time `minute` on `day` in `tz`, resolving gaps and repeats as described above.
+
+    Cached: slot lists ask for the same few window edges of the same days over and over.
+    """
     wall = _wall(day, minute)
     first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
     second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)

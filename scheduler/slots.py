@@ -170,7 +170,8 @@ class SlotFinder:
         self._latest = (now + p.horizon).timestamp()
         self._busy = _Blocks([b.blocked for b in busy])
         self._time_off = _Blocks(schedule.time_off)
-        self._per_day = Counter(local_day(b.start, p.time_zone) for b in busy)
+        # Sessions per local day, needed only under a daily limit.
+        self._per_day = Counter(local_day(b.start, p.time_zone) for b in busy) if p.max_per_day is not None else Counter()
 
     def _refusal(self, start: float) -> Refusal | None:
         """Why `start` (assumed on the grid of open hours) is not bookable, or None if it is."""
@@ -193,8 +194,9 @@ class SlotFinder:
 
     def _spans_around(self, first: datetime, last: datetime) -> list[Span]:
         tz = self.policy.time_zone
-        # The day before can hold a window that runs on into the first day (merged across midnight).
-        return open_spans(local_day(first, tz) - ONE_DAY, local_day(last, tz), self.schedule)
+        # Windows join across midnight: the day before can run on into the first day, and a session starting
+        # late on the last day can end in the next one's hours (sessions are at most 8 hours).
+        return open_spans(local_day(first, tz) - ONE_DAY, local_day(last, tz) + ONE_DAY, self.schedule)
 
     def slots(self, start: datetime, end: datetime) -> list[datetime]:
         """Every bookable start in [start, end), in order."""

@@ -243,8 +243,8 @@ class HoursOut(Output):
 
 class SlotsQuery(QueryInput):
     offering: uuid.UUID
-    start: Moment = Field(alias="from", description="An instant with offset, or a date (the start of that day in `tz`).")
-    end: Moment = Field(alias="to", description="An instant with offset (exclusive), or a date (the end of that day in `tz`).")
+    start: Moment = Field(alias="from", description="An instant with offset, or a date (that day's start in `tz`).")
+    end: Moment = Field(alias="to", description="An instant with offset (exclusive), or a date (that day's end in `tz`).")
     tz: TimeZone = Field(description="The viewer's IANA time zone: local times and dates use it.")
 
 
@@ -362,10 +362,15 @@ async def update_offering(call: Call[OfferingPatch]) -> OfferingOut:
     return offering_out(updated)
 
 
-def _hours_out(p: Practitioner, rules: list[WeeklyRule], overrides: list[DateOverride], time_off: list[availability.TimeOff]) -> HoursOut:
+def _hours_out(
+    p: Practitioner, rules: list[WeeklyRule], overrides: list[DateOverride], time_off: list[availability.TimeOff]
+) -> HoursOut:
     return HoursOut(
         time_zone=p.time_zone,
-        weekly=[WeeklyHours(weekday=WEEKDAYS[r.weekday - 1], start=_clock(r.start_min), end=_clock(r.end_min)) for r in rules],  # type: ignore[arg-type]
+        weekly=[
+            WeeklyHours(weekday=WEEKDAYS[r.weekday - 1], start=_clock(r.start_min), end=_clock(r.end_min))  # type: ignore[arg-type]
+            for r in rules
+        ],
         overrides=[
             DateOverrideIn(date=o.day, kind="day_off") if o.start_min is None or o.end_min is None
             else DateOverrideIn(date=o.day, kind="extra_hours", start=_clock(o.start_min), end=_clock(o.end_min))

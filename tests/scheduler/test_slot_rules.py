@@ -111,6 +111,12 @@ class TestOpenHours:
         starts = finder(weekly, duration=timedelta(minutes=90)).slots(utc(2027, 1, 5, 2), utc(2027, 1, 5, 8))
         assert utc(2027, 1, 5, 4, 30) in starts  # 23:30 local, ending 01:00 the next day
 
+    def test_a_late_start_running_into_the_next_days_hours_is_offered_and_accepted(self):
+        f = finder(every_day((0, 1440)))
+        late = utc(2027, 1, 6, 4, 30)  # 23:30 local on 5 January, ending 00:30 on the 6th
+        assert f.check(late) is None
+        assert late in day_slots(f, date(2027, 1, 5))  # the list of the 5th alone offers it too
+
 
 class TestBookingsAndRules:
     def test_bookings_and_both_buffers_block(self):
