@@ -261,10 +261,11 @@ class OurServer:
     def loadgen_args(self) -> list[str]:
         join = [{"conversation_id": self.cid, "last_seq": 2**53 - 1}]  # live only: no history replay
         publish = [{"conversation_id": self.cid, "client_id": "__UUID__", "body": "__TS__" + self.pad}]
+        path = ["--path", "/socket.io-msgpack/"] if self.parser == "msgpack" else []
         return ["--auth-file", str(self.auth_file), "--publisher-auth", json.dumps({"token": self.publisher.token}),
                 "--join-event", "conversation:join", "--join-args", json.dumps(join),
                 "--publish-event", "message:send", "--publish-args", json.dumps(publish),
-                "--deliver-event", "message:new"]
+                "--deliver-event", "message:new", *path]
 
     def close(self) -> None:
         self.klear.close()
