@@ -12,7 +12,9 @@ the REST list is their durable record.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import msgpack
@@ -78,13 +80,29 @@ def feed_room(user_id: uuid.UUID) -> str:
     return f"feed:{user_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """A kind of followed stream: the event its items arrive as, its room, and an item's payload."""
+
+    event: str
+    room: Callable[[uuid.UUID], str]
+    payload: Callable[[Any], dict[str, Any]]
+
+
+_KINDS = {
+    "booking": _Kind("booking:update", booking_room,
+                     lambda i: {"booking_id": str(i.booking_id), "seq": i.seq, "event": i.body}),
+    "feed": _Kind("bookings:update", feed_room,
+                  lambda i: {"seq": i.seq, "booking_id": str(i.booking_id), "booking_seq": i.booking_seq, "event": i.body}),
+}
+
+
 class Live:
     """Booking subscriptions and notification pushes of one process."""
 
     def __init__(self, channels: Channels) -> None:
         self._ch = channels
-        self.bookings: Streams | None = None
-        self.feeds: Streams | None = None
+        self._streams: dict[str, Streams] = {}
         channels.on("booking:subscribe", BookingSubscribe, self.subscribe_booking)
         channels.on("booking:unsubscribe", BookingRef, self.unsubscribe_booking)
         channels.on("bookings:subscribe", FeedSubscribe, self.subscribe_feed)
@@ -92,37 +110,27 @@ class Live:
         channels.on_disconnect(self._forget)
 
     async def start(self, rt: Runtime) -> None:
-        self.bookings = Streams(BookingSource(rt.db), self._deliver_booking)
-        self.feeds = Streams(FeedSource(rt.db), self._deliver_feed)
+        for name, source in (("booking", BookingSource(rt.db)), ("feed", FeedSource(rt.db))):
+            kind = _KINDS[name]
+            self._streams[name] = streams = Streams(source, partial(self._deliver, kind))
+            rt.bus.on_reconnect(streams.catch_up)
         await rt.bus.subscribe(BOOKINGS, self._on_booking)
         await rt.bus.subscribe(NOTIFICATIONS, self._on_notification)
-        rt.bus.on_reconnect(self.bookings.catch_up)
-        rt.bus.on_reconnect(self.feeds.catch_up)
 
     async def stop(self) -> None:
-        for streams in (self.bookings, self.feeds):
-            if streams is not None:
-                await streams.close()
+        for streams in self._streams.values():
+            await streams.close()
 
-    async def _deliver_booking(self, booking_id: uuid.UUID, item: Any) -> None:
-        await self._ch.emit_local("booking:update", {"booking_id": str(booking_id), "seq": item.seq, "event": item.body},
-                                  to=booking_room(booking_id))
-
-    async def _deliver_feed(self, user_id: uuid.UUID, item: Any) -> None:
-        await self._ch.emit_local(
-            "bookings:update",
-            {"seq": item.seq, "booking_id": str(item.booking_id), "booking_seq": item.booking_seq, "event": item.body},
-            to=feed_room(user_id),
-        )
+    async def _deliver(self, kind: _Kind, key: uuid.UUID, item: Any) -> None:
+        await self._ch.emit_local(kind.event, kind.payload(item), to=kind.room(key))
 
     async def _on_booking(self, _: str, data: bytes) -> None:
-        assert self.bookings is not None and self.feeds is not None
         env = msgpack.unpackb(data)
         booking_id, booking_seq, body = uuid.UUID(env["booking_id"]), int(env["booking_seq"]), env["event"]
-        await self.bookings.committed(booking_id, _BookingUpdate(booking_id, booking_seq, body))
+        await self._streams["booking"].committed(booking_id, _BookingUpdate(booking_id, booking_seq, body))
         for user, seq in env["feed"].items():
             user_id = uuid.UUID(user)
-            await self.feeds.committed(user_id, _FeedUpdate(user_id, int(seq), booking_id, booking_seq, body))
+            await self._streams["feed"].committed(user_id, _FeedUpdate(user_id, int(seq), booking_id, booking_seq, body))
 
     async def _on_notification(self, _: str, data: bytes) -> None:
         env = msgpack.unpackb(data)
@@ -130,65 +138,48 @@ class Live:
 
     async def subscribe_booking(self, conn: Conn, p: BookingSubscribe) -> dict[str, Any]:
         """Follow one booking you take part in; missed updates after `last_seq` come first."""
-        assert self.bookings is not None
         rt = self._ch.rt
         if not await bookings.is_participant(rt.db, p.booking_id, conn.user_id):
             raise EventError("not_participant", "You do not take part in this booking.")
         await audit.record(rt.db, actor_id=conn.user_id, action="booking.subscribe", subject_id=None,
                            resource=f"booking:{p.booking_id}", request_id=None)
-        key = ("booking", p.booking_id)
-        if key in conn.subscribed:
-            conn.endpoint.manager.basic_leave_room(conn.sid, "/", booking_room(p.booking_id))
-            self.bookings.detach(p.booking_id, conn.sid)
-        attached = await self.bookings.attach(
-            p.booking_id, conn.sid, p.last_seq,
-            lambda item: self._send(conn, "booking:update", {"booking_id": str(p.booking_id), "seq": item.seq, "event": item.body}),
-            lambda: self._enter(conn, key, booking_room(p.booking_id)),
-        )
-        return ok(last_seq=attached.upto, sent=attached.sent, truncated_before=attached.truncated_before)
+        return await self._follow(conn, "booking", p.booking_id, p.last_seq)
 
     async def unsubscribe_booking(self, conn: Conn, p: BookingRef) -> dict[str, Any]:
-        assert self.bookings is not None
-        self._leave(conn, ("booking", p.booking_id), booking_room(p.booking_id), self.bookings)
+        self._leave(conn, "booking", p.booking_id)
         return ok()
 
     async def subscribe_feed(self, conn: Conn, p: FeedSubscribe) -> dict[str, Any]:
         """Follow every booking of yours; missed updates after `last_seq` come first."""
-        assert self.feeds is not None
-        key = ("feed", conn.user_id)
-        if key in conn.subscribed:
-            conn.endpoint.manager.basic_leave_room(conn.sid, "/", feed_room(conn.user_id))
-            self.feeds.detach(conn.user_id, conn.sid)
-        attached = await self.feeds.attach(
-            conn.user_id, conn.sid, p.last_seq,
-            lambda item: self._send(conn, "bookings:update", {
-                "seq": item.seq, "booking_id": str(item.booking_id), "booking_seq": item.booking_seq, "event": item.body}),
-            lambda: self._enter(conn, key, feed_room(conn.user_id)),
-        )
-        return ok(last_seq=attached.upto, sent=attached.sent, truncated_before=attached.truncated_before)
+        return await self._follow(conn, "feed", conn.user_id, p.last_seq)
 
     async def unsubscribe_feed(self, conn: Conn, p: Nothing) -> dict[str, Any]:
-        assert self.feeds is not None
-        self._leave(conn, ("feed", conn.user_id), feed_room(conn.user_id), self.feeds)
+        self._leave(conn, "feed", conn.user_id)
         return ok()
 
-    async def _send(self, conn: Conn, event: str, data: dict[str, Any]) -> None:
-        await self._ch.emit_local(event, data, to=conn.sid)
+    async def _follow(self, conn: Conn, name: str, key: uuid.UUID, last_seq: int) -> dict[str, Any]:
+        """Attach `conn` to a stream from `last_seq` (a repeated subscription restarts its recovery)."""
+        kind, streams = _KINDS[name], self._streams[name]
+        self._leave(conn, name, key)
 
-    @staticmethod
-    def _enter(conn: Conn, key: tuple[str, uuid.UUID], room: str) -> None:
-        conn.endpoint.manager.basic_enter_room(conn.sid, "/", room)
-        conn.subscribed |= {key}
+        async def send(item: Any) -> None:
+            await self._ch.emit_local(kind.event, kind.payload(item), to=conn.sid)
 
-    @staticmethod
-    def _leave(conn: Conn, key: tuple[str, uuid.UUID], room: str, streams: Streams) -> None:
-        if key in conn.subscribed:
-            conn.endpoint.manager.basic_leave_room(conn.sid, "/", room)
-            streams.detach(key[1], conn.sid)
-            conn.subscribed -= {key}
+        def enter() -> None:
+            conn.endpoint.manager.basic_enter_room(conn.sid, "/", kind.room(key))
+            conn.subscribed |= {(name, key)}
+
+        attached = await streams.attach(key, conn.sid, last_seq, send, enter)
+        return ok(last_seq=attached.upto, sent=attached.sent, truncated_before=attached.truncated_before)
+
+    def _leave(self, conn: Conn, name: str, key: uuid.UUID) -> None:
+        if (name, key) in conn.subscribed:
+            conn.endpoint.manager.basic_leave_room(conn.sid, "/", _KINDS[name].room(key))
+            self._streams[name].detach(key, conn.sid)
+            conn.subscribed -= {(name, key)}
 
     async def _forget(self, conn: Conn) -> None:
-        for kind, key in conn.subscribed:
-            streams = self.bookings if kind == "booking" else self.feeds
+        for name, key in conn.subscribed:
+            streams = self._streams.get(name)
             if streams is not None:
                 streams.detach(key, conn.sid)

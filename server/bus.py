@@ -34,6 +34,7 @@ class Bus:
     def __init__(self) -> None:
         self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
         self._on_reconnect: list[ReconnectHandler] = []
+        self._task: asyncio.Task[None] | None = None
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
         """Call `handler(channel, data)` for every later event on `channel`."""
@@ -54,7 +55,11 @@ class Bus:
         raise NotImplementedError
 
     async def stop(self) -> None:
-        raise NotImplementedError
+        """Stop delivering: cancel the task that `start` began and wait for it."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
 
     async def publish(self, channel: str, data: bytes) -> bool:
         """Send `data` to every subscriber of `channel`; False if the bus could not take it."""
@@ -67,16 +72,9 @@ class MemoryBus(Bus):
     def __init__(self) -> None:
         super().__init__()
         self._queue: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="bus-memory")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
     async def publish(self, channel: str, data: bytes) -> bool:
         self._queue.put_nowait((channel, data))
@@ -96,7 +94,6 @@ class RedisBus(Bus):
         self._redis = redis
         self._prefix = f"{prefix}:bus:"
         self._max_backoff = max_backoff
-        self._task: asyncio.Task[None] | None = None
         self._pubsub: PubSub | None = None
         self.subscribed = asyncio.Event()
 
@@ -112,12 +109,6 @@ class RedisBus(Bus):
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="bus-redis")
         await asyncio.wait_for(self.subscribed.wait(), timeout=10)
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
 
     async def publish(self, channel: str, data: bytes) -> bool:
         try:

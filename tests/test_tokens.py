@@ -10,20 +10,8 @@ import jwt
 import pytest
 
 from klear_client import ApiError
-from server.config import load
-from server.keys import resolve
-
 from .conftest import signed_up
-
-
-def _signing_key(server_env: dict[str, str]) -> bytes:
-    return resolve(load(env=server_env)).jwt
-
-
-def _claims(session, **changes):
-    base = jwt.decode(session.access_token, options={"verify_signature": False})
-    base.update(changes)
-    return base
+from .support.tokens import claims_of, resigned
 
 
 async def _me_error(client, token: str | None) -> ApiError:
@@ -37,25 +25,25 @@ async def _me_error(client, token: str | None) -> ApiError:
 
 async def test_expired_token_is_refused(server, clients, server_env):
     c = await signed_up(clients(server.url))
-    expired = jwt.encode(_claims(c.session, exp=int(time.time()) - 5), _signing_key(server_env), algorithm="HS256")
+    expired = resigned(server_env, c.session, exp=int(time.time()) - 5)
     assert (await _me_error(c, expired)).code == "token_expired"
 
 
 async def test_token_signed_with_another_key_is_refused(server, clients):
     c = await signed_up(clients(server.url))
-    forged = jwt.encode(_claims(c.session, role="admin"), b"k" * 32, algorithm="HS256")
+    forged = jwt.encode(claims_of(c.session, role="admin"), b"k" * 32, algorithm="HS256")
     assert (await _me_error(c, forged)).code == "token_invalid"
 
 
 async def test_unsigned_token_is_refused(server, clients):
     c = await signed_up(clients(server.url))
-    unsigned = jwt.encode(_claims(c.session), None, algorithm="none")
+    unsigned = jwt.encode(claims_of(c.session), None, algorithm="none")
     assert (await _me_error(c, unsigned)).code == "token_invalid"
 
 
 async def test_token_for_a_session_that_never_existed_is_refused(server, clients, server_env):
     c = await signed_up(clients(server.url))
-    other_session = jwt.encode(_claims(c.session, sid=str(uuid.uuid4())), _signing_key(server_env), algorithm="HS256")
+    other_session = resigned(server_env, c.session, sid=str(uuid.uuid4()))
     assert (await _me_error(c, other_session)).code == "token_revoked"
 
 

@@ -33,3 +33,12 @@ async def pair(clients, url: str, url_b: str | None = None, *, e2ee: bool = Fals
     practitioner = await signed_up(clients(url_b or url), "practitioner")
     conv = await client.call("POST", "/conversations", json_body={"participant_id": practitioner.session.user_id, "e2ee": e2ee})
     return client, practitioner, conv["id"]
+
+
+async def joined_pair(clients, realtime, url: str, url_b: str | None = None):  # type: ignore[no-untyped-def]
+    """`pair`, with both connected over Socket.IO (each to its own URL) and joined to the conversation."""
+    alice, bob, cid = await pair(clients, url, url_b)
+    ra, rb = await realtime(alice), await realtime(bob)
+    await ra.join(cid)
+    await rb.join(cid)
+    return alice, bob, cid, ra, rb

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from ..support.proxy import Balancer
-from .conftest import pair
+from ..support.proxy import balancer as make_balancer
+from .conftest import joined_pair, pair
 
 
 @pytest.fixture
@@ -25,10 +25,7 @@ async def _until(predicate, timeout: float = 10.0) -> None:
 
 async def test_messages_cross_processes_in_order(two, clients, realtime):
     a, b = two
-    alice, bob, cid = await pair(clients, a.url, b.url)
-    ra, rb = await realtime(alice), await realtime(bob)
-    await ra.join(cid)
-    await rb.join(cid)
+    alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
     for i in range(30):
         await (ra if i % 2 == 0 else rb).send(cid, f"m{i}")
     await _until(lambda: len(ra.received[cid]) == 30 and len(rb.received[cid]) == 30)
@@ -39,10 +36,7 @@ async def test_messages_cross_processes_in_order(two, clients, realtime):
 
 async def test_concurrent_sends_on_two_processes_are_gap_free_and_ordered_for_everyone(two, clients, realtime):
     a, b = two
-    alice, bob, cid = await pair(clients, a.url, b.url)
-    ra, rb = await realtime(alice), await realtime(bob)
-    await ra.join(cid)
-    await rb.join(cid)
+    alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
     sent = await asyncio.gather(*(r.send(cid, f"x{i}") for i in range(25) for r in (ra, rb)))
     assert sorted(m["seq"] for m in sent) == list(range(1, 51))
     await _until(lambda: len(ra.received[cid]) == 50 and len(rb.received[cid]) == 50)
@@ -52,10 +46,7 @@ async def test_concurrent_sends_on_two_processes_are_gap_free_and_ordered_for_ev
 
 async def test_recovery_after_a_client_disconnects_has_no_gap_or_duplicate(two, clients, realtime):
     a, b = two
-    alice, bob, cid = await pair(clients, a.url, b.url)
-    ra, rb = await realtime(alice), await realtime(bob)
-    await ra.join(cid)
-    await rb.join(cid)
+    alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
     for i in range(5):
         await ra.send(cid, f"before{i}")
     await _until(lambda: len(rb.received[cid]) == 5)
@@ -73,7 +64,7 @@ async def test_recovery_after_a_client_disconnects_has_no_gap_or_duplicate(two, 
 async def test_recovery_after_a_server_process_is_killed_mid_stream(start_server, redis_env, clients, realtime):
     a = await start_server(**redis_env)
     b = await start_server(**redis_env)
-    balancer = Balancer([b.port, a.port])  # the receiver's first connection lands on b
+    balancer = make_balancer([b.port, a.port])  # the receiver's first connection lands on b
     await balancer.start()
     try:
         alice, bob, cid = await pair(clients, a.url, a.url)
@@ -103,10 +94,7 @@ async def test_recovery_after_a_server_process_is_killed_mid_stream(start_server
 
 async def test_read_receipts_never_move_backwards_and_reach_the_other_member(two, clients, realtime):
     a, b = two
-    alice, bob, cid = await pair(clients, a.url, b.url)
-    ra, rb = await realtime(alice), await realtime(bob)
-    await ra.join(cid)
-    await rb.join(cid)
+    alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
     for i in range(6):
         await ra.send(cid, f"r{i}")
     assert await rb.read(cid, 5) == 5
@@ -123,10 +111,7 @@ async def test_read_receipts_never_move_backwards_and_reach_the_other_member(two
 
 async def test_typing_reaches_the_other_member_and_is_throttled(two, clients, realtime):
     a, b = two
-    alice, bob, cid = await pair(clients, a.url, b.url)
-    ra, rb = await realtime(alice), await realtime(bob)
-    await ra.join(cid)
-    await rb.join(cid)
+    alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
     first = await ra.typing(cid)
     second = await ra.typing(cid)
     assert (first["throttled"], second["throttled"]) == (False, True)

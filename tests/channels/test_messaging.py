@@ -11,14 +11,11 @@ import pytest
 from klear_client import EventRefused
 
 from ..conftest import signed_up
-from .conftest import pair
+from .conftest import joined_pair, pair
 
 
 async def test_a_message_reaches_the_other_member_and_is_stored_before_the_ack(server, clients, realtime, database_url):
-    a, b, cid = await pair(clients, server.url)
-    ra, rb = await realtime(a), await realtime(b)
-    await ra.join(cid)
-    await rb.join(cid)
+    a, b, cid, ra, rb = await joined_pair(clients, realtime, server.url)
     sent = await ra.send(cid, "Hello, see you Tuesday")
     conn = await asyncpg.connect(database_url)
     try:
@@ -49,10 +46,7 @@ async def test_retrying_with_the_same_client_id_never_duplicates(server, clients
 
 
 async def test_concurrent_sends_get_strictly_increasing_gap_free_seqs(server, clients, realtime):
-    a, b, cid = await pair(clients, server.url)
-    ra, rb = await realtime(a), await realtime(b)
-    await ra.join(cid)
-    await rb.join(cid)
+    a, b, cid, ra, rb = await joined_pair(clients, realtime, server.url)
     results = await asyncio.gather(*(s.send(cid, f"m{i}") for i, s in enumerate([ra, rb] * 10)))
     assert sorted(m["seq"] for m in results) == list(range(1, 21))
     for r in (ra, rb):
@@ -84,10 +78,7 @@ async def test_non_members_cannot_join_send_or_read_history(server, clients, rea
 
 
 async def test_author_can_edit_and_delete_as_tombstone(server, clients, realtime):
-    a, b, cid = await pair(clients, server.url)
-    ra, rb = await realtime(a), await realtime(b)
-    await ra.join(cid)
-    await rb.join(cid)
+    a, b, cid, ra, rb = await joined_pair(clients, realtime, server.url)
     m = await ra.send(cid, "typo")
     edited = await ra.edit(cid, m["seq"], "fixed")
     update = await rb.next_event("message:updated")

@@ -10,16 +10,8 @@ import jwt
 import pytest
 
 from klear_client import ApiError, KlearClient, Realtime
-from server.config import load
-from server.keys import resolve
-
 from ..conftest import signed_up
-
-
-def _token(server_env, session, **changes) -> str:
-    claims = jwt.decode(session.access_token, options={"verify_signature": False})
-    claims.update(changes)
-    return jwt.encode(claims, resolve(load(env=server_env)).jwt, algorithm="HS256")
+from ..support.tokens import resigned
 
 
 @pytest.mark.parametrize(
@@ -28,7 +20,7 @@ def _token(server_env, session, **changes) -> str:
         (lambda env, s: None, "missing_token"),
         (lambda env, s: "not-a-token", "token_invalid"),
         (lambda env, s: jwt.encode({"sub": s.user_id}, b"x" * 32, algorithm="HS256"), "token_invalid"),
-        (lambda env, s: _token(env, s, exp=int(time.time()) - 1), "token_expired"),
+        (lambda env, s: resigned(env, s, exp=int(time.time()) - 1), "token_expired"),
     ],
 )
 async def test_connect_is_refused_with_a_clear_code(server, clients, server_env, make_token, code):
