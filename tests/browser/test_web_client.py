@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
@@ -27,6 +26,7 @@ from klear_client.video import VideoCall
 from rtc.loopback import loopback_ice
 
 from ..conftest import PASSWORD, signed_up
+from ..support.tools import require
 from ..video.conftest import Media, practitioner_with_offering
 
 HERE = Path(__file__).resolve().parent
@@ -46,11 +46,7 @@ def _require_browser() -> None:
     missing = [what for what, ok in (("chromium at /usr/bin/chromium", CHROMIUM.exists()),
                                      ("node", shutil.which("node") is not None),
                                      ("tests/js/node_modules/playwright-core", PLAYWRIGHT.exists())) if not ok]
-    if missing:
-        message = "the browser test needs " + ", ".join(missing)
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require(missing, "the browser test")
 
 
 class Browser:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ..support.tools import require
 from .conftest import pair
 
 SCRIPT = Path(__file__).resolve().parents[1] / "js" / "chat_client.mjs"
@@ -38,8 +39,7 @@ class Node:
 
 @pytest.fixture
 async def node_client():
-    if shutil.which("node") is None:
-        pytest.fail("node is required for the JavaScript client test")
+    require([] if shutil.which("node") else ["node"], "the JavaScript client test")
     started: list[Node] = []
 
     async def start(url: str, token: str, cid: str, framing: str = "json") -> Node:

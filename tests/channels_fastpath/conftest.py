@@ -19,6 +19,8 @@ from aiohttp import web
 
 from channels import broadcast
 
+from ..support.tools import require
+
 ROOT = Path(__file__).resolve().parents[2]
 FANOUT = ROOT / "bench" / "fanout"
 ROOM = "r"
@@ -107,8 +109,7 @@ async def server_factory():
 def node_modules() -> Path:
     """bench/fanout/node_modules with the pinned socket.io(-client) versions
     (installed from the committed package-lock.json when missing)."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.fail("node and npm are required for the official-client tests")
+    require([t for t in ("node", "npm") if shutil.which(t) is None], "the official-client tests")
     nm = FANOUT / "node_modules"
     if not (nm / "socket.io-client").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FANOUT,
