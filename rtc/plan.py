@@ -10,20 +10,21 @@ anyone.
 Who: the practitioner and the client of each booking that is confirmed, in
 session or completed (a finish job may complete the booking while its people
 are still talking); nobody else. When: from 10 minutes before the start until
-15 minutes after the end. Joining is refused with a stable code otherwise.
+15 minutes after the end, the scheduler's session window (`scheduler.states`),
+so whoever may join may also start the booking. Joining is refused with a
+stable code otherwise.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
+from scheduler.states import CLOSES_AFTER, OPENS_BEFORE
 from storage.video import SessionBooking
 
-OPENS_BEFORE = timedelta(minutes=10)
-CLOSES_AFTER = timedelta(minutes=15)
 JOINABLE = frozenset({"confirmed", "in_session", "completed"})
 _NAMESPACE = uuid.UUID("5f0b7a1e-2d7c-4f43-9a55-3c1f0e6b9d21")
 

@@ -93,7 +93,7 @@ class Video:
             try:
                 actor = await accounts.get_user(rt.db, actor_id)
                 await scheduler_bookings.act(scheduler.deps, booking_id, Action.START, actor=actor)
-            except Refused as refused:  # started already, or past its end: the session goes on regardless
+            except Refused as refused:  # started already, or its window closed: the session goes on regardless
                 log.info("booking not started", extra={"event": "rtc_start_refused", "booking_id": str(booking_id),
                                                        "code": refused.code})
             except StorageError:

@@ -51,8 +51,12 @@ class Role(enum.StrEnum):
 # Statuses whose time stays taken: new bookings may not overlap them.
 HOLDS_TIME = frozenset({Status.REQUESTED, Status.CONFIRMED, Status.IN_SESSION, Status.COMPLETED, Status.NO_SHOW})
 
-# A session may be started this long before its scheduled start.
-JOIN_EARLY = timedelta(minutes=15)
+# The session window: a booking may be started (and its video session joined, rtc/plan.py) from
+# OPENS_BEFORE its start until CLOSES_AFTER its end, and it is finished (completed, or a no-show)
+# when the window closes (timeline.py). One window for all three, so two people who first meet in
+# its last minutes still start their booking before the finish job judges it.
+OPENS_BEFORE = timedelta(minutes=10)
+CLOSES_AFTER = timedelta(minutes=15)
 
 
 class Window(enum.Enum):
@@ -60,7 +64,7 @@ class Window(enum.Enum):
 
     ANY = "any"
     BEFORE_START = "before_start"  # until the scheduled start
-    JOINABLE = "joinable"  # from JOIN_EARLY before the start until the end
+    JOINABLE = "joinable"  # the session window: from OPENS_BEFORE the start until CLOSES_AFTER the end
     AFTER_START = "after_start"  # once the scheduled start has passed
 
 
@@ -107,10 +111,10 @@ def decide(status: Status, action: Action, role: Role, *, now: datetime, start: 
         raise TransitionRefused(403, "forbidden", f"Only the {who} may {action.value.replace('_', ' ')} this booking.")
     if rule.window is Window.BEFORE_START and now >= start:
         raise TransitionRefused(409, "too_late", f"The session has started; it can no longer be {_past(action)}.")
-    if rule.window is Window.JOINABLE and now < start - JOIN_EARLY:
-        raise TransitionRefused(409, "too_early", "The session can be started at most 15 minutes before its time.")
-    if rule.window is Window.JOINABLE and now >= end:
-        raise TransitionRefused(409, "too_late", "The session's time is over; it can no longer be started.")
+    if rule.window is Window.JOINABLE and now < start - OPENS_BEFORE:
+        raise TransitionRefused(409, "too_early", "The session can be started at most 10 minutes before its time.")
+    if rule.window is Window.JOINABLE and now >= end + CLOSES_AFTER:
+        raise TransitionRefused(409, "too_late", "The session closed 15 minutes after its end; it can no longer be started.")
     if rule.window is Window.AFTER_START and now < start:
         raise TransitionRefused(409, "too_early", f"The session has not started yet; it cannot be {_past(action)}.")
     return rule

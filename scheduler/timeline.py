@@ -13,14 +13,14 @@ from datetime import datetime, timedelta
 
 from storage.jobs import NewJob
 
+from .states import CLOSES_AFTER
+
 REMINDER = "booking.reminder"
 EXPIRE = "booking.expire"
 FINISH = "booking.finish"
 
 # Reminder name -> how long before the start it is sent.
 REMINDERS = {"24h": timedelta(hours=24), "15m": timedelta(minutes=15)}
-# After the scheduled end, a session still running is completed, one never started is closed.
-FINISH_GRACE = timedelta(minutes=10)
 
 
 def confirmed(booking_id: uuid.UUID, start: datetime, end: datetime, now: datetime) -> list[NewJob]:
@@ -31,7 +31,9 @@ def confirmed(booking_id: uuid.UUID, start: datetime, end: datetime, now: dateti
         for name, lead in REMINDERS.items()
         if start - lead > now  # a reminder whose time has passed when booking is not sent late
     ]
-    jobs.append(NewJob(FINISH, payload, end + FINISH_GRACE, f"{FINISH}:{booking_id}"))
+    # When the session window closes, a session still running is completed and one never started is closed:
+    # until then its people may still meet and start it.
+    jobs.append(NewJob(FINISH, payload, end + CLOSES_AFTER, f"{FINISH}:{booking_id}"))
     return jobs
 
 

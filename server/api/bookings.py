@@ -261,7 +261,7 @@ async def cancel(call: Call[ReasonIn]) -> BookingOut:
 
 @routes.post("/bookings/{booking_id}/start", response=BookingOut, errors=(403, 404, 409))
 async def start(call: Call[None]) -> BookingOut:
-    """Either participant: the session begins (from 15 minutes before its time until its end)."""
+    """Either participant: the session begins (from 10 minutes before its start until 15 minutes after its end)."""
     return await _act(call, Action.START)
 
 

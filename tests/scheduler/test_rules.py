@@ -9,13 +9,17 @@ runs no jobs, which would otherwise fall due early there.
 from __future__ import annotations
 
 import itertools
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
 from klear_client import ApiError, KlearClient
-from scheduler.states import RULES, Action, Status
+from rtc.plan import plan_of
+from scheduler import timeline
+from scheduler.states import CLOSES_AFTER, OPENS_BEFORE, RULES, Action, Role, Status, TransitionRefused, decide
+from storage.video import SessionBooking
 
 from ..conftest import signed_up
 from .conftest import ALL_DAY, Practice, iso, make_practitioner, parse
@@ -213,3 +217,26 @@ async def test_every_change_is_in_the_history_and_the_feeds_without_gaps(clients
         assert feed["items"][3]["event"] == history[3]["body"]
         assert [i["seq"] for i in (await side.booking_feed(after=4))["items"]] == [5, 6]
     assert parse(history[0]["body"]["booking"]["start_at"]) == session_start
+
+
+def test_one_session_window_bounds_starting_joining_and_finishing():
+    start = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
+    end = start + timedelta(minutes=60)
+    opens, closes = start - OPENS_BEFORE, end + CLOSES_AFTER
+    second = timedelta(seconds=1)
+
+    def start_at(now: datetime) -> str:
+        try:
+            decide(Status.CONFIRMED, Action.START, Role.CLIENT, now=now, start=start, end=end)
+        except TransitionRefused as refused:
+            return refused.code
+        return "ok"
+
+    assert [start_at(t) for t in (opens - second, opens, end + 10 * timedelta(minutes=1), closes - second, closes)] == [
+        "too_early", "ok", "ok", "ok", "too_late"]
+    session = SessionBooking(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "confirmed", "video", start, end,
+                             "P", "C")
+    plan = plan_of([session])
+    assert plan is not None and (plan.opens_at, plan.closes_at) == (opens, closes)
+    finish = [j for j in timeline.confirmed(session.id, start, end, start - timedelta(days=2)) if j.kind == timeline.FINISH]
+    assert [j.run_at for j in finish] == [closes]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -11,6 +11,8 @@ from klear_client.video import VideoCall
 
 from ..conftest import PASSWORD, signed_up
 from .conftest import Media, book_video, eventually, next_event
+
+FAST_JOBS = {"KLEAR_JOB_POLL_INTERVAL": "0.1", "KLEAR_JOB_LEASE": "2"}
 
 
 def in_order(indexes: list[int], length: int) -> bool:
@@ -106,3 +108,33 @@ async def test_leaving_and_rejoining(start_server, clients, calls, media: Media)
     await client.wait_for(lambda: client.frames_from(pid) >= before + 10)
     await practitioner.wait_for(lambda: practitioner.frames_from(cid) >= 10)
     assert (await booked.client.booking(booked.id))["status"] == "in_session"
+
+
+async def test_two_people_who_first_meet_after_the_end_still_start_the_booking_and_it_completes(
+    start_server, clients, calls
+) -> None:
+    front = await start_server(KLEAR_JOB_CONCURRENCY="0")
+    booked = await book_video(clients(front.url), clients(front.url))
+    end = datetime.fromisoformat(booked.booking["end_at"].replace("Z", "+00:00"))
+    # Twelve minutes after the end: the session is still open (until 15 minutes after), and this process runs
+    # jobs, so a finish job due before the window closes would have made the booking a no-show by now.
+    shift = (end + timedelta(minutes=12) - datetime.now(UTC)).total_seconds()
+    late = await start_server(KLEAR_CLOCK_SHIFT=str(shift), **FAST_JOBS)
+    people = []
+    for signed_in in (booked.practitioner, booked.client):
+        there = clients(late.url)
+        there.session = signed_in.session
+        people.append(await calls(there))
+    for person in people:
+        await person.join(booked.id, publish=["camera"])
+
+    async def status_is(wanted: str) -> bool:
+        return (await booked.client.booking(booked.id))["status"] == wanted
+
+    await eventually(lambda: status_is("in_session"))
+    # When the window closes the finish job completes it.
+    await start_server(KLEAR_CLOCK_SHIFT=str(shift + 4 * 60), **FAST_JOBS)
+    await eventually(lambda: status_is("completed"), timeout=20)
+    history = (await booked.client.booking_events(booked.id))["events"]
+    assert [(e["kind"], e["actor_role"]) for e in history] == [
+        ("created", "client"), ("started", "client"), ("completed", "system")]
