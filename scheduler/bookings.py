@@ -113,7 +113,7 @@ def _new_booking(
         status=status.value, mode=offering.mode, start_at=start, end_at=end,
         blocked_from=start - timedelta(minutes=p.rules.buffer_before_min),
         blocked_to=end + timedelta(minutes=p.rules.buffer_after_min),
-        day_start=day_start, day_end=day_end, max_per_day=p.rules.max_per_day,
+        day_start=day_start, day_end=day_end, max_per_day=p.rules.max_per_day, capacity=offering.capacity,
         price_minor=offering.price_minor, currency=offering.currency, late_cancel_min=offering.late_cancel_min,
         note=note, requested_by=requested_by, actor_role=role.value, idempotency_key=key, request_hash=fingerprint,
         expires_at=expires,

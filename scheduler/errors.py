@@ -27,6 +27,7 @@ def not_found(what: str) -> Refused:
 def slot_unavailable(reason: str, message: str | None = None) -> Refused:
     messages = {
         "taken": "That time has just been booked by someone else; pick another slot.",
+        "class_full": "This class is full; pick another time.",
         "day_full": "The practitioner has no more room on that day.",
         "too_soon": "That time is too soon: the practitioner needs more notice.",
         "beyond_horizon": "That time is too far ahead to book yet.",

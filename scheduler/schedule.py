@@ -37,6 +37,9 @@ def schedule_of(snap: Snapshot) -> Schedule:
 
 
 def finder(snap: Snapshot, offering: Offering, now: datetime) -> SlotFinder:
-    """A slot finder for `offering` over the snapshot, its held bookings counted."""
-    busy = [Busy(h.start_at, Span(h.blocked_from, h.blocked_to)) for h in snap.held]
-    return SlotFinder(schedule_of(snap), busy, timedelta(minutes=offering.duration_min), now)
+    """A slot finder for `offering` over the snapshot, its held bookings counted (its classes with their places)."""
+    busy = [Busy(h.start_at, Span(h.blocked_from, h.blocked_to), h.offering_id) for h in snap.held]
+    return SlotFinder(
+        schedule_of(snap), busy, timedelta(minutes=offering.duration_min), now, offering=offering.id,
+        capacity=offering.capacity,
+    )

@@ -12,6 +12,11 @@ A booking occupies its session plus its buffers. A new session fits when its
 own session-plus-buffers overlaps no existing booking's session-plus-buffers
 and its session overlaps no time off. Buffers may reach outside open hours;
 sessions may not.
+
+A class is an offering with a capacity above one: the bookings of that
+offering at the same start share the practitioner's time, up to the capacity,
+and count as one session towards the daily limit. Nothing else shares time, so
+a one-to-one offering (capacity 1) is the special case of a class of one.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from __future__ import annotations
 import bisect
 import enum
 import math
+import uuid
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -57,10 +63,12 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Busy:
-    """An existing booking that holds time: its session start and the span it blocks (buffers included)."""
+    """An existing booking that holds time: its session start, the span it blocks (buffers included), and its
+    offering (bookings of one offering at one start are a class, which shares its time up to the capacity)."""
 
     start: datetime
     blocked: Span
+    offering: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,7 @@ class Refusal(enum.StrEnum):
     OUTSIDE_HOURS = "outside_hours"
     TIME_OFF = "time_off"
     TAKEN = "taken"
+    CLASS_FULL = "class_full"
     DAY_FULL = "day_full"
 
 
@@ -134,44 +143,96 @@ def open_spans(first: date, last: date, schedule: Schedule) -> list[Span]:
     return spans
 
 
+_Key = tuple[uuid.UUID | None, float]  # (offering, start) of a booking: the class it belongs to
+
+
 class _Blocks:
-    """Sorted spans (as POSIX seconds) with a running maximum of ends: does anything overlap [a, b)? in O(log n)."""
+    """Sorted spans (as POSIX seconds) with a running maximum of ends: does anything overlap [a, b)? in O(log n).
 
-    def __init__(self, spans: Sequence[Span]) -> None:
-        ordered = sorted(spans, key=lambda s: s.start)
-        self._starts = [s.start.timestamp() for s in ordered]
-        self._max_end = list(accumulate((s.end.timestamp() for s in ordered), max))
+    Each span may carry a key; a query may leave out the spans of one key (the class being joined)."""
 
-    def blocked_until(self, a: float, b: float) -> float | None:
-        """If something overlaps [a, b): the latest end among the spans starting before b. Else None."""
+    def __init__(self, spans: Sequence[Span], keys: Sequence[_Key | None] = ()) -> None:
+        order = sorted(range(len(spans)), key=lambda i: spans[i].start)
+        self._starts = [spans[i].start.timestamp() for i in order]
+        self._ends = [spans[i].end.timestamp() for i in order]
+        self._keys = [keys[i] for i in order] if keys else [None] * len(order)
+        self._max_end = list(accumulate(self._ends, max))
+
+    def blocked_until(self, a: float, b: float, sharing: _Key | None = None) -> float | None:
+        """If a span (other than those keyed `sharing`) overlaps [a, b): the latest end among such spans. Else None."""
         k = bisect.bisect_left(self._starts, b)
-        if k > 0 and self._max_end[k - 1] > a:
+        if k == 0 or self._max_end[k - 1] <= a:
+            return None
+        if sharing is None:
             return self._max_end[k - 1]
-        return None
+        # Walk back only while some earlier span still reaches past a (the running maximum says so).
+        latest = None
+        i = k - 1
+        while i >= 0 and self._max_end[i] > a:
+            if self._ends[i] > a and self._keys[i] != sharing:
+                latest = self._ends[i] if latest is None else max(latest, self._ends[i])
+            i -= 1
+        return latest
 
 
 class SlotFinder:
     """Checks candidate starts of one offering against a schedule, its bookings and the clock.
+
+    `offering` and `capacity` describe the offering being booked: its bookings
+    at a candidate start are that start's class, which it may join while
+    places are left.
 
     The inner loop runs on POSIX seconds rather than datetimes: a month of
     candidates is checked about four times faster, and every instant involved
     is a whole number of seconds, so the arithmetic is exact.
     """
 
-    def __init__(self, schedule: Schedule, busy: Sequence[Busy], duration: timedelta, now: datetime) -> None:
+    def __init__(
+        self, schedule: Schedule, busy: Sequence[Busy], duration: timedelta, now: datetime, *,
+        offering: uuid.UUID | None = None, capacity: int = 1,
+    ) -> None:
         self.schedule = schedule
         self.policy = p = schedule.policy
         self.duration = duration
+        self.capacity = capacity
+        self._offering = offering
         self._length = duration.total_seconds()
         self._step = p.slot_interval.total_seconds()
         self._before = p.buffer_before.total_seconds()
         self._after = p.buffer_after.total_seconds()
         self._earliest = (now + p.min_notice).timestamp()
         self._latest = (now + p.horizon).timestamp()
-        self._busy = _Blocks([b.blocked for b in busy])
+        keys = [(b.offering, b.start.timestamp()) for b in busy]
+        self._busy = _Blocks([b.blocked for b in busy], keys)
         self._time_off = _Blocks(schedule.time_off)
-        # Sessions per local day, needed only under a daily limit.
-        self._per_day = Counter(local_day(b.start, p.time_zone) for b in busy) if p.max_per_day is not None else Counter()
+        # Places taken in this offering's classes, by start.
+        self._booked = Counter(k[1] for k in keys if offering is not None and k[0] == offering)
+        self._class_starts = sorted(self._booked)
+        # Sessions (a class counts once) per local day, needed only under a daily limit.
+        self._per_day = (
+            Counter(local_day(_instant(start), p.time_zone) for _, start in set(keys))
+            if p.max_per_day is not None else Counter()
+        )
+
+    def places(self, start: datetime) -> int:
+        """Places left at `start` in this offering's class there (the capacity if nobody booked it yet)."""
+        return self.capacity - self._booked[start.timestamp()]
+
+    def _clash(self, start: float) -> float | None:
+        """If another booking's span overlaps the session at `start` plus buffers: the latest such end."""
+        a, b = start - self._before, start + self._length + self._after
+        if start in self._booked:  # this offering's class at `start` shares the time
+            return self._busy.blocked_until(a, b, sharing=(self._offering, start))
+        return self._busy.blocked_until(a, b)
+
+    def _skip_to(self, after: float, free: float) -> float:
+        """Where to look next after a clash at `after`: when the clash ends (`free`), or at a class of this
+        offering starting before then, which the clash does not block."""
+        i = bisect.bisect_right(self._class_starts, after)
+        return min(free, self._class_starts[i]) if i < len(self._class_starts) else free
+
+    def _full(self) -> Refusal:
+        return Refusal.TAKEN if self.capacity == 1 else Refusal.CLASS_FULL
 
     def _refusal(self, start: float) -> Refusal | None:
         """Why `start` (assumed on the grid of open hours) is not bookable, or None if it is."""
@@ -182,15 +243,21 @@ class SlotFinder:
             return Refusal.BEYOND_HORIZON
         if self._time_off.blocked_until(start, end) is not None:
             return Refusal.TIME_OFF
-        if self._busy.blocked_until(start - self._before, end + self._after) is not None:
+        if self._clash(start) is not None:
             return Refusal.TAKEN
-        if self._day_full(_instant(start)):
+        if self._booked[start] >= self.capacity:
+            return self._full()
+        if self._day_full(start):
             return Refusal.DAY_FULL
         return None
 
-    def _day_full(self, start: datetime) -> bool:
+    def _day_full(self, start: float) -> bool:
+        """Whether a new session at `start` would exceed the daily limit (joining a class adds none)."""
         limit = self.policy.max_per_day
-        return limit is not None and self._per_day[local_day(start, self.policy.time_zone)] >= limit
+        return (
+            limit is not None and start not in self._booked
+            and self._per_day[local_day(_instant(start), self.policy.time_zone)] >= limit
+        )
 
     def _spans_around(self, first: datetime, last: datetime) -> list[Span]:
         tz = self.policy.time_zone
@@ -219,13 +286,12 @@ class SlotFinder:
                 if off is not None:
                     t = on_grid(off)
                     continue
-                taken = self._busy.blocked_until(t - self._before, t + length + self._after)
+                taken = self._clash(t)
                 if taken is not None:
-                    t = on_grid(taken + self._before)
+                    t = on_grid(self._skip_to(t, taken + self._before))
                     continue
-                instant = _instant(t)  # notice and horizon hold: lo <= t < hi
-                if not self._day_full(instant):
-                    out.append(instant)
+                if self._booked[t] < self.capacity and not self._day_full(t):
+                    out.append(_instant(t))  # notice and horizon hold: lo <= t < hi
                 t += step
         return out
 

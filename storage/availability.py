@@ -44,11 +44,12 @@ class TimeOff:
 
 @dataclass(frozen=True, slots=True)
 class HeldTime:
-    """A booking that holds time: its start, and the span its session and buffers block."""
+    """A booking that holds time: its start, the span its session and buffers block, and its offering."""
 
     start_at: datetime
     blocked_from: datetime
     blocked_to: datetime
+    offering_id: uuid.UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +94,7 @@ async def snapshot(
           ARRAY(SELECT ROW(t.id, t.starts_at, t.ends_at) FROM time_off t
                 WHERE t.practitioner_id = p.user_id AND t.ends_at > $5 AND t.starts_at < $6) AS time_off,
           CASE WHEN $7 THEN ARRAY(
-                SELECT ROW(b.start_at, b.blocked_from, b.blocked_to) FROM bookings b
+                SELECT ROW(b.start_at, b.blocked_from, b.blocked_to, b.offering_id) FROM bookings b
                 WHERE b.practitioner_id = p.user_id AND b.status IN {HOLDS_TIME_SQL}
                   AND b.start_at >= $5::timestamptz - interval '1 day'
                   AND b.start_at < $6::timestamptz + interval '1 day') END AS held,

@@ -121,7 +121,8 @@ class FeedEvent:
 
 @dataclass(frozen=True, slots=True)
 class NewBooking:
-    """Everything `create` writes. `day_start`/`day_end` bound the practitioner's local day of the start."""
+    """Everything `create` writes. `day_start`/`day_end` bound the practitioner's local day of the start;
+    `capacity` is the offering's: how many bookings of it may share this start (a class)."""
 
     id: uuid.UUID
     practitioner_id: uuid.UUID
@@ -136,6 +137,7 @@ class NewBooking:
     day_start: datetime
     day_end: datetime
     max_per_day: int | None
+    capacity: int
     price_minor: int
     currency: str
     late_cancel_min: int
@@ -165,6 +167,7 @@ class Outcome(enum.StrEnum):
     REPLAYED = "replayed"
     KEY_REUSED = "key_reused"
     TAKEN = "taken"
+    CLASS_FULL = "class_full"
     DAY_FULL = "day_full"
 
 
@@ -233,10 +236,10 @@ async def _create_in(
     try:
         row = await conn.fetchrow(
             """SELECT * FROM booking_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                   $17, $18, $19, $20, $21, $22, $23, $24, $25::jsonb, $26::jsonb, $27::jsonb, $28, $29)""",
+                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26::jsonb, $27::jsonb, $28::jsonb, $29, $30)""",
             new.id, new.practitioner_id, new.client_id, new.offering_id, conversation_id, new.status, new.mode,
             new.start_at, new.end_at, new.blocked_from, new.blocked_to, new.day_start, new.day_end, new.max_per_day,
-            new.price_minor, new.currency, new.late_cancel_min, note, new.requested_by, new.actor_role,
+            new.capacity, new.price_minor, new.currency, new.late_cancel_min, note, new.requested_by, new.actor_role,
             new.idempotency_key, new.request_hash, new.expires_at, replaces, body, jobs_arg(jobs),
             notices_arg(notices), now, email,
         )
@@ -436,13 +439,15 @@ async def for_calendar(db: Database, user_id: uuid.UUID, since: datetime) -> lis
 
 
 async def overlapping_pairs(db: Database) -> int:
-    """Pairs of bookings of one practitioner that hold time and overlap (sessions plus buffers): always 0."""
+    """Pairs of bookings of one practitioner that hold time and overlap (sessions plus buffers) without being
+    in one class (same offering, same start): always 0."""
     row = await db.fetchrow(
         "bookings.overlapping_pairs",
         """
         SELECT count(*) AS n FROM bookings a JOIN bookings b
           ON a.practitioner_id = b.practitioner_id AND a.id < b.id
          AND a.blocked_from < b.blocked_to AND b.blocked_from < a.blocked_to
+         AND NOT (a.offering_id = b.offering_id AND a.start_at = b.start_at)
         WHERE a.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
           AND b.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
         """,

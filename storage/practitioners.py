@@ -55,6 +55,7 @@ class Offering:
     active: bool
     created_at: datetime
     updated_at: datetime
+    capacity: int  # places per session: 1 for one-to-one, more for a class
 
 
 RULE_FIELDS = tuple(Rules.__dataclass_fields__)

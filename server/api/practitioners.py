@@ -41,6 +41,11 @@ from .scheduling import own_practitioner_id, scheduler
 
 routes = RouteTable("practitioners")
 
+CAPACITY = (
+    "Places per session: 1 for a one-to-one offering; more for a class, whose clients book the same start and "
+    "meet together. A video class holds at most KLEAR_RTC_MAX_PARTICIPANTS people, the practitioner included."
+)
+
 MAX_SLOT_RANGE = timedelta(days=42)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CLOCK = re.compile(r"^([01]\d|2[0-4]):([0-5]\d)$")
@@ -122,6 +127,7 @@ class OfferingIn(Input):
     address: str | None = Field(None, min_length=1, max_length=500, description="Required for in_person.")
     needs_approval: bool = False
     late_cancel_min: int = Field(1440, ge=0, le=20160, description="Cancelling later than this before the start is late.")
+    capacity: int = Field(1, ge=1, le=100, description=CAPACITY)
 
     @model_validator(mode="after")
     def _address_for_in_person(self) -> OfferingIn:
@@ -140,6 +146,7 @@ class OfferingPatch(Input):
     late_cancel_min: int | None = Field(None, ge=0, le=20160)
     address: str | None = Field(None, min_length=1, max_length=500, description="Only for in_person offerings.")
     active: bool | None = Field(None, description="false archives the offering: no new bookings.")
+    capacity: int | None = Field(None, ge=1, le=100, description="Places per session; existing bookings keep theirs.")
 
 
 class OfferingOut(Output):
@@ -155,6 +162,7 @@ class OfferingOut(Output):
     needs_approval: bool
     late_cancel_min: int
     active: bool
+    capacity: int = Field(description=CAPACITY)
 
 
 class ProfileOut(Output):
@@ -255,12 +263,14 @@ class SlotOut(TypedDict):
     end: Annotated[datetime, Field(description="UTC.")]
     local_start: Annotated[datetime, Field(description="The same instant in the viewer's time zone, with its offset.")]
     local_end: datetime
+    places_left: Annotated[int, Field(description="Places still free at this start: the capacity minus its bookings.")]
 
 
 class SlotsOut(Output):
     practitioner_id: uuid.UUID
     offering_id: uuid.UUID
     duration_min: int
+    capacity: int = Field(description="Places per session of the offering (1: one-to-one).")
     time_zone: str = Field(description="The viewer's time zone, as asked.")
     practitioner_time_zone: str
     range_start: datetime = Field(description="The range asked for (`from`), as an instant.")
@@ -332,7 +342,17 @@ async def create_offering(call: Call[OfferingIn]) -> OfferingOut:
     """Add an offering to your profile."""
     practitioner_id = own_practitioner_id(call)
     await _profile(call, practitioner_id)
+    _check_capacity(call, call.body.mode, call.body.capacity)
     return offering_out(await practitioners.create_offering(call.runtime.db, practitioner_id, call.body.model_dump()))
+
+
+def _check_capacity(call: Call[Any], mode: str, capacity: int) -> None:
+    """A video class must fit in one video session with its practitioner."""
+    most = call.runtime.settings.rtc_max_participants - 1
+    if mode == "video" and capacity > most:
+        raise Unprocessable(f"A video class has at most {most} places: its session holds {most + 1} people.", details=[
+            {"loc": ["body", "capacity"], "message": f"at most {most} for a video offering", "type": "value_error"}
+        ])
 
 
 @routes.patch(
@@ -356,6 +376,8 @@ async def update_offering(call: Call[OfferingPatch]) -> OfferingOut:
         raise Unprocessable("Only in_person offerings have an address.", details=[
             {"loc": ["body", "address"], "message": "video offerings take no address", "type": "value_error"}
         ])
+    if "capacity" in changes:
+        _check_capacity(call, current[offering_id].mode, changes["capacity"])
     updated = await practitioners.update_offering(db, practitioner_id, offering_id, changes)
     if updated is None:
         raise NotFound("You have no offering with that id.")
@@ -468,14 +490,17 @@ async def slots(call: Call[None]) -> SlotsOut:
             call.audit("practitioner.slots", subject_id=practitioner_id, resource=f"practitioner:{practitioner_id}")
         )
     try:
-        found = finder(snap, offering, scheduler(call).deps.clock.now()).slots(start, end)
+        slot_finder = finder(snap, offering, scheduler(call).deps.clock.now())
+        found = slot_finder.slots(start, end)
         length = timedelta(minutes=offering.duration_min)
         # Every value is built here from validated data, so the model is constructed without re-validation.
         answer = SlotsOut.model_construct(
             practitioner_id=practitioner_id, offering_id=offering.id, duration_min=offering.duration_min,
-            time_zone=q.tz, practitioner_time_zone=snap.practitioner.time_zone, range_start=start, range_end=end,
+            capacity=offering.capacity, time_zone=q.tz, practitioner_time_zone=snap.practitioner.time_zone,
+            range_start=start, range_end=end,
             slots=[
-                SlotOut(start=s, end=s + length, local_start=s.astimezone(viewer), local_end=(s + length).astimezone(viewer))
+                SlotOut(start=s, end=s + length, local_start=s.astimezone(viewer), local_end=(s + length).astimezone(viewer),
+                        places_left=slot_finder.places(s))
                 for s in found
             ],
         )

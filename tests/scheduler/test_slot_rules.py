@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -159,6 +161,65 @@ class TestBookingsAndRules:
         assert finder(every_day((540, 1020))).check(start) is refusal
 
 
+class TestClasses:
+    """An offering with a capacity above one: its bookings at one start share the time, up to the capacity."""
+
+    YOGA, OTHER = uuid.UUID(int=1), uuid.UUID(int=2)
+    TEN = utc(2027, 1, 5, 15)  # 10:00 local
+
+    def booked(self, offering: uuid.UUID, start: datetime, n: int = 1) -> list[Busy]:
+        blocked = Span(start - timedelta(minutes=15), start + HOUR + timedelta(minutes=15))
+        return [Busy(start, blocked, offering) for _ in range(n)]
+
+    def yoga(self, busy: list[Busy], capacity: int = 3, **rules: object) -> SlotFinder:
+        schedule = Schedule(policy(NY, buffer_before=timedelta(minutes=15), buffer_after=timedelta(minutes=15), **rules),
+                            every_day((540, 1020)), [], [])
+        return SlotFinder(schedule, busy, HOUR, NOW, offering=self.YOGA, capacity=capacity)
+
+    def test_a_class_is_offered_with_its_places_until_it_is_full(self):
+        for n, places in ((0, 3), (1, 2), (2, 1)):
+            f = self.yoga(self.booked(self.YOGA, self.TEN, n))
+            assert f.check(self.TEN) is None and self.TEN in day_slots(f, date(2027, 1, 5)) and f.places(self.TEN) == places
+        full = self.yoga(self.booked(self.YOGA, self.TEN, 3))
+        assert full.check(self.TEN) is Refusal.CLASS_FULL and self.TEN not in day_slots(full, date(2027, 1, 5))
+
+    def test_only_the_same_offering_at_the_same_start_shares_the_time(self):
+        f = self.yoga(self.booked(self.YOGA, self.TEN))
+        local = [x.astimezone(NY).strftime("%H:%M") for x in day_slots(f, date(2027, 1, 5))]
+        assert "10:00" in local and "09:30" not in local and "10:30" not in local and "11:30" in local
+        assert f.check(self.TEN + timedelta(minutes=30)) is Refusal.TAKEN
+        other = self.yoga(self.booked(self.OTHER, self.TEN))
+        assert other.check(self.TEN) is Refusal.TAKEN and self.TEN not in day_slots(other, date(2027, 1, 5))
+
+    def test_a_one_to_one_offering_is_a_class_of_one(self):
+        f = self.yoga(self.booked(self.YOGA, self.TEN), capacity=1)
+        assert f.check(self.TEN) is Refusal.TAKEN and self.TEN not in day_slots(f, date(2027, 1, 5))
+
+    @pytest.mark.parametrize("seed", range(200))
+    def test_the_list_offers_exactly_the_starts_that_check_accepts(self, seed):
+        """Random days of classes and one-to-one bookings of two offerings: the list (which skips past blocks)
+        and the check of each start (which booking uses) never disagree."""
+        r = random.Random(seed)
+        step, duration = timedelta(minutes=r.choice([15, 30])), timedelta(minutes=r.choice([30, 60]))
+        before, after = timedelta(minutes=r.choice([0, 10, 15])), timedelta(minutes=r.choice([0, 10, 15]))
+        schedule = Schedule(policy(NY, slot_interval=step, buffer_before=before, buffer_after=after,
+                                   max_per_day=r.choice([None, 1, 2, 3])), every_day((540, 1020)), [], [])
+        capacity, opening = r.choice([1, 2, 3]), utc(2027, 1, 5, 14)
+        busy: list[Busy] = []
+        for _ in range(r.randint(0, 8)):  # bookings made one by one, each accepted by the check
+            offering, start = r.choice([self.YOGA, self.OTHER]), opening + step * r.randint(0, 30)
+            if SlotFinder(schedule, busy, duration, NOW, offering=offering, capacity=capacity).check(start) is None:
+                busy.append(Busy(start, Span(start - before, start + duration + after), offering))
+        f = SlotFinder(schedule, busy, duration, NOW, offering=self.YOGA, capacity=capacity)
+        candidates = [opening + step * i for i in range(int((8 * HOUR - duration) / step) + 1)]
+        assert day_slots(f, date(2027, 1, 5)) == [t for t in candidates if f.check(t) is None]
+
+    def test_a_class_counts_once_towards_the_daily_limit(self):
+        f = self.yoga(self.booked(self.YOGA, self.TEN, 2), max_per_day=1)
+        assert f.check(self.TEN) is None and f.check(self.TEN + 3 * HOUR) is Refusal.DAY_FULL
+        assert day_slots(f, date(2027, 1, 5)) == [self.TEN]
+
+
 def test_python_and_sql_agree_on_which_statuses_hold_time():
     from importlib import resources
 
@@ -169,6 +230,8 @@ def test_python_and_sql_agree_on_which_statuses_hold_time():
         return {s.strip(" '") for s in sql_list.strip("()").split(",")}
 
     assert statuses(HOLDS_TIME_SQL) == {s.value for s in HOLDS_TIME}
-    functions = resources.files("storage.migrations").joinpath("0026_email_only_when_configured.sql").read_text()
+    migrations = sorted((p for p in resources.files("storage.migrations").iterdir() if p.name.endswith(".sql")),
+                        key=lambda p: p.name)
+    functions = [m.read_text() for m in migrations if "CREATE FUNCTION booking_create" in m.read_text()][-1]
     in_lists = [part.split(")")[0] for part in functions.split("b.status IN (")[1:]]
     assert in_lists and all(statuses(x) == {s.value for s in HOLDS_TIME} for x in in_lists)

@@ -68,8 +68,9 @@ def iso(instant: datetime) -> str:
     return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-async def practitioner_with_offering(c: KlearClient, *, duration_min: int = 30) -> tuple[str, str]:
-    """A practitioner open around the clock, bookable at 5-minute steps with no notice; returns (id, offering id)."""
+async def practitioner_with_offering(c: KlearClient, *, duration_min: int = 30, capacity: int = 1) -> tuple[str, str]:
+    """A practitioner open around the clock, bookable at 5-minute steps with no notice, with one video offering
+    (a class if `capacity` is above one); returns (id, offering id)."""
     await signed_up(c, "practitioner", "Europe/Berlin", name="Pat Practitioner")
     pid = c.session.user_id  # type: ignore[union-attr]
     await c.save_practitioner_profile(
@@ -77,7 +78,7 @@ async def practitioner_with_offering(c: KlearClient, *, duration_min: int = 30) 
         booking_rules={"min_notice_min": 0, "horizon_days": 30, "slot_interval_min": 5},
     )
     offering = await c.create_offering(pid, name="Video yoga", duration_min=duration_min, price_minor=1000,
-                                       currency="EUR", mode="video")
+                                       currency="EUR", mode="video", capacity=capacity)
     await c.set_hours(pid, ALL_DAY)
     return pid, offering["id"]
 

@@ -1,7 +1,7 @@
 """Group sessions (a class: several bookings of one offering at one start share a room), driven in this
 process: the real ``Host``, ``VideoSession`` and SFU with real aiortc participants, wired by direct calls
-where the server would use Socket.IO. The scheduler cannot yet book a class (see docs/video.md), so the
-bookings are built as the storage query would return them.
+where the server would use Socket.IO, with the bookings built as the storage query would return them. A class
+booked over the API and joined through the real server is in test_class.py.
 """
 
 from __future__ import annotations
