@@ -20,8 +20,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
+from channels.payloads import EventError
 from scheduler.states import CLOSES_AFTER, OPENS_BEFORE
 from storage.video import SessionBooking
 
@@ -29,17 +28,8 @@ JOINABLE = frozenset({"confirmed", "in_session", "completed"})
 _NAMESPACE = uuid.UUID("5f0b7a1e-2d7c-4f43-9a55-3c1f0e6b9d21")
 
 
-class Refusal(Exception):
-    """A join (or another session request) refused with a stable code."""
-
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-    def ack(self) -> dict[str, Any]:
-        return {"ok": False, "error": {"code": self.code, "message": self.message, **self.extra}}
+# A refused request answers like every other Socket.IO event: {ok: false, error: {code, message}}.
+Refusal = EventError
 
 
 @dataclass(frozen=True, slots=True)

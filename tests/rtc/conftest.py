@@ -18,22 +18,11 @@ import pytest
 
 from rtc.client import Received, SyntheticParticipant
 from rtc.loopback import loopback_ice
-from rtc.media import EncodedLoop, encode_opus_loop, encode_vp8_loop
+from rtc.media import encode_opus_loop, encode_vp8_loop
 from rtc.peer import Message
 from rtc.room import SfuRoom
 
-
-@dataclass(frozen=True)
-class Media:
-    video: EncodedLoop
-    audio: EncodedLoop
-
-    @property
-    def sources(self) -> dict[str, EncodedLoop]:
-        return {"camera": self.video, "screen": self.video, "microphone": self.audio}
-
-    def loop_for(self, kind: str) -> EncodedLoop:
-        return self.video if kind == "video" else self.audio
+from ..support.media import Media
 
 
 @pytest.fixture(scope="session")

@@ -21,23 +21,14 @@ import pytest
 from klear_client import KlearClient, Realtime
 from klear_client.video import VideoCall
 from rtc.loopback import loopback_ice
-from rtc.media import EncodedLoop, encode_opus_loop, encode_vp8_loop
+from rtc.media import encode_opus_loop, encode_vp8_loop
 
 from ..conftest import StartServer, signed_up
+from ..support.media import Media
 from ..support.servers import ServerProcess, stop_all
 
 ALL_DAY = [{"weekday": d, "start": "00:00", "end": "24:00"}
            for d in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")]
-
-
-@dataclass(frozen=True)
-class Media:
-    video: EncodedLoop
-    audio: EncodedLoop
-
-    @property
-    def sources(self) -> dict[str, EncodedLoop]:
-        return {"camera": self.video, "screen": self.video, "microphone": self.audio}
 
 
 @pytest.fixture(scope="session")
