@@ -61,8 +61,9 @@ async def test_hours_overrides_and_time_off_shape_the_slots(shared_server, clien
         [{"date": day_off, "kind": "day_off"}, {"date": extra, "kind": "extra_hours", "start": "18:00", "end": "24:00"}],
     )
     assert saved["weekly"][1] == {"weekday": "monday", "start": "13:00", "end": "17:00"}
-    assert saved["overrides"] == [{"date": day_off, "kind": "day_off", "start": None, "end": None},
-                                  {"date": extra, "kind": "extra_hours", "start": "18:00", "end": "24:00"}]
+    assert saved["overrides"] == sorted([{"date": day_off, "kind": "day_off", "start": None, "end": None},
+                                         {"date": extra, "kind": "extra_hours", "start": "18:00", "end": "24:00"}],
+                                        key=lambda o: o["date"])  # in date order
     c = await signed_up(clients(shared_server.url))
 
     async def starts(day: str) -> list[str]:
