@@ -155,6 +155,8 @@ class Video:
 
     async def _booking_changed(self, host: Host, tasks: set[asyncio.Task[None]], _: str, data: bytes) -> None:
         """A booking changed (bus `bookings`): if its session is hosted here, apply the change."""
+        if not host.sessions:  # the common case, on every booking change: nothing here to change
+            return
         booking = msgpack.unpackb(data, raw=False)["event"]["booking"]
         if booking.get("mode") != "video":
             return

@@ -39,20 +39,23 @@ def notification_body(n: Notice) -> dict[str, Any]:
     }
 
 
+def _notices(notices: list[Notice]) -> list[tuple[str, bytes]]:
+    return [
+        (NOTIFICATIONS, msgpack.packb({"user_id": str(n.user_id), "notification": notification_body(n)}))
+        for n in notices
+    ]
+
+
 async def publish_notices(bus: Bus, notices: list[Notice]) -> None:
-    for n in notices:
-        await bus.publish(
-            NOTIFICATIONS, msgpack.packb({"user_id": str(n.user_id), "notification": notification_body(n)})
-        )
+    await bus.publish_many(_notices(notices))
 
 
 async def publish(bus: Bus, written: Written) -> None:
-    """Announce one committed booking change and the notifications it produced."""
+    """Announce one committed booking change and the notifications it produced (one round trip to Redis)."""
     envelope = {
         "booking_id": str(written.booking_id),
         "booking_seq": written.booking_seq,
         "feed": {str(user): seq for user, seq in written.feed.items()},
         "event": written.event,
     }
-    await bus.publish(BOOKINGS, msgpack.packb(envelope))
-    await publish_notices(bus, written.notices)
+    await bus.publish_many([(BOOKINGS, msgpack.packb(envelope)), *_notices(written.notices)])

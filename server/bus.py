@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -64,6 +64,14 @@ class Bus:
     async def publish(self, channel: str, data: bytes) -> bool:
         """Send `data` to every subscriber of `channel`; False if the bus could not take it."""
         raise NotImplementedError
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> bool:
+        """Send several (channel, data) messages in this order; False if the bus could not take them all.
+        One round trip over Redis, where a change announces more than one thing (a booking and its notices)."""
+        sent = True
+        for channel, data in messages:
+            sent = await self.publish(channel, data) and sent
+        return sent
 
 
 class MemoryBus(Bus):
@@ -116,6 +124,20 @@ class RedisBus(Bus):
             return True
         except (RedisError, OSError):
             log.warning("bus publish failed; consumers will recover from the database", extra={"channel": channel})
+            return False
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> bool:
+        if len(messages) < 2:
+            return await super().publish_many(messages)
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for channel, data in messages:
+                    pipe.publish(self._prefix + channel, data)
+                await pipe.execute()
+            return True
+        except (RedisError, OSError):
+            log.warning("bus publish failed; consumers will recover from the database",
+                        extra={"channel": messages[0][0]})
             return False
 
     async def _listen(self) -> None:
