@@ -120,7 +120,7 @@ def _new_booking(
     )
 
 
-def _jobs_for(new: NewBooking, now: datetime) -> list[NewJob]:
+def _timeline_of(new: NewBooking, now: datetime) -> NewJob:
     if new.status == Status.REQUESTED:
         assert new.expires_at is not None
         return timeline.requested(new.id, new.expires_at)
@@ -165,7 +165,7 @@ async def book(
     created = await bookings.create(
         deps.db, new,
         body=events.body("created", events.created_state(new), role=Role.CLIENT, actor_id=requester.id, at=now),
-        jobs=_jobs_for(new, now), notices=notices.for_change(kind, gist, Role.CLIENT), now=now, email=deps.email,
+        job=_timeline_of(new, now), notices=notices.for_change(kind, gist, Role.CLIENT), now=now, email=deps.email,
     )
     if created.outcome is Outcome.REPLAYED and created.booking_id is not None:
         # A concurrent retry won the race; answer with what it created.
@@ -218,7 +218,7 @@ async def reschedule(
                 held, new,
                 body=events.body("created", events.created_state(new, rescheduled_from=locked_old.id), role=role,
                                  actor_id=actor.id, at=now),
-                jobs=_jobs_for(new, now),
+                job=_timeline_of(new, now),
                 notices=notices.for_change("rescheduled", gist, role, previous_start_at=events.iso(locked_old.start_at)),
                 now=now, email=deps.email,
             )
@@ -271,7 +271,7 @@ async def act(
         written = await bookings.apply(
             held, Change(kind, rule.to.value, actor_id, role.value, cancelled_late=late, reason=reason),
             body=events.body(kind, state, role=role, actor_id=actor_id, at=now),
-            jobs=timeline.confirmed(b.id, b.start_at, b.end_at, now) if action is Action.CONFIRM else [],
+            jobs=[timeline.confirmed(b.id, b.start_at, b.end_at, now)] if action is Action.CONFIRM else [],
             notices=notices.for_change(kind, Gist.of(detail), role), now=now, email=deps.email,
         )
     await live.publish(deps.bus, written)

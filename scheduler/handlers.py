@@ -1,10 +1,12 @@
-"""Job handlers. Each is idempotent: it re-reads current state, acts only if the job still applies, and
-returns an outcome word that is stored on the job (sent, skipped_cancelled, ...).
+"""Job handlers. Each step is idempotent: it re-reads current state, acts only if it still applies, and returns
+an outcome word that is stored on the job (notified, skipped_cancelled, ...).
 
-Delivery is at-least-once, so a handler may run again after a crash. Reminders
+Delivery is at-least-once, so a step may run again after a crash. Reminders
 write their notifications under dedupe keys and emails carry a stable
 Message-ID; a state change refused by the state machine (someone else got
-there first) is a skip, not a failure.
+there first) is a skip, not a failure. A booking's timeline goes on to its
+next step only while the booking is still the one it was made for (confirmed
+or in session, at the same start); otherwise it stops.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import uuid
 from datetime import datetime
 
 from storage import bookings, notifications
+from storage.bookings import BookingDetail
 from storage.jobs import Job
 
 from . import emails, live, notices, timeline
@@ -20,55 +23,59 @@ from .bookings import Deps, act
 from .mailer import Mailer
 from .notices import Gist
 from .states import Action, Status, TransitionRefused
-from .worker import Handler
+from .worker import Handler, Next
 
 EMAIL = "email.send"
-
-
-def _booking_id(job: Job) -> uuid.UUID:
-    return uuid.UUID(job.payload["booking_id"])
+# A confirmed timeline has more to do for a booking in these statuses.
+_GOES_ON = frozenset({Status.CONFIRMED, Status.IN_SESSION})
 
 
 def handlers(deps: Deps, mailer: Mailer | None) -> dict[str, Handler]:
     """The handler of every job kind, bound to the service's dependencies."""
 
-    async def remind(job: Job) -> str:
-        detail = await bookings.get_with_participants(deps.db, _booking_id(job))
-        if detail is None:
-            return "skipped_gone"
+    async def remind(detail: BookingDetail, name: str) -> str:
         b = detail.booking
         if b.status != Status.CONFIRMED:
             return f"skipped_{b.status}"
-        if b.start_at != datetime.fromisoformat(job.payload["start_at"]):
-            return "skipped_moved"
         async with deps.db.transaction("jobs.remind") as conn:
             written = await notifications.write(
-                conn, notices.reminders(job.payload["reminder"], Gist.of(detail)), deps.clock.now(), email=deps.email
+                conn, notices.reminders(name.removeprefix("reminder_"), Gist.of(detail)), deps.clock.now(),
+                email=deps.email,
             )
         await live.publish_notices(deps.bus, written)
         return "notified" if written else "already_notified"
 
-    async def transition(job: Job, action: Action) -> str:
+    async def transition(booking_id: uuid.UUID, action: Action) -> str:
         try:
-            await act(deps, _booking_id(job), action, actor=None)
+            await act(deps, booking_id, action, actor=None)
         except TransitionRefused as refused:
             return f"skipped_{refused.code}"
         return action.value
 
-    async def expire(job: Job) -> str:
-        return await transition(job, Action.EXPIRE)
-
-    async def finish(job: Job) -> str:
-        detail = await bookings.get_with_participants(deps.db, _booking_id(job))
-        if detail is None:
-            return "skipped_gone"
+    async def finish(detail: BookingDetail) -> str:
         b = detail.booking
         if b.status == Status.IN_SESSION:
-            return await transition(job, Action.COMPLETE)
+            return await transition(b.id, Action.COMPLETE)
         if b.status == Status.CONFIRMED:
             # Nobody started a video session: no-show. In person there is nothing to start: assume it took place.
-            return await transition(job, Action.NO_SHOW if b.mode == "video" else Action.COMPLETE)
+            return await transition(b.id, Action.NO_SHOW if b.mode == "video" else Action.COMPLETE)
         return f"skipped_{b.status}"
+
+    async def step(job: Job) -> str | Next:
+        """Run the timeline's first step; queue the job again for the next one while the booking goes on."""
+        booking_id = uuid.UUID(job.payload["booking_id"])
+        first, *rest = timeline.steps_of(job.payload)
+        if first.do == timeline.EXPIRE:
+            return await transition(booking_id, Action.EXPIRE)
+        detail = await bookings.get_with_participants(deps.db, booking_id)
+        if detail is None:
+            return "skipped_gone"
+        if detail.booking.start_at != datetime.fromisoformat(job.payload["start_at"]):
+            return "skipped_moved"
+        outcome = await (finish(detail) if first.do == timeline.FINISH else remind(detail, first.do))
+        if not rest or detail.booking.status not in _GOES_ON:
+            return outcome
+        return Next(outcome, rest[0].at, timeline.payload(booking_id, detail.booking.start_at, rest))
 
     async def email(job: Job) -> str:
         found = await notifications.for_email(deps.db, uuid.UUID(job.payload["notification_id"]))
@@ -86,4 +93,4 @@ def handlers(deps: Deps, mailer: Mailer | None) -> dict[str, Handler]:
         await notifications.mark_emailed(deps.db, found.notice.id)
         return "sent"
 
-    return {timeline.REMINDER: remind, timeline.EXPIRE: expire, timeline.FINISH: finish, EMAIL: email}
+    return {timeline.TIMELINE: step, EMAIL: email}

@@ -1,45 +1,74 @@
-"""The jobs a booking schedules for itself: reminders, expiry of an unanswered request, and its finish.
+"""The timeline a booking schedules for itself: reminders, expiry of an unanswered request, and its finish.
 
-Every job is keyed by booking (dedupe_key), so queueing twice is harmless, and
-every handler re-reads the booking before acting, so a job for a booking that
-was cancelled, declined or moved in the meantime does nothing. A reschedule
-creates a new booking with jobs of its own.
+One job per timeline (kind `booking.timeline`) rather than one per step: a
+booking is created with a single job row, which runs its first step when it
+is due and then queues itself again for the next (`worker.Next`). Its payload
+holds the steps still to come, each `{"do": ..., "at": ...}`, and the start
+the timeline was made for. Every step re-reads the booking before acting, so a
+timeline of a booking that was cancelled, declined or moved in the meantime
+does nothing and stops; a reschedule creates a new booking with a timeline of
+its own. A step may run twice (delivery is at-least-once), so each is
+idempotent (`handlers.py`).
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from storage.jobs import NewJob
 
 from .states import CLOSES_AFTER
 
-REMINDER = "booking.reminder"
-EXPIRE = "booking.expire"
-FINISH = "booking.finish"
+TIMELINE = "booking.timeline"
+EXPIRE = "expire"
+FINISH = "finish"
 
-# Reminder name -> how long before the start it is sent.
-REMINDERS = {"24h": timedelta(hours=24), "15m": timedelta(minutes=15)}
-
-
-def confirmed(booking_id: uuid.UUID, start: datetime, end: datetime, now: datetime) -> list[NewJob]:
-    """Reminders still ahead of us, and the finish, for a booking that has just been confirmed."""
-    payload = {"booking_id": str(booking_id), "start_at": start.isoformat()}
-    jobs = [
-        NewJob(REMINDER, {**payload, "reminder": name}, start - lead, f"{REMINDER}:{booking_id}:{name}")
-        for name, lead in REMINDERS.items()
-        if start - lead > now  # a reminder whose time has passed when booking is not sent late
-    ]
-    # When the session window closes, a session still running is completed and one never started is closed:
-    # until then its people may still meet and start it.
-    jobs.append(NewJob(FINISH, payload, end + CLOSES_AFTER, f"{FINISH}:{booking_id}"))
-    return jobs
+# Reminder step -> how long before the start it is sent.
+REMINDERS = {"reminder_24h": timedelta(hours=24), "reminder_15m": timedelta(minutes=15)}
 
 
-def requested(booking_id: uuid.UUID, expires_at: datetime) -> list[NewJob]:
-    """The expiry of a request awaiting the practitioner's answer."""
-    return [NewJob(EXPIRE, {"booking_id": str(booking_id)}, expires_at, f"{EXPIRE}:{booking_id}")]
+@dataclass(frozen=True, slots=True)
+class Step:
+    do: str  # a key of REMINDERS, EXPIRE or FINISH
+    at: datetime
+
+
+def _job(booking_id: uuid.UUID, start: datetime | None, steps: list[Step]) -> NewJob:
+    return NewJob(TIMELINE, payload(booking_id, start, steps), steps[0].at)
+
+
+def payload(booking_id: uuid.UUID, start: datetime | None, steps: list[Step]) -> dict[str, Any]:
+    """The job payload of a timeline whose next step is `steps[0]`."""
+    return {
+        "booking_id": str(booking_id),
+        "start_at": None if start is None else start.isoformat(),
+        "steps": [{"do": s.do, "at": s.at.isoformat()} for s in steps],
+    }
+
+
+def steps_of(job_payload: dict[str, Any]) -> list[Step]:
+    return [Step(s["do"], datetime.fromisoformat(s["at"])) for s in job_payload["steps"]]
+
+
+def confirmed(booking_id: uuid.UUID, start: datetime, end: datetime, now: datetime) -> NewJob:
+    """The timeline of a booking that has just been confirmed: reminders still ahead, then its finish.
+
+    The finish runs when the session window closes: until then its people may
+    still meet and start it, and then a session still running is completed and
+    one never started is closed.
+    """
+    # A reminder whose time has already passed is not sent late.
+    steps = [Step(name, start - lead) for name, lead in REMINDERS.items() if start - lead > now]
+    steps.append(Step(FINISH, end + CLOSES_AFTER))
+    return _job(booking_id, start, steps)
+
+
+def requested(booking_id: uuid.UUID, expires_at: datetime) -> NewJob:
+    """The timeline of a request awaiting the practitioner's answer: its expiry."""
+    return _job(booking_id, None, [Step(EXPIRE, expires_at)])
 
 
 def request_expiry(now: datetime, start: datetime, ttl: timedelta) -> datetime:

@@ -5,7 +5,9 @@ any of them dying. A claimed job is leased; a heartbeat task renews the
 leases of the jobs still running, so a long handler keeps its job while a
 killed process's jobs become claimable again once their lease runs out.
 A handler that raises is retried with exponential backoff (with jitter) until
-the job's attempts are used up, when it is left `dead` for an operator.
+the job's attempts are used up, when it is left `dead` for an operator. A
+handler may also answer `Next`: the step is done and the job is queued again
+for its next one (a booking's timeline), with its attempts counted afresh.
 
 Whoever starts the runner stops it: `stop()` stops claiming, gives running
 handlers a grace period, cancels the rest, hands their jobs back to the queue
@@ -23,7 +25,9 @@ import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from storage import jobs
 from storage.database import Database
@@ -34,7 +38,18 @@ from .clock import Clock
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[Job], Awaitable[str]]
+
+@dataclass(frozen=True, slots=True)
+class Next:
+    """What a handler returns when its job has another step: this step's outcome, and when and with which
+    payload the job runs again. A plain string outcome finishes the job."""
+
+    outcome: str
+    run_at: datetime
+    payload: dict[str, Any]
+
+
+Handler = Callable[[Job], Awaitable[str | Next]]
 
 
 class UnknownJobKind(Exception):
@@ -125,9 +140,16 @@ class JobRunner:
             handler = self._handlers.get(job.kind)
             if handler is None:
                 raise UnknownJobKind(job.kind)
-            outcome = await handler(job)
-            if await jobs.finish(self._db, job.id, worker=self.name, outcome=outcome):
-                log.info("job done", extra={**extra, "event": "job_done", "reason": outcome})
+            result = await handler(job)
+            if isinstance(result, Next):
+                kept = await jobs.advance(self._db, job.id, worker=self.name, outcome=result.outcome,
+                                          run_at=result.run_at, payload=result.payload)
+                done, outcome = "job_step_done", result.outcome
+            else:
+                kept = await jobs.finish(self._db, job.id, worker=self.name, outcome=result)
+                done, outcome = "job_done", result
+            if kept:
+                log.info(done.replace("_", " "), extra={**extra, "event": done, "reason": outcome})
             else:
                 log.warning("job finished after its lease was lost", extra={**extra, "event": "job_lease_lost"})
         except asyncio.CancelledError:

@@ -1,8 +1,10 @@
 """Bookings: creation without double booking, locked status changes, reads, and the event streams.
 
-Writes go through the SQL functions of migration 0024, one statement each, so
-the practitioner lock is held for a single round trip. Each write returns a
-`Written`: what the caller publishes on the bus once the transaction commits.
+Writes go through the SQL functions `booking_create` (migration 0029) and
+`booking_apply` (0026), one statement each, so the practitioner lock is held
+for a single round trip; creating a booking is that one statement in
+autocommit, conversation included. Each write returns a `Written`: what the
+caller publishes on the bus once the transaction commits.
 
 Event streams for recovery after a reconnect:
 - `booking_events_since(db, booking_id, after_seq, limit)`: one booking's changes;
@@ -22,10 +24,9 @@ from typing import Any
 
 import asyncpg
 
-from . import conversations
 from .database import Database
 from .jobs import NewJob, jobs_arg
-from .notifications import NewNotice, Notice, from_written, notices_arg
+from .notifications import NewNotice, Notice, from_sent, from_written, notices_arg
 
 NOTE = "bookings.note"
 CANCEL_REASON = "bookings.cancel_reason"
@@ -182,7 +183,7 @@ class Created:
 
 
 class _NotCreated(Exception):
-    """Raised inside the transaction to roll it back when the function refused the booking."""
+    """Raised when the function refused the booking (inside a reschedule's transaction, it rolls that back)."""
 
     def __init__(self, result: Created) -> None:
         self.result = result
@@ -229,19 +230,20 @@ def _feed(raw: dict[str, int] | None) -> dict[uuid.UUID, int]:
 
 async def _create_in(
     conn: asyncpg.Connection, db: Database, new: NewBooking, *, conversation_id: uuid.UUID, replaces: uuid.UUID | None,
-    body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice], now: datetime, email: bool,
+    body: dict[str, Any], job: NewJob, notices: list[NewNotice], now: datetime, email: bool,
 ) -> Created:
     note = None if new.note is None else db.sealer.seal_text(new.note, f"{NOTE}:{new.id}")
     body = {**body, "booking": {**body["booking"], "conversation_id": str(conversation_id)}}
+    sent = notices_arg(notices)
     try:
         row = await conn.fetchrow(
             """SELECT * FROM booking_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26::jsonb, $27::jsonb, $28::jsonb, $29, $30)""",
+                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26::jsonb, $27, $28::jsonb, $29, $30::jsonb, $31, $32)""",
             new.id, new.practitioner_id, new.client_id, new.offering_id, conversation_id, new.status, new.mode,
             new.start_at, new.end_at, new.blocked_from, new.blocked_to, new.day_start, new.day_end, new.max_per_day,
             new.capacity, new.price_minor, new.currency, new.late_cancel_min, note, new.requested_by, new.actor_role,
-            new.idempotency_key, new.request_hash, new.expires_at, replaces, body, jobs_arg(jobs),
-            notices_arg(notices), now, email,
+            new.idempotency_key, new.request_hash, new.expires_at, replaces, body, job.kind, job.payload, job.run_at,
+            sent, now, email,
         )
     except asyncpg.UniqueViolationError as exc:
         # Two requests with one key for different practitioners raced past each other's locks.
@@ -252,7 +254,7 @@ async def _create_in(
     outcome = Outcome(row["outcome"])
     if outcome is not Outcome.CREATED:
         raise _NotCreated(Created(outcome, row["existing_id"]))
-    written = Written(new.id, 1, _feed(row["feed"]), {**body, "booking_seq": 1}, from_written(row["notices"]))
+    written = Written(new.id, 1, _feed(row["feed"]), {**body, "booking_seq": 1}, from_sent(sent, row["created_at"]))
     booking = Booking(
         new.id, new.practitioner_id, new.client_id, new.offering_id, conversation_id, new.status, new.mode,
         new.start_at, new.end_at, new.blocked_from, new.blocked_to, new.price_minor, new.currency,
@@ -263,22 +265,20 @@ async def _create_in(
 
 
 async def create(
-    db: Database, new: NewBooking, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice],
+    db: Database, new: NewBooking, *, body: dict[str, Any], job: NewJob, notices: list[NewNotice],
     now: datetime, email: bool,
 ) -> Created:
     """Create a booking with its conversation, first event, jobs and notifications, if its time is free.
 
-    `body` is the event body; `body["booking"]["conversation_id"]` is filled in here, where the
-    conversation is created. Emails of the notices are queued if `email` is configured.
-    Anything but `Outcome.CREATED` leaves nothing behind.
+    One statement in autocommit: `booking_create` creates the conversation too
+    (`body["booking"]["conversation_id"]` is filled in here with its new id).
+    Emails of the notices are queued if `email` is configured. Anything but
+    `Outcome.CREATED` leaves nothing behind.
     """
     try:
-        async with db.transaction("bookings.create") as conn:
-            conversation_id = await conversations.create_for_booking(
-                conn, booking_id=new.id, member_ids=[new.client_id, new.practitioner_id], created_by=new.requested_by
-            )
+        async with db.connection("bookings.create") as conn:
             return await _create_in(
-                conn, db, new, conversation_id=conversation_id, replaces=None, body=body, jobs=jobs, notices=notices,
+                conn, db, new, conversation_id=uuid.uuid4(), replaces=None, body=body, job=job, notices=notices,
                 now=now, email=email,
             )
     except _NotCreated as refused:
@@ -331,7 +331,7 @@ async def apply(
 
 
 async def create_replacement(
-    held: Locked, new: NewBooking, *, body: dict[str, Any], jobs: list[NewJob], notices: list[NewNotice],
+    held: Locked, new: NewBooking, *, body: dict[str, Any], job: NewJob, notices: list[NewNotice],
     now: datetime, email: bool,
 ) -> Created:
     """Create the booking that replaces the locked one (a reschedule), in the same transaction and conversation.
@@ -342,7 +342,7 @@ async def create_replacement(
     old = held.booking
     try:
         return await _create_in(
-            held.conn, held.db, new, conversation_id=old.conversation_id, replaces=old.id, body=body, jobs=jobs,
+            held.conn, held.db, new, conversation_id=old.conversation_id, replaces=old.id, body=body, job=job,
             notices=notices, now=now, email=email,
         )
     except _NotCreated as refused:

@@ -23,31 +23,6 @@ class Conversation:
     member_ids: tuple[uuid.UUID, ...]
 
 
-async def create_for_booking(
-    conn: asyncpg.Connection, *, booking_id: uuid.UUID, member_ids: list[uuid.UUID], created_by: uuid.UUID | None
-) -> uuid.UUID:
-    """The conversation of a booking, created with its members if it does not exist yet.
-
-    Takes the caller's connection so it joins the transaction that writes the
-    booking: a booking never exists without its conversation.
-    """
-    conversation_id = await conn.fetchval(
-        """
-        INSERT INTO conversations (id, kind, booking_id, created_by) VALUES ($1, 'booking', $2, $3)
-        ON CONFLICT (booking_id) DO NOTHING RETURNING id
-        """,
-        uuid.uuid4(), booking_id, created_by,
-    )
-    if conversation_id is None:
-        existing: uuid.UUID = await conn.fetchval("SELECT id FROM conversations WHERE booking_id = $1", booking_id)
-        return existing
-    await conn.executemany(
-        "INSERT INTO conversation_members (conversation_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-        [(conversation_id, m) for m in member_ids],
-    )
-    return conversation_id
-
-
 @dataclass(frozen=True, slots=True)
 class Summary:
     """A conversation as one member sees it in their list."""
@@ -79,7 +54,7 @@ async def create_direct(db: Database, creator: uuid.UUID, other: uuid.UUID, *, e
     async with db.transaction("conversations.create_direct") as conn:
         new_id = await conn.fetchval(
             """INSERT INTO conversations (id, kind, e2ee, direct_key, created_by) VALUES ($1, 'direct', $2, $3, $4)
-               ON CONFLICT (direct_key) DO NOTHING RETURNING id""",
+               ON CONFLICT (direct_key) WHERE direct_key IS NOT NULL DO NOTHING RETURNING id""",
             uuid.uuid4(), e2ee, key, creator,
         )
         if new_id is not None:

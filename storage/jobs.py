@@ -1,7 +1,8 @@
 """The durable job queue: claim under a lease, renew, finish, retry, and look at the dead.
 
 Jobs are queued by the booking functions (`enqueue_jobs`, `notify` in SQL) in the
-transaction of the change that needs them.
+transaction of the change that needs them. A job may have several steps (a
+booking's timeline): after each, `advance` queues it again for the next.
 
 Claiming uses FOR UPDATE SKIP LOCKED, so any number of processes poll the
 same table without handing one job to two of them at once. A claim sets a
@@ -114,6 +115,21 @@ async def finish(db: Database, job_id: int, *, worker: str, outcome: str) -> boo
         """UPDATE jobs SET state = 'done', outcome = $3, locked_by = NULL, locked_until = NULL, finished_at = now()
            WHERE id = $1 AND state = 'running' AND locked_by = $2""",
         job_id, worker, outcome,
+    )
+    return tag.endswith(" 1")
+
+
+async def advance(
+    db: Database, job_id: int, *, worker: str, outcome: str, run_at: datetime, payload: dict[str, Any]
+) -> bool:
+    """A job that did one step and has more (a booking timeline): queued again for `run_at` with `payload`,
+    its attempts counted afresh for the next step. False if `worker` no longer held it."""
+    tag = await db.execute(
+        "jobs.advance",
+        """UPDATE jobs SET state = 'queued', run_at = $3, payload = $4::jsonb, outcome = $5, attempts = 0,
+               last_error = NULL, locked_by = NULL, locked_until = NULL
+           WHERE id = $1 AND state = 'running' AND locked_by = $2""",
+        job_id, worker, run_at, payload, outcome,
     )
     return tag.endswith(" 1")
 

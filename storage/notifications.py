@@ -82,6 +82,19 @@ def from_written(items: list[dict[str, Any]] | None) -> list[Notice]:
     ]
 
 
+def from_sent(items: list[dict[str, Any]], created_at: datetime) -> list[Notice]:
+    """The notices of a `notices_arg` list that a SQL function wrote in full, in a transaction that began at
+    `created_at` (their `created_at`)."""
+    return [
+        Notice(
+            id=uuid.UUID(n["id"]), user_id=uuid.UUID(n["user_id"]), kind=n["kind"], category=n["category"],
+            booking_id=None if n["booking_id"] is None else uuid.UUID(n["booking_id"]), data=n["data"],
+            created_at=created_at,
+        )
+        for n in items
+    ]
+
+
 def _notice(r: asyncpg.Record) -> Notice:
     return Notice(r["id"], r["user_id"], r["kind"], r["category"], r["booking_id"], r["data"], r["created_at"], r["read_at"])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import asyncpg
 import pytest
@@ -84,3 +85,30 @@ async def test_schema_uses_no_extension_beyond_plpgsql(database_url):
         await conn.close()
     assert extensions <= {"plpgsql"}
     assert non_utc == []
+
+
+async def test_queued_booking_jobs_of_the_old_kinds_become_one_timeline_per_booking(empty_db):
+    conn = await asyncpg.connect(empty_db)
+    try:
+        await migrate(conn, [m for m in available() if m.version < 29])
+        a, b = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
+        start = "2030-01-02T10:00:00+00:00"
+        await conn.execute(
+            """INSERT INTO jobs (kind, payload, dedupe_key, run_at, state) VALUES
+               ('booking.finish', jsonb_build_object('booking_id', $1::text, 'start_at', $3::text), 'f', '2030-01-02T11:15Z', 'queued'),
+               ('booking.reminder', jsonb_build_object('booking_id', $1::text, 'start_at', $3::text, 'reminder', '15m'), 'r15', '2030-01-02T09:45Z', 'queued'),
+               ('booking.reminder', jsonb_build_object('booking_id', $1::text, 'start_at', $3::text, 'reminder', '24h'), 'r24', '2030-01-01T10:00Z', 'done'),
+               ('booking.expire', jsonb_build_object('booking_id', $2::text), 'e', '2030-01-01T12:00Z', 'queued')""",
+            a, b, start,
+        )
+        await migrate(conn)
+        rows = await conn.fetch("SELECT kind, state, payload::text AS payload, run_at FROM jobs ORDER BY kind, run_at")
+    finally:
+        await conn.close()
+    got = [(r["kind"], r["state"], json.loads(r["payload"])) for r in rows]
+    assert [(k, s) for k, s, _ in got] == [("booking.reminder", "done"), ("booking.timeline", "queued"),
+                                           ("booking.timeline", "queued")]
+    timelines = {p["booking_id"]: p for _, _, p in got[1:]}
+    assert [s["do"] for s in timelines[a]["steps"]] == ["reminder_15m", "finish"] and timelines[a]["start_at"] == start
+    assert [s["do"] for s in timelines[b]["steps"]] == ["expire"] and timelines[b]["start_at"] is None
+    assert sorted(r["run_at"].isoformat() for r in rows[1:]) == ["2030-01-01T12:00:00+00:00", "2030-01-02T09:45:00+00:00"]

@@ -80,8 +80,12 @@ async def test_a_reminder_is_sent_once_with_two_processes_running(start_server, 
     reminders = [m for m in mailbox.messages if "In 15 minutes" in str(m["Subject"])]
     assert len(reminders) == 2
     assert len(await _notified(client, "reminder_15m")) == 1 and len(await _notified(p.client, "reminder_15m")) == 1
-    jobs = await _jobs(database_url, "SELECT state, attempts, outcome FROM jobs WHERE kind = 'booking.reminder'")
-    assert [tuple(j) for j in jobs] == [("done", 1, "notified")]
+    # The booking's one timeline job ran its reminder step once and waits for its finish.
+    jobs = await _jobs(database_url, """SELECT state, outcome, ARRAY(SELECT s ->> 'do' FROM jsonb_array_elements(
+                                            payload -> 'steps') AS s) AS steps FROM jobs WHERE kind = 'booking.timeline'""")
+    assert [tuple(j) for j in jobs] == [("queued", "notified", ["finish"])]
+    steps = [e for s in servers for e in s.logs if e.get("event") == "job_step_done"]
+    assert [e["reason"] for e in steps] == ["notified"]
 
 
 async def test_a_cancelled_booking_gets_no_reminder(start_server, clients, mailbox, database_url):
@@ -91,8 +95,8 @@ async def test_a_cancelled_booking_gets_no_reminder(start_server, clients, mailb
     await client.booking_action(booked["id"], "cancel", "feeling unwell")
 
     rows = await eventually(lambda: _jobs(
-        database_url, "SELECT outcome FROM jobs WHERE kind = 'booking.reminder' AND state = 'done'"), timeout=30)
-    assert [r["outcome"] for r in rows] == ["skipped_cancelled"]
+        database_url, "SELECT outcome FROM jobs WHERE kind = 'booking.timeline' AND state = 'done'"), timeout=30)
+    assert [r["outcome"] for r in rows] == ["skipped_cancelled"]  # and the timeline stops: no finish to come
     await asyncio.sleep(0.5)
     assert [m for m in mailbox.messages if "In 15 minutes" in str(m["Subject"])] == []
     assert await _notified(client, "reminder_15m") == []
@@ -109,7 +113,7 @@ async def test_jobs_that_fell_due_while_no_server_ran_run_at_start_up(start_serv
     assert await first.stop() == 0
     due = clock[1] - MINUTES_15 - timedelta(seconds=float(clock[0]))
     await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1)
-    assert [r["state"] for r in await _jobs(database_url, "SELECT state FROM jobs WHERE kind = 'booking.reminder'")] == ["queued"]
+    assert [r["state"] for r in await _jobs(database_url, "SELECT state FROM jobs WHERE kind = 'booking.timeline'")] == ["queued"]
 
     second = await start_server(**env)
     started = datetime.now(UTC)

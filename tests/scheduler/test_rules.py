@@ -238,5 +238,5 @@ def test_one_session_window_bounds_starting_joining_and_finishing():
                              "P", "C")
     plan = plan_of([session])
     assert plan is not None and (plan.opens_at, plan.closes_at) == (opens, closes)
-    finish = [j for j in timeline.confirmed(session.id, start, end, start - timedelta(days=2)) if j.kind == timeline.FINISH]
-    assert [j.run_at for j in finish] == [closes]
+    job = timeline.confirmed(session.id, start, end, start - timedelta(days=2))
+    assert [(s.do, s.at) for s in timeline.steps_of(job.payload)][-1] == (timeline.FINISH, closes)
