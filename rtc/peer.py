@@ -72,7 +72,7 @@ class NegotiationError(Exception):
 
 
 async def close_connection(pc: RTCPeerConnection, settle_timeout: float = 2.0) -> None:
-    """Close ``pc`` without leaking aioice's consent task.
+    """Close ``pc`` without leaking aioice's consent task or aiortc's RTCP tasks.
 
     aioice 0.13 races: once ICE checks succeed, ``Connection.connect()`` may
     sleep up to 20 ms before it reads the result and starts its consent
@@ -96,6 +96,12 @@ async def close_connection(pc: RTCPeerConnection, settle_timeout: float = 2.0) -
         finally:
             pc.remove_listener("iceconnectionstatechange", on_change)
     await pc.close()
+    # aiortc's connect task (started by a renegotiation) may start a sender or
+    # receiver while close() is stopping the others, leaving its RTCP task
+    # running; once the transports are closed it can start no more, so stop
+    # every transceiver again (stopping is idempotent).
+    for transceiver in pc.getTransceivers():
+        await transceiver.stop()
 
 
 def default_configuration() -> RTCConfiguration:
