@@ -67,6 +67,8 @@ from storage.errors import StorageError  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.practitioners import Rules  # noqa: E402
 
+from common import pid_cpu_seconds, postgres_cpu_seconds  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 SECRET = "bench-secret-" + "s" * 40
 DATA_KEY = "bench-data-key-" + "d" * 40
@@ -120,32 +122,12 @@ class Server:
 
     def cpu_seconds(self) -> float:
         assert self.proc is not None
-        with open(f"/proc/{self.proc.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return pid_cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(30)
-
-
-def postgres_cpu_seconds() -> float:
-    """CPU time of every postgres process on the machine (the benchmark is the only heavy user)."""
-    total = 0.0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                raw = f.read()
-        except OSError:
-            continue
-        name = raw[raw.index("(") + 1: raw.rindex(")")]
-        if name.startswith("postgres"):
-            fields = raw.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def own_cpu_seconds() -> float:

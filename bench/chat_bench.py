@@ -26,7 +26,7 @@ import uuid
 
 import asyncpg
 
-from common import ROOT, free_port, machine, pinned, write
+from common import ROOT, free_port, machine, pid_cpu_seconds, pinned, postgres_cpu_seconds, write
 from klear_fixture import ADMIN_URL, Klear
 
 
@@ -85,20 +85,24 @@ def main() -> None:
             json.dump(pairs, f)
         port = free_port()
         server = klear.start(port, 0)
-        cpu_before = sum(os.times()[:2])
+        # CPU of each part over the generator's whole run (warm-up included), to show which one limits.
+        before = (pid_cpu_seconds(server.pid), postgres_cpu_seconds(), os.times().children_user + os.times().children_system)
+        started = time.monotonic()
         out = subprocess.run(pinned(["node", str(ROOT / "bench" / "chat" / "pairs.js"), f"http://127.0.0.1:{port}",
                                      pairs_file, str(args.warmup), str(args.duration)], 1),
                              capture_output=True, text=True, timeout=600)
+        wall = time.monotonic() - started
+        after = (pid_cpu_seconds(server.pid), postgres_cpu_seconds(), os.times().children_user + os.times().children_system)
+        cores = dict(zip(("server", "postgres", "generator"), (round((a - b) / wall, 2) for a, b in zip(after, before))))
         if out.returncode != 0:
             raise RuntimeError(out.stderr[-2000:])
         ours = json.loads(out.stdout.strip().splitlines()[-1])
-        del cpu_before, server
     finally:
         klear.close()
     raw = asyncio.run(raw_insert_rate(args.duration))
 
     met = ours["acked_per_s"] >= 3000
-    result = {"benchmark": "chat_persisted", "machine": machine(), "pairs": args.pairs, "klear": ours,
+    result = {"benchmark": "chat_persisted", "machine": machine(), "pairs": args.pairs, "klear": ours, "cores": cores,
               "raw_asyncpg_insert_tx_per_s": raw, "fraction_of_raw": ours["acked_per_s"] / raw,
               "target_acked_per_s": 3000, "met": met}
     md = f"""# Persisted chat, one process ({machine()['when']})
@@ -110,6 +114,9 @@ Redis. Generator: the official socket.io-client under node on CPU 1. {args.durat
 | | messages/s | ack p50 ms | ack p99 ms | send→receive p50 ms | p99 ms | errors |
 | --- | --- | --- | --- | --- | --- | --- |
 | klear | {ours['acked_per_s']:,.0f} acked, {ours['delivered_per_s']:,.0f} delivered | {ours['ack_ms']['p50']:.2f} | {ours['ack_ms']['p99']:.2f} | {ours['e2e_ms']['p50']:.2f} | {ours['e2e_ms']['p99']:.2f} | {ours['errors']} |
+
+Cores used during the run: server {cores['server']}, PostgreSQL {cores['postgres']}, generator {cores['generator']}
+(the server is pinned to CPU 0, the generator to CPU 1; PostgreSQL takes what is left of both).
 
 Reference, same run: bare asyncpg single-row INSERT transactions from 32 connections: **{raw:,.0f}/s**
 (our acked messages are {ours['acked_per_s'] / raw:.2f}x that; each of ours is a membership check, a seq

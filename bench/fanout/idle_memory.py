@@ -150,12 +150,12 @@ def main() -> int:
           "RSS of the server process beyond its warmed-up empty state, per idle "
           "connection authenticated with CONNECT auth {token} (kept as the "
           "session). Target: <= 20 KiB.", "",
-          "| server | connections | browser headers | base RSS MiB | loaded RSS MiB | KiB / connection |",
-          "|---|---:|---|---:|---:|---:|"]
+          "| server | connections | browser headers | base RSS MiB | loaded RSS MiB | KiB / connection | s to connect all |",
+          "|---|---:|---|---:|---:|---:|---:|"]
     for r in rows:
         md.append(f"| {r['server']} | {r['connections']:,} | {r['browser_headers']} | "
                   f"{r['rss_base_kib'] / 1024:.1f} | "
-                  f"{r['rss_loaded_kib'] / 1024:.1f} | {r['kib_per_connection']} |")
+                  f"{r['rss_loaded_kib'] / 1024:.1f} | {r['kib_per_connection']} | {r['open_seconds']} |")
     out.with_suffix(".md").write_text("\n".join(md) + "\n")
     print("\n".join(md))
     return 0
