@@ -85,15 +85,20 @@ def main() -> None:
             json.dump(pairs, f)
         port = free_port()
         server = klear.start(port, 0)
-        # CPU of each part over the generator's whole run (warm-up included), to show which one limits.
-        before = (pid_cpu_seconds(server.pid), postgres_cpu_seconds(), os.times().children_user + os.times().children_system)
+
+        def cpu() -> tuple[float, float, float]:
+            """CPU seconds so far of the server, PostgreSQL and the generator (our child): taken around the
+            generator's whole run (warm-up included), they show which part limits."""
+            children = os.times()
+            return pid_cpu_seconds(server.pid), postgres_cpu_seconds(), children.children_user + children.children_system
+
+        before = cpu()
         started = time.monotonic()
         out = subprocess.run(pinned(["node", str(ROOT / "bench" / "chat" / "pairs.js"), f"http://127.0.0.1:{port}",
                                      pairs_file, str(args.warmup), str(args.duration)], 1),
                              capture_output=True, text=True, timeout=600)
         wall = time.monotonic() - started
-        after = (pid_cpu_seconds(server.pid), postgres_cpu_seconds(), os.times().children_user + os.times().children_system)
-        cores = dict(zip(("server", "postgres", "generator"), (round((a - b) / wall, 2) for a, b in zip(after, before))))
+        cores = dict(zip(("server", "postgres", "generator"), (round((a - b) / wall, 2) for a, b in zip(cpu(), before))))
         if out.returncode != 0:
             raise RuntimeError(out.stderr[-2000:])
         ours = json.loads(out.stdout.strip().splitlines()[-1])

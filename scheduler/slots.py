@@ -216,7 +216,7 @@ class SlotFinder:
 
     def places(self, start: datetime) -> int:
         """Places left at `start` in this offering's class there (the capacity if nobody booked it yet)."""
-        return self.capacity - self._booked.get(start.timestamp(), 0) if self._booked else self.capacity
+        return self.capacity - self._booked[start.timestamp()]
 
     def _clash(self, start: float) -> float | None:
         """If another booking's span overlaps the session at `start` plus buffers: the latest such end."""
@@ -245,7 +245,7 @@ class SlotFinder:
             return Refusal.TIME_OFF
         if self._clash(start) is not None:
             return Refusal.TAKEN
-        if self._booked.get(start, 0) >= self.capacity:
+        if self._booked[start] >= self.capacity:
             return self._full()
         if self._day_full(start):
             return Refusal.DAY_FULL
@@ -272,7 +272,6 @@ class SlotFinder:
             return []
         out: list[datetime] = []
         step, length = self._step, self._length
-        busy, booked, offering = self._busy, self._booked, self._offering
         for span in self._spans_around(_instant(lo), _instant(hi)):
             origin, last = span.start.timestamp(), span.end.timestamp()
 
@@ -287,13 +286,11 @@ class SlotFinder:
                 if off is not None:
                     t = on_grid(off)
                     continue
-                a, b = t - self._before, t + length + self._after
-                # Inline `_clash`: this loop runs for every candidate of a month.
-                taken = busy.blocked_until(a, b, (offering, t)) if t in booked else busy.blocked_until(a, b)
+                taken = self._clash(t)
                 if taken is not None:
                     t = on_grid(self._skip_to(t, taken + self._before))
                     continue
-                if booked.get(t, 0) < self.capacity and not self._day_full(t):
+                if self._booked[t] < self.capacity and not self._day_full(t):
                     out.append(_instant(t))  # notice and horizon hold: lo <= t < hi
                 t += step
         return out

@@ -119,21 +119,19 @@ class RedisBus(Bus):
         await asyncio.wait_for(self.subscribed.wait(), timeout=10)
 
     async def publish(self, channel: str, data: bytes) -> bool:
-        try:
-            await self._redis.publish(self._prefix + channel, data)
-            return True
-        except (RedisError, OSError):
-            log.warning("bus publish failed; consumers will recover from the database", extra={"channel": channel})
-            return False
+        return await self.publish_many([(channel, data)])
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> bool:
-        if len(messages) < 2:
-            return await super().publish_many(messages)
+        if not messages:
+            return True
         try:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for channel, data in messages:
-                    pipe.publish(self._prefix + channel, data)
-                await pipe.execute()
+            if len(messages) == 1:
+                await self._redis.publish(self._prefix + messages[0][0], messages[0][1])
+            else:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for channel, data in messages:
+                        pipe.publish(self._prefix + channel, data)
+                    await pipe.execute()
             return True
         except (RedisError, OSError):
             log.warning("bus publish failed; consumers will recover from the database",

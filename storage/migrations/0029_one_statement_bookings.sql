@@ -161,8 +161,7 @@ BEGIN
 END
 $$;
 
--- booking_create: as in 0028, plus the conversation, with its one job and its ---
--- notifications written directly (they are new, so nothing can conflict).
+-- booking_create: as in 0028, plus the conversation, with its one job ----------
 
 DROP FUNCTION booking_create(uuid, uuid, uuid, uuid, uuid, text, text, timestamptz, timestamptz, timestamptz,
     timestamptz, timestamptz, timestamptz, integer, integer, bigint, text, integer, bytea, uuid, text, text, bytea,
@@ -172,7 +171,7 @@ DROP FUNCTION booking_create(uuid, uuid, uuid, uuid, uuid, text, text, timestamp
 -- conversation gets; for a reschedule, the replaced booking's conversation,
 -- which the new booking keeps. p_job_*: the booking's timeline job.
 -- p_notices: [{id, user_id, kind, category, booking_id, data}, ...], all
--- written, created at `created_at`; emails queued as `notify` does.
+-- written by `notify` (which queues their emails), created at `created_at`.
 -- Nothing is written unless the outcome is 'created'.
 CREATE FUNCTION booking_create(
     p_id uuid, p_practitioner_id uuid, p_client_id uuid, p_offering_id uuid, p_conversation_id uuid,
@@ -248,17 +247,7 @@ BEGIN
     feed := booking_append_event(p_id, 1, 'created', p_requested_by, p_actor_role, NULL, p_status, p_body,
                                  ARRAY[p_client_id, p_practitioner_id]);
     INSERT INTO jobs (kind, payload, run_at) VALUES (p_job_kind, p_job_payload, p_job_run_at);
-    INSERT INTO notifications (id, user_id, kind, category, booking_id, data)
-    SELECT n.id, n.user_id, n.kind, n.category, n.booking_id, n.data
-    FROM jsonb_to_recordset(p_notices) AS n (id uuid, user_id uuid, kind text, category text, booking_id uuid, data jsonb);
-    IF p_email THEN
-        INSERT INTO jobs (kind, payload, dedupe_key, run_at)
-        SELECT 'email.send', jsonb_build_object('notification_id', n.id), 'email:' || n.id, p_now
-        FROM jsonb_to_recordset(p_notices) AS n (id uuid, user_id uuid, category text)
-        LEFT JOIN notification_preferences p ON p.user_id = n.user_id
-        WHERE CASE n.category WHEN 'reminder' THEN coalesce(p.email_reminders, true)
-                              ELSE coalesce(p.email_updates, true) END;
-    END IF;
+    PERFORM notify(p_notices, p_now, p_email);
     existing_id := p_id;
     outcome := 'created';
 END
