@@ -52,11 +52,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from scheduler.bookings import Deps, book  # noqa: E402
-from scheduler.clock import Clock  # noqa: E402
+from storage.clock import Clock  # noqa: E402
 from server import keys  # noqa: E402
 from server.auth.passwords import Passwords  # noqa: E402
 from server.auth.tokens import Tokens  # noqa: E402
-from server.bus import MemoryBus  # noqa: E402
+from storage.bus import MemoryBus  # noqa: E402
 from server.config import load  # noqa: E402
 from storage import accounts, availability, bookings, practitioners  # noqa: E402
 from storage.accounts import User  # noqa: E402

@@ -42,12 +42,12 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from booking_contention import DATA_KEY, SECRET, Server, bench_settings, pct, with_database  # noqa: E402
 from scheduler.bookings import Deps, book  # noqa: E402
-from scheduler.clock import Clock  # noqa: E402
+from storage.clock import Clock  # noqa: E402
 from scheduler.errors import Refused  # noqa: E402
 from server import keys  # noqa: E402
 from server.auth.passwords import Passwords  # noqa: E402
 from server.auth.tokens import Tokens  # noqa: E402
-from server.bus import MemoryBus  # noqa: E402
+from storage.bus import MemoryBus  # noqa: E402
 from storage import accounts, availability, practitioners  # noqa: E402
 from storage.availability import WeeklyRule  # noqa: E402
 from storage.crypto import Sealer  # noqa: E402

@@ -108,7 +108,7 @@ class Chat:
         ch, rt = self._ch, self._ch.rt
         assert ch.writer is not None
         p.checked()
-        wait = await rt.limiter.take(f"chat:{conn.user_id}", rt.settings.chat_rate)
+        wait = await rt.limiter.take(f"chat:{conn.user_id}", rt.settings.channels.chat_rate)
         if wait > 0:
             raise EventError("rate_limited", "You are sending too fast.", retry_after=round(wait, 3))
         sealed = p.e2ee

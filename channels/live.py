@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import msgpack
 from pydantic import Field
 
 from storage import audit, bookings
+from storage.bus_messages import BOOKINGS, NOTIFICATIONS, BookingChanged, NotificationCreated
 
 from .connections import Conn
 from .payloads import EventError, Payload, ok
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from server.runtime import Runtime
 
     from .service import Channels
-
-BOOKINGS = "bookings"
-NOTIFICATIONS = "notifications"
-
 
 class BookingRef(Payload):
     booking_id: uuid.UUID = Field(strict=False)
@@ -125,16 +121,15 @@ class Live:
         await self._ch.emit_local(kind.event, kind.payload(item), to=kind.room(key))
 
     async def _on_booking(self, _: str, data: bytes) -> None:
-        env = msgpack.unpackb(data)
-        booking_id, booking_seq, body = uuid.UUID(env["booking_id"]), int(env["booking_seq"]), env["event"]
+        change = BookingChanged.decode(data)
+        booking_id, booking_seq, body = change.booking_id, change.booking_seq, change.event
         await self._streams["booking"].committed(booking_id, _BookingUpdate(booking_id, booking_seq, body))
-        for user, seq in env["feed"].items():
-            user_id = uuid.UUID(user)
-            await self._streams["feed"].committed(user_id, _FeedUpdate(user_id, int(seq), booking_id, booking_seq, body))
+        for user_id, seq in change.feed.items():
+            await self._streams["feed"].committed(user_id, _FeedUpdate(user_id, seq, booking_id, booking_seq, body))
 
     async def _on_notification(self, _: str, data: bytes) -> None:
-        env = msgpack.unpackb(data)
-        await self._ch.emit_local("notification:new", env["notification"], to=f"user:{env['user_id']}")
+        created = NotificationCreated.decode(data)
+        await self._ch.emit_local("notification:new", created.notification, to=f"user:{created.user_id}")
 
     async def subscribe_booking(self, conn: Conn, p: BookingSubscribe) -> dict[str, Any]:
         """Follow one booking you take part in; missed updates after `last_seq` come first."""

@@ -23,7 +23,7 @@ from typing import Any
 import msgpack
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
-from server.bus import Bus
+from storage.bus import Bus
 
 class BusManager(AsyncPubSubManager):
     """AsyncPubSubManager whose transport is the runtime bus (one bus channel per Socket.IO endpoint)."""

@@ -11,23 +11,24 @@ import base64
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BeforeValidator, Field, ValidationError
+
+from storage.errors import Refusal
+
+from .interface import EventError, Payload, ok
 
 MAX_TEXT_BYTES = 8 * 1024
 MAX_CIPHERTEXT_BYTES = 12 * 1024
 
 
-class EventError(Exception):
-    """An event refused with a stable code; sent back in the ack."""
-
-    def __init__(self, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-    def ack(self) -> dict[str, Any]:
-        return {"ok": False, "error": {"code": self.code, "message": self.message, **self.extra}}
+def refusal_ack(refusal: Refusal) -> dict[str, Any]:
+    """The one place a refusal of any domain becomes a Socket.IO ack."""
+    error: dict[str, Any] = {"code": refusal.code, "message": refusal.message}
+    if refusal.details:
+        error["details"] = refusal.details
+    if isinstance(refusal, EventError):
+        error.update(refusal.extra)
+    return {"ok": False, "error": error}
 
 
 def _b64(value: Any) -> bytes:
@@ -42,10 +43,6 @@ def _b64(value: Any) -> bytes:
 
 
 Blob = Annotated[bytes, BeforeValidator(_b64)]
-
-
-class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 class ConversationRef(Payload):
@@ -119,5 +116,3 @@ def parse(model: type[Payload], data: Any) -> Any:
         raise EventError("invalid_payload", f"Invalid or missing: {fields}.") from None
 
 
-def ok(**fields: Any) -> dict[str, Any]:
-    return {"ok": True, **fields}

@@ -17,16 +17,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import msgpack
 import socketio
 from aiohttp import web
 
-from server.auth import sessions
 from server.auth.principal import authenticate_token
 from server.errors import Unauthorized
 from server.runtime import Runtime
 from storage import conversations
-from storage.errors import StorageError
+from storage.bus_messages import AUTH, CHAT, ChatPosted, SessionRevoked, decode_auth
+from storage.errors import Refusal, StorageError
 
 from . import broadcast, wire
 from .broadcast import FastBroadcast
@@ -34,14 +33,13 @@ from .chat import Chat
 from .connections import Conn, Connections
 from .live import Live
 from .manager import BusManager
-from .payloads import AuthRefresh, EventError, Payload, PresenceSet, ok, parse
+from .payloads import AuthRefresh, EventError, Payload, PresenceSet, ok, parse, refusal_ack
 from .presence import Change, MemoryPresence, PresenceStore, RedisPresence
 from .sources import ConversationSource
 from .streams import Streams
 from .writer import MessageWriter
 
 log = logging.getLogger(__name__)
-CHAT = "chat"
 EventHandler = Callable[[Conn, Any], Awaitable[dict[str, Any]]]
 DisconnectHandler = Callable[[Conn], Awaitable[None]]
 
@@ -135,13 +133,13 @@ class Channels:
     async def start(self, rt: Runtime) -> None:
         self._rt = rt
         s = rt.settings
-        self.writer = MessageWriter(rt.db, lanes=max(1, s.db_pool_max // 2))
+        self.writer = MessageWriter(rt.db, lanes=max(1, s.storage.db_pool_max // 2))
         self.streams = Streams(ConversationSource(rt.db), self._deliver)
         self.presence = (
-            RedisPresence(rt.redis, s.redis_prefix, s.presence_ttl) if rt.redis is not None else MemoryPresence(s.presence_ttl)
+            RedisPresence(rt.redis, s.storage.redis_prefix, s.channels.presence_ttl) if rt.redis is not None else MemoryPresence(s.channels.presence_ttl)
         )
         await rt.bus.subscribe(CHAT, self._on_chat)
-        await rt.bus.subscribe(sessions.CHANNEL, self._on_auth)
+        await rt.bus.subscribe(AUTH, self._on_auth)
         rt.bus.on_reconnect(self.streams.catch_up)
         await self.live.start(rt)
         for ep in self.endpoints:
@@ -209,11 +207,12 @@ class Channels:
             await self.streams.committed(message.conversation_id, message)
         else:
             await self.emit_local("message:updated", wire.message_json(message), to=f"conv:{message.conversation_id}")
-        await self.rt.bus.publish(CHAT, wire.pack(self.rt.db.sealer, kind, message))
+        await self.rt.bus.publish(CHAT, ChatPosted(kind, message).encode(self.rt.db.sealer))
 
     async def _on_chat(self, _: str, data: bytes) -> None:
         assert self.streams is not None
-        kind, message = wire.unpack(self.rt.db.sealer, data)
+        posted = ChatPosted.decode(self.rt.db.sealer, data)
+        kind, message = posted.kind, posted.message
         if kind == "new":
             await self.streams.committed(message.conversation_id, message)
         else:
@@ -288,10 +287,10 @@ class Channels:
         return ok(expires_at=conn.expires_at)
 
     async def _on_auth(self, _: str, data: bytes) -> None:
-        kind, raw = msgpack.unpackb(data)
-        if kind != "session":
+        revoked = decode_auth(data)
+        if not isinstance(revoked, SessionRevoked):
             return
-        for conn in self.conns.of_session(uuid.UUID(bytes=raw)):
+        for conn in self.conns.of_session(revoked.session_id):
             await self._drop(conn.sid, "token_revoked", "This session was signed out.")
 
     # -- events -------------------------------------------------------------------------------
@@ -301,24 +300,24 @@ class Channels:
         entry = self._handlers.get(event)
         if entry is None:
             log.warning("unknown event ignored", extra={"event": "unknown_event", "sid": sid})
-            return EventError("unknown_event", "No such event.").ack()
+            return refusal_ack(EventError("unknown_event", "No such event."))
         conn = self.conns.by_sid.get(sid)
         if conn is None:
-            return EventError("not_connected", "Connect first.").ack()
+            return refusal_ack(EventError("not_connected", "Connect first."))
         model, handler = entry
         try:
             if conn.expires_at <= time.time():
                 raise EventError("token_expired", "Your access token expired; send auth:refresh.")
             result: dict[str, Any] = await handler(conn, parse(model, data))
             return result
-        except EventError as exc:
-            return exc.ack()
+        except Refusal as exc:  # every domain's refusals
+            return refusal_ack(exc)
         except StorageError:
             log.exception("storage error in event")
-            return EventError("unavailable", "The service is unavailable; try again shortly.").ack()
+            return refusal_ack(EventError("unavailable", "The service is unavailable; try again shortly."))
         except Exception:
             log.exception("event handler failed")
-            return EventError("internal_error", "Something went wrong on our side.").ack()
+            return refusal_ack(EventError("internal_error", "Something went wrong on our side."))
 
     # -- presence -------------------------------------------------------------------------------
 
@@ -346,7 +345,7 @@ class Channels:
 
     async def _presence_loop(self) -> None:
         assert self.presence is not None
-        ttl = self.rt.settings.presence_ttl
+        ttl = self.rt.settings.channels.presence_ttl
         heartbeat_every, sweep_every = ttl / 3, min(2.0, ttl / 5)
         next_beat = time.monotonic() + heartbeat_every
         while True:
@@ -360,5 +359,3 @@ class Channels:
             except Exception:
                 log.exception("presence upkeep failed; retrying")
 
-
-CHANNELS: web.AppKey[Channels] = web.AppKey("channels", Channels)

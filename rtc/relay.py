@@ -27,7 +27,7 @@ from typing import Any
 
 import msgpack
 
-from server.bus import Bus
+from storage.bus import Bus
 from storage.crypto import Sealer
 
 log = logging.getLogger(__name__)

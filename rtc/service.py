@@ -18,26 +18,23 @@ import asyncio
 import logging
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-import msgpack
-from aiohttp import web
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from prometheus_client.registry import Collector, CollectorRegistry
+from redis.asyncio import Redis
 
 from channels.connections import Conn
 from channels.service import Channels
-from scheduler import bookings as scheduler_bookings
-from scheduler.component import SCHEDULER
-from scheduler.errors import Refused
-from scheduler.live import BOOKINGS
-from scheduler.states import Action
-from server.routing import RUNTIME
-from storage import accounts, video
-from storage.errors import StorageError
+from storage import video
+from storage.bus import Bus
+from storage.bus_messages import BOOKINGS, BookingChanged
+from storage.database import Database
+from storage.errors import Refusal, StorageError
 
 from . import ice
 from .hosting import Host
@@ -45,9 +42,11 @@ from .ownership import MemoryOwnership, RedisOwnership, new_process_id
 from .plan import Plan, plan_of, session_id
 from .relay import Relay
 from .session import Limits, Member
+from .settings import RtcSettings
 from .signalling import EVENTS, Signalling
 
 log = logging.getLogger(__name__)
+StartBooking = Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]
 
 
 class _Gauges(Collector):
@@ -77,23 +76,25 @@ class Video:
             channels.on(event, model, partial(self._event, method))
         channels.on_disconnect(self._disconnected)
 
-    async def lifespan(self, app: web.Application) -> AsyncIterator[None]:
-        rt, scheduler = app[RUNTIME], app[SCHEDULER]
+    @asynccontextmanager
+    async def running(
+        self, *, db: Database, bus: Bus, redis: Redis | None, redis_prefix: str, settings: RtcSettings,
+        registry: CollectorRegistry, now: Callable[[], datetime], start: StartBooking,
+    ) -> AsyncIterator[None]:
+        """Host and signal sessions until the block exits; `start(booking_id, actor_id)` marks a booking started."""
         process_id = new_process_id()
-        s = rt.settings
+        s = settings
         ownership = (
-            RedisOwnership(rt.redis, s.redis_prefix, process_id) if rt.redis is not None else MemoryOwnership(process_id)
+            RedisOwnership(redis, redis_prefix, process_id) if redis is not None else MemoryOwnership(process_id)
         )
-        now = scheduler.deps.clock.now
 
         async def load_plan(booking_id: uuid.UUID) -> Plan | None:
-            return plan_of(await video.group_of(rt.db, booking_id))
+            return plan_of(await video.group_of(db, booking_id))
 
         async def start_booking(booking_id: uuid.UUID, actor_id: uuid.UUID) -> None:
             try:
-                actor = await accounts.get_user(rt.db, actor_id)
-                await scheduler_bookings.act(scheduler.deps, booking_id, Action.START, actor=actor)
-            except Refused as refused:  # started already, or its window closed: the session goes on regardless
+                await start(booking_id, actor_id)
+            except Refusal as refused:  # started already, or its window closed: the session goes on regardless
                 log.info("booking not started", extra={"event": "rtc_start_refused", "booking_id": str(booking_id),
                                                        "code": refused.code})
             except StorageError:
@@ -102,20 +103,20 @@ class Video:
         host = Host(
             process_id=process_id, ownership=ownership, load_plan=load_plan, deliver=self._deliver,
             start_booking=start_booking, configuration=ice.configuration_factory(s.ice_servers),
-            limits=Limits(s.rtc_max_participants, s.rtc_ice_timeout), now=now,
+            limits=Limits(s.max_participants, s.ice_timeout), now=now,
         )
-        relay = Relay(rt.bus, rt.db.sealer, process_id, host.handle, self._emit)
+        relay = Relay(bus, db.sealer, process_id, host.handle, self._emit)
         self._signalling = Signalling(
-            host=host, relay=relay, ownership=ownership, emit_local=self._emit_local, db=rt.db, now=now,
+            host=host, relay=relay, ownership=ownership, emit_local=self._emit_local, db=db, now=now,
             ice_servers=ice.for_clients(s.ice_servers),
         )
         self._relay = relay
         tasks: set[asyncio.Task[None]] = set()
         await relay.start()
-        await rt.bus.subscribe(BOOKINGS, partial(self._booking_changed, host, tasks))
+        await bus.subscribe(BOOKINGS, partial(self._booking_changed, host, tasks))
         host.start()
         gauges = _Gauges(host)
-        rt.metrics.registry.register(gauges)
+        registry.register(gauges)
         try:
             yield
         finally:
@@ -124,7 +125,7 @@ class Video:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            rt.metrics.registry.unregister(gauges)
+            registry.unregister(gauges)
             self._signalling = self._relay = None
 
     # -- plumbing between the parts -----------------------------------------------------------
@@ -157,7 +158,7 @@ class Video:
         """A booking changed (bus `bookings`): if its session is hosted here, apply the change."""
         if not host.sessions:  # the common case, on every booking change: nothing here to change
             return
-        booking = msgpack.unpackb(data, raw=False)["event"]["booking"]
+        booking = BookingChanged.decode(data).booking
         if booking.get("mode") != "video":
             return
         start = datetime.fromisoformat(booking["start_at"].replace("Z", "+00:00"))
@@ -168,5 +169,3 @@ class Video:
         tasks.add(task)
         task.add_done_callback(tasks.discard)
 
-
-VIDEO: web.AppKey[Video] = web.AppKey("video", Video)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from server.bus import Bus
+from storage.bus import Bus
 from storage import availability, bookings
 from storage.accounts import User
 from storage.availability import Snapshot
@@ -25,7 +25,7 @@ from storage.jobs import NewJob
 from storage.practitioners import Offering
 
 from . import events, live, notices, timeline
-from .clock import Clock
+from storage.clock import Clock
 from .errors import Refused, not_found, slot_unavailable
 from .localtime import day_bounds, local_day
 from .notices import Gist

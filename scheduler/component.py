@@ -1,24 +1,26 @@
-"""The scheduler as a part of the application: its services, and the job runner started and stopped with the app.
+"""The scheduler as a part of the application: its services, and the job runner started and stopped with it.
 
-`lifespan` is an aiohttp cleanup context placed after the Runtime's, so the
-job runner starts once the database and bus are up and is stopped (its tasks
-awaited, unfinished jobs handed back) before they close.
+`running(...)` is entered by the server after the database and bus are up, so
+the job runner starts once they are, and is stopped (its tasks awaited,
+unfinished jobs handed back) before they close. Everything it needs is passed
+in; it knows nothing of the server.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from aiohttp import web
-
-from server.routing import RUNTIME
+from storage.bus import Bus
+from storage.clock import Clock
+from storage.database import Database
 
 from .bookings import Deps
-from .clock import Clock
 from .handlers import handlers
 from .mailer import Mailer
+from .settings import SchedulerSettings
 from .worker import JobRunner
 
 
@@ -30,25 +32,21 @@ class Scheduler:
     runner: JobRunner
 
 
-SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler", Scheduler)
-
-
-async def lifespan(app: web.Application) -> AsyncIterator[None]:
-    runtime = app[RUNTIME]
-    settings = runtime.settings
+@asynccontextmanager
+async def running(db: Database, bus: Bus, settings: SchedulerSettings, *, grace: float) -> AsyncIterator[Scheduler]:
+    """The scheduler of this process; its job runner runs until the block exits (none when concurrency is 0)."""
     mailer = Mailer.from_settings(settings)
-    deps = Deps(runtime.db, runtime.bus, Clock(timedelta(seconds=settings.clock_shift)), email=mailer is not None)
+    deps = Deps(db, bus, Clock(timedelta(seconds=settings.clock_shift)), email=mailer is not None)
     runner = JobRunner(
-        runtime.db, handlers(deps, mailer), deps.clock,
+        db, handlers(deps, mailer), deps.clock,
         poll_interval=settings.job_poll_interval, lease=timedelta(seconds=settings.job_lease),
         concurrency=settings.job_concurrency, retry_base=settings.job_retry_base,
     )
-    app[SCHEDULER] = Scheduler(deps, runner)
     if settings.job_concurrency == 0:
-        yield  # an API-only process: other processes run the jobs
+        yield Scheduler(deps, runner)  # an API-only process: other processes run the jobs
         return
     await runner.start()
     try:
-        yield
+        yield Scheduler(deps, runner)
     finally:
-        await runner.stop(grace=min(5.0, float(settings.shutdown_timeout)))
+        await runner.stop(grace=grace)

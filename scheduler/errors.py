@@ -1,23 +1,22 @@
 """Refusals of the scheduling domain, each with the HTTP status and stable code the API answers with.
 
 The booking service is also driven by job handlers, so it does not raise HTTP
-errors itself; the API layer turns a `Refused` into the documented error body.
+errors itself; `Refused` is a `storage.errors.Refusal`, which the REST and
+Socket.IO boundaries render.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from storage.errors import Refusal
 
-class Refused(Exception):
+
+class Refused(Refusal):
     """The request cannot be carried out as asked; says why in API terms."""
 
     def __init__(self, status: int, code: str, message: str, details: list[dict[str, Any]] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.details = details or []
+        super().__init__(message, code=code, status=status, details=details)
 
 
 def not_found(what: str) -> Refused:

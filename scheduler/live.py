@@ -1,9 +1,6 @@
 """Publishing committed booking changes and notifications on the bus, for the Socket.IO layer to push.
 
-Contract (docs/booking.md):
-- channel "bookings": msgpack map {"booking_id": str, "booking_seq": int,
-  "feed": {user_id: user_seq, ...}, "event": <event body>}
-- channel "notifications": msgpack map {"user_id": str, "notification": <notification>}
+The messages are `BookingChanged` and `NotificationCreated` (storage/bus_messages.py).
 
 Publishing happens only after the transaction commits and is best-effort: the
 durable copies are in PostgreSQL (booking_events, booking_feed, notifications)
@@ -14,17 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgpack
-
-from server.bus import Bus
+from storage.bus import Bus
 from storage.bookings import Written
+from storage.bus_messages import BookingChanged, NotificationCreated
 from storage.notifications import Notice
 
 from .events import iso
-
-BOOKINGS = "bookings"
-NOTIFICATIONS = "notifications"
-
 
 def notification_body(n: Notice) -> dict[str, Any]:
     """A notification as the REST API lists it and the bus carries it."""
@@ -41,8 +33,7 @@ def notification_body(n: Notice) -> dict[str, Any]:
 
 def _notices(notices: list[Notice]) -> list[tuple[str, bytes]]:
     return [
-        (NOTIFICATIONS, msgpack.packb({"user_id": str(n.user_id), "notification": notification_body(n)}))
-        for n in notices
+        (NotificationCreated.channel, NotificationCreated(n.user_id, notification_body(n)).encode()) for n in notices
     ]
 
 
@@ -52,10 +43,5 @@ async def publish_notices(bus: Bus, notices: list[Notice]) -> None:
 
 async def publish(bus: Bus, written: Written) -> None:
     """Announce one committed booking change and the notifications it produced (one round trip to Redis)."""
-    envelope = {
-        "booking_id": str(written.booking_id),
-        "booking_seq": written.booking_seq,
-        "feed": {str(user): seq for user, seq in written.feed.items()},
-        "event": written.event,
-    }
-    await bus.publish_many([(BOOKINGS, msgpack.packb(envelope)), *_notices(written.notices)])
+    change = BookingChanged(written.booking_id, written.booking_seq, written.feed, written.event)
+    await bus.publish_many([(change.channel, change.encode()), *_notices(written.notices)])

@@ -7,7 +7,9 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from server.config import Settings
+from storage.settings import Secret
+
+from .settings import SchedulerSettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,20 +20,20 @@ class Mailer:
     port: int
     security: str  # none, starttls or tls
     username: str | None
-    password: str | None
+    password: Secret | None
     sender: str
     timeout: float = 30.0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Mailer | None:
+    def from_settings(cls, s: SchedulerSettings) -> Mailer | None:
         """The configured mailer, or None when KLEAR_SMTP_HOST is unset (email is then not sent)."""
-        if settings.smtp_host is None:
+        if s.smtp_host is None:
             return None
-        return cls(settings.smtp_host, settings.smtp_port, settings.smtp_security, settings.smtp_username,
-                   settings.smtp_password, settings.mail_from)
+        return cls(s.smtp_host, s.smtp_port, s.smtp_security, s.smtp_username, s.smtp_password, s.mail_from)
 
     async def send(self, message: EmailMessage) -> None:
         await aiosmtplib.send(
-            message, hostname=self.host, port=self.port, username=self.username, password=self.password,
+            message, hostname=self.host, port=self.port, username=self.username,
+            password=self.password.reveal() if self.password else None,
             use_tls=self.security == "tls", start_tls=self.security == "starttls", timeout=self.timeout,
         )

@@ -34,7 +34,7 @@ from storage.database import Database
 from storage.errors import StorageError
 from storage.jobs import Job
 
-from .clock import Clock
+from storage.clock import Clock
 
 log = logging.getLogger(__name__)
 

@@ -1,24 +1,34 @@
-"""Builds the aiohttp application: routes, middleware, and the lifespan of the Runtime."""
+"""Builds the aiohttp application: routes, middleware, and the lifespan of the Runtime and the components.
+
+This is the one place that wires components: each receives explicitly what it
+needs (pool, bus, its own settings, and what only the server knows, such as
+token checking) and is started and stopped here, in dependency order.
+"""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from channels.service import CHANNELS, Channels
-from rtc.service import VIDEO, Video
+from channels.service import Channels
+from rtc.service import Video
+from scheduler import bookings as scheduler_bookings
 from scheduler import component as scheduler_component
+from scheduler.states import Action
+from storage import accounts
 
 from . import openapi, webclient
 from .api import (
     auth, bookings, calendar, conversations, devices, jobs, notifications, ops, practitioners, presence, users,
 )
+from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .config import Settings
 from .logs import AccessLog
 from .metrics import Metrics
 from .middleware import make_observe
-from .routing import RUNTIME, install
+from .routing import install
 from .runtime import running
 
 MAX_BODY = 1024 * 1024
@@ -27,7 +37,7 @@ VERSION = "0.1.0"
 
 def build_app(settings: Settings) -> web.Application:
     """The whole server as one aiohttp application; resources open when it starts."""
-    access_log = AccessLog(enabled=settings.log_level in ("debug", "info"))
+    access_log = AccessLog(enabled=settings.server.log_level in ("debug", "info"))
     app = web.Application(middlewares=[make_observe(access_log)], client_max_size=MAX_BODY)
     metrics = Metrics()
 
@@ -37,7 +47,7 @@ def build_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifespan)
-    app[CHANNELS] = channels = Channels(max_pending=settings.socket_max_pending)
+    app[CHANNELS] = channels = Channels(max_pending=settings.channels.socket_max_pending)
     channels.attach(app)
 
     async def channels_lifespan(app: web.Application) -> AsyncIterator[None]:
@@ -48,10 +58,31 @@ def build_app(settings: Settings) -> web.Application:
     async def close_sockets(app: web.Application) -> None:
         await channels.close_sockets()
 
-    app.cleanup_ctx.append(channels_lifespan)
-    app.cleanup_ctx.append(scheduler_component.lifespan)  # after the runtime's: jobs stop before the pool closes
+    async def scheduler_lifespan(app: web.Application) -> AsyncIterator[None]:
+        rt = app[RUNTIME]
+        grace = min(5.0, float(settings.server.shutdown_timeout))
+        async with scheduler_component.running(rt.db, rt.bus, settings.scheduler, grace=grace) as scheduler:
+            app[SCHEDULER] = scheduler
+            yield
+
     app[VIDEO] = video = Video(channels)
-    app.cleanup_ctx.append(video.lifespan)  # after the scheduler's: sessions close before what they use
+
+    async def video_lifespan(app: web.Application) -> AsyncIterator[None]:
+        rt, deps = app[RUNTIME], app[SCHEDULER].deps
+
+        async def start_booking(booking_id: uuid.UUID, actor_id: uuid.UUID) -> None:
+            actor = await accounts.get_user(rt.db, actor_id)
+            await scheduler_bookings.act(deps, booking_id, Action.START, actor=actor)
+
+        async with video.running(
+            db=rt.db, bus=rt.bus, redis=rt.redis, redis_prefix=settings.storage.redis_prefix, settings=settings.rtc,
+            registry=rt.metrics.registry, now=deps.clock.now, start=start_booking,
+        ):
+            yield
+
+    app.cleanup_ctx.append(channels_lifespan)
+    app.cleanup_ctx.append(scheduler_lifespan)  # after the runtime's: jobs stop before the pool closes
+    app.cleanup_ctx.append(video_lifespan)  # after the scheduler's: sessions close before what they use
     app.on_shutdown.append(close_sockets)
     routes = install(app, [
         auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,

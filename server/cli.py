@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         flags = {k: getattr(args, k, None) for k in ("host", "port", "workers", "data_dir", "log_level")}
         settings = config.load(flags=flags)
-        logs.setup(settings.log_level)
+        logs.setup(settings.server.log_level)
         if args.command == "settings":
             print(config.markdown_table())
             return 0
@@ -101,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             admin = _AdminIn(
                 email=args.email, display_name=args.display_name,
-                time_zone=args.time_zone or settings.default_time_zone, password=password,
+                time_zone=args.time_zone or settings.server.default_time_zone, password=password,
             )
         except ValidationError as exc:
             first = exc.errors()[0]

@@ -1,4 +1,4 @@
-"""API errors: one root, one body shape, one place that renders it.
+"""API errors: the REST rendering of `storage.errors.Refusal`, and the HTTP layer's own refusals.
 
 Every error a client sees is `{"error": {"code", "message", "details"}}` with
 the matching HTTP status. Internal detail never reaches the body: unexpected
@@ -12,12 +12,11 @@ from typing import Any
 
 from aiohttp import web
 
+from storage.errors import Refusal
 
-class ApiError(Exception):
-    """An error with a status, a stable machine-readable code and a human message."""
 
-    status = 400
-    code = "bad_request"
+class ApiError(Refusal):
+    """A refusal raised by the HTTP layer itself; may carry response headers (WWW-Authenticate, Retry-After)."""
 
     def __init__(
         self,
@@ -28,25 +27,23 @@ class ApiError(Exception):
         details: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
-        if status is not None:
-            self.status = status
-        self.details = details or []
+        super().__init__(message, code=code, status=status, details=details)
         self.headers = headers or {}
 
-    def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
 
-    def response(self) -> web.Response:
-        return web.Response(
-            status=self.status,
-            body=json.dumps(self.body(), separators=(",", ":")).encode(),
-            content_type="application/json",
-            headers=self.headers,
-        )
+def error_body(refusal: Refusal) -> dict[str, Any]:
+    """The documented error body of a refusal."""
+    return {"error": {"code": refusal.code, "message": refusal.message, "details": refusal.details}}
+
+
+def error_response(refusal: Refusal) -> web.Response:
+    """The one place a refusal becomes an HTTP response."""
+    return web.Response(
+        status=refusal.status,
+        body=json.dumps(error_body(refusal), separators=(",", ":")).encode(),
+        content_type="application/json",
+        headers=getattr(refusal, "headers", None),
+    )
 
 
 class BadRequest(ApiError):

@@ -66,6 +66,7 @@ def _read_key(path: Path) -> str:
 
 def resolve(settings: Settings) -> Keys:
     """The process's keys: from KLEAR_SECRET_KEY / KLEAR_DATA_KEY, else from the data folder."""
-    secret = settings.secret_key or load_or_create(settings.data_dir / "secret.key")
-    data = settings.data_key or load_or_create(settings.data_dir / "data.key")
+    given_secret, given_data = settings.server.secret_key, settings.storage.data_key
+    secret = given_secret.reveal() if given_secret else load_or_create(settings.storage.data_dir / "secret.key")
+    data = given_data.reveal() if given_data else load_or_create(settings.storage.data_dir / "data.key")
     return Keys(jwt=_derive(secret, b"klear access tokens v1"), data=_derive(data, b"klear data at rest v1"))

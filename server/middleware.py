@@ -17,24 +17,14 @@ from collections.abc import Awaitable
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from storage import errors as storage_errors
+from storage.errors import Refusal, Unavailable
 
-from .errors import ApiError, Conflict, NotFound, ServiceUnavailable, from_http_exception
+from .errors import ApiError, ServiceUnavailable, error_response, from_http_exception
 from .logs import AccessLog, request_id
 from .routing import RUNTIME
 
 errlog = logging.getLogger("klear.errors")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-def _storage_error(exc: storage_errors.StorageError) -> ApiError:
-    if isinstance(exc, storage_errors.Unavailable):
-        return ServiceUnavailable("The database is unavailable; try again shortly.")
-    if isinstance(exc, storage_errors.NotFound):
-        return NotFound("No such resource.")
-    if isinstance(exc, (storage_errors.Conflict, storage_errors.Duplicate)):
-        return Conflict("The request conflicts with the current state; reload and retry.")
-    raise exc
 
 
 def _route_name(request: web.Request) -> str:
@@ -81,17 +71,14 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
     """The handler's response, or the documented error body for whatever it raised."""
     try:
         return await handler(request)
-    except ApiError as exc:
-        return exc.response()
+    except Refusal as exc:  # every domain's refusals, and the HTTP layer's own
+        return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return from_http_exception(exc).response()
-    except storage_errors.StorageError as exc:
-        try:
-            return _storage_error(exc).response()
-        except storage_errors.StorageError:
-            errlog.exception("storage error", extra={"error_type": type(exc).__name__})
+        return error_response(from_http_exception(exc))
+    except Unavailable:
+        return error_response(ServiceUnavailable("The database is unavailable; try again shortly."))
     except Exception as exc:
         errlog.exception("unhandled error", extra={"error_type": type(exc).__name__})
-    return ApiError("Something went wrong on our side.", code="internal_error", status=500).response()
+    return error_response(ApiError("Something went wrong on our side.", code="internal_error", status=500))

@@ -25,10 +25,10 @@ from storage import audit
 from .auth.principal import Principal, authenticate
 from .errors import ApiError, BadRequest, Forbidden, NotFound, Unprocessable
 from .logs import request_id
+from .appkeys import RUNTIME
 from .runtime import Runtime
 
 API_PREFIX = "/api/v1"
-RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 
 B = TypeVar("B")
 Handler = Callable[["Call[Any]"], Awaitable[BaseModel | web.StreamResponse | None]]

@@ -29,7 +29,7 @@ from . import keys
 from .auth.passwords import Passwords
 from .auth.sessions import SessionCache
 from .auth.tokens import Tokens
-from .bus import Bus, MemoryBus, RedisBus
+from storage.bus import Bus, MemoryBus, RedisBus
 from .config import Settings
 from .metrics import Metrics
 from .ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -53,7 +53,7 @@ class Runtime:
 
 
 async def _embedded_url(stack: AsyncExitStack, settings: Settings) -> str:
-    pg = EmbeddedPostgres(settings.data_dir / "postgres")
+    pg = EmbeddedPostgres(settings.storage.data_dir / "postgres")
     url = await asyncio.to_thread(pg.start)
     stack.push_async_callback(asyncio.to_thread, pg.stop)
     log.info("embedded PostgreSQL running", extra={"event": "embedded_postgres"})
@@ -62,7 +62,7 @@ async def _embedded_url(stack: AsyncExitStack, settings: Settings) -> str:
 
 async def database_url(stack: AsyncExitStack, settings: Settings) -> str:
     """DATABASE_URL, or the URL of the embedded cluster started (and later stopped) on `stack`."""
-    return settings.database_url or await _embedded_url(stack, settings)
+    return settings.storage.database_url or await _embedded_url(stack, settings)
 
 
 async def connect_redis(url: str) -> Redis:
@@ -92,7 +92,7 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
     async with AsyncExitStack() as stack:
         url = await database_url(stack, settings)
         db = await Database.connect(
-            url, Sealer(secrets.data), min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+            url, Sealer(secrets.data), min_size=settings.storage.db_pool_min, max_size=settings.storage.db_pool_max,
             observe=metrics.observe_query,
         )
         stack.push_async_callback(db.close)
@@ -106,13 +106,13 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
         redis: Redis | None = None
         bus: Bus
         limiter: RateLimiter
-        if settings.redis_url:
-            redis = await connect_redis(settings.redis_url)
+        if settings.storage.redis_url:
+            redis = await connect_redis(settings.storage.redis_url)
             stack.push_async_callback(redis.aclose)
-            bus, limiter = RedisBus(redis, settings.redis_prefix), RedisRateLimiter(redis, settings.redis_prefix)
+            bus, limiter = RedisBus(redis, settings.storage.redis_prefix), RedisRateLimiter(redis, settings.storage.redis_prefix)
         else:
             bus, limiter = MemoryBus(), MemoryRateLimiter()
-        tokens = Tokens(secrets.jwt, settings.access_token_ttl)
+        tokens = Tokens(secrets.jwt, settings.server.access_token_ttl)
         sessions = SessionCache(tokens)
         await sessions.attach(bus)
         await bus.start()

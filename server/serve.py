@@ -72,15 +72,15 @@ async def run_worker(settings: Settings, ready_fd: int | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then shut down gracefully."""
     stop = _stop_signal()
     app = build_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout)
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.server.shutdown_timeout)
     await runner.setup()
     try:
-        sock = bind(settings.host, settings.port, reuse_port=settings.workers > 1 or ready_fd is not None)
-        site = web.SockSite(runner, sock, shutdown_timeout=settings.shutdown_timeout)
+        sock = bind(settings.server.host, settings.server.port, reuse_port=settings.server.workers > 1 or ready_fd is not None)
+        site = web.SockSite(runner, sock, shutdown_timeout=settings.server.shutdown_timeout)
         await site.start()
         port = sock.getsockname()[1]
         log.info(
-            "ready", extra={"event": "ready" if ready_fd is None else "worker_ready", "host": settings.host,
+            "ready", extra={"event": "ready" if ready_fd is None else "worker_ready", "host": settings.server.host,
                             "port": port, "pid": os.getpid(), "startup_ms": round((time.monotonic() - STARTED) * 1000)},
         )
         waits: list[asyncio.Future[int]] = [stop]
@@ -108,24 +108,24 @@ async def _prepare_shared(settings: Settings, stack: AsyncExitStack) -> Settings
             await migrate(conn)
     finally:
         await db.close()
-    return dataclasses.replace(settings, database_url=url)
+    return dataclasses.replace(settings, storage=dataclasses.replace(settings.storage, database_url=url))
 
 
 def _worker_env(settings: Settings, port: int) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({"DATABASE_URL": settings.database_url or "", "KLEAR_PORT": str(port), "KLEAR_HOST": settings.host,
-                "KLEAR_DATA_DIR": str(settings.data_dir), "KLEAR_LOG_LEVEL": settings.log_level, "KLEAR_WORKERS": "1"})
+    env.update({"DATABASE_URL": settings.storage.database_url or "", "KLEAR_PORT": str(port), "KLEAR_HOST": settings.server.host,
+                "KLEAR_DATA_DIR": str(settings.storage.data_dir), "KLEAR_LOG_LEVEL": settings.server.log_level, "KLEAR_WORKERS": "1"})
     return env
 
 
 async def supervise(settings: Settings) -> None:
-    """Run `settings.workers` worker processes on one port until SIGTERM/SIGINT."""
-    if not settings.redis_url:
+    """Run `settings.server.workers` worker processes on one port until SIGTERM/SIGINT."""
+    if not settings.storage.redis_url:
         raise ConfigError("invalid setting KLEAR_WORKERS: more than one worker needs REDIS_URL, so workers share state")
     stopping = _stop_signal()
     async with AsyncExitStack() as stack:
         shared = await _prepare_shared(settings, stack)
-        placeholder = bind(settings.host, settings.port, reuse_port=True)
+        placeholder = bind(settings.server.host, settings.server.port, reuse_port=True)
         stack.callback(placeholder.close)
         port = placeholder.getsockname()[1]
         env = _worker_env(shared, port)
@@ -138,20 +138,20 @@ async def supervise(settings: Settings) -> None:
             workers[proc.pid] = proc
             return proc
 
-        for _ in range(settings.workers):
+        for _ in range(settings.server.workers):
             spawn()
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader()
         transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(ready_r, "rb", 0))
         stack.callback(transport.close)
-        for _ in range(settings.workers):
+        for _ in range(settings.server.workers):
             line = asyncio.ensure_future(reader.readline())
             await asyncio.wait([line, stopping], return_when=asyncio.FIRST_COMPLETED)
             if stopping.done():
                 line.cancel()
                 break
         else:
-            log.info("ready", extra={"event": "ready", "port": port, "workers": settings.workers, "pid": os.getpid(),
+            log.info("ready", extra={"event": "ready", "port": port, "workers": settings.server.workers, "pid": os.getpid(),
                                      "startup_ms": round((time.monotonic() - STARTED) * 1000)})
         while not stopping.done():
             await asyncio.wait([stopping], timeout=0.5)
@@ -170,7 +170,7 @@ async def supervise(settings: Settings) -> None:
 
 def main(settings: Settings, ready_fd: int | None = None) -> None:
     """Run the server on uvloop; returns when it has shut down."""
-    if settings.workers > 1 and ready_fd is None:
+    if settings.server.workers > 1 and ready_fd is None:
         uvloop.run(supervise(settings))
     else:
         uvloop.run(run_worker(settings, ready_fd))

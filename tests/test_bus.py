@@ -6,7 +6,7 @@ import asyncio
 
 from redis.asyncio import Redis
 
-from server.bus import MemoryBus, RedisBus
+from storage.bus import MemoryBus, RedisBus
 
 from .support.redis import RedisServer
 

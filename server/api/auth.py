@@ -66,7 +66,7 @@ async def _tokens_for(rt: Runtime, user: User, session_id: uuid.UUID, refresh_to
 async def start_session(rt: Runtime, user: User) -> TokenPair:
     """Open a login session for `user` and return its first token pair."""
     refresh, refresh_hash = rt.tokens.new_refresh()
-    session_id = await accounts.create_session(rt.db, user.id, refresh_hash, rt.settings.refresh_token_ttl)
+    session_id = await accounts.create_session(rt.db, user.id, refresh_hash, rt.settings.server.refresh_token_ttl)
     return await _tokens_for(rt, user, session_id, refresh)
 
 
@@ -92,8 +92,8 @@ async def login(call: Call[LoginIn]) -> TokenPair:
     rt, body = call.runtime, call.body
     account_key = accounts.email_index(rt.db, body.email).hex()
     waits = [
-        await rt.limiter.take(f"login:ip:{call.request.remote}", rt.settings.login_rate_ip),
-        await rt.limiter.take(f"login:account:{account_key}", rt.settings.login_rate_account),
+        await rt.limiter.take(f"login:ip:{call.request.remote}", rt.settings.server.login_rate_ip),
+        await rt.limiter.take(f"login:account:{account_key}", rt.settings.server.login_rate_account),
     ]
     if max(waits) > 0:
         raise TooManyRequests("Too many login attempts; try again later.", retry_after=max(waits))
@@ -113,7 +113,7 @@ async def refresh(call: Call[RefreshIn]) -> TokenPair:
     rt = call.runtime
     new_token, new_hash = rt.tokens.new_refresh()
     result = await accounts.rotate_refresh(
-        rt.db, rt.tokens.hash_refresh(call.body.refresh_token), new_hash, rt.settings.refresh_token_ttl
+        rt.db, rt.tokens.hash_refresh(call.body.refresh_token), new_hash, rt.settings.server.refresh_token_ttl
     )
     if result.outcome is Refresh.REUSED and result.session_id is not None:
         await rt.sessions.revoke_session(rt.bus, result.session_id)

@@ -23,7 +23,7 @@ from storage.bookings import BookingDetail
 
 from ..errors import NotFound, Unprocessable
 from ..routing import Call, Input, Output, QueryInput, RouteTable
-from .scheduling import refusals, scheduler
+from .scheduling import scheduler
 
 routes = RouteTable("bookings")
 
@@ -191,11 +191,10 @@ async def create_booking(call: Call[BookingIn]) -> BookingOut:
     """Book a slot. Send an Idempotency-Key header: a retry with it returns the same booking (200)."""
     key = _idempotency_key(call)
     body = call.body
-    async with refusals():
-        detail, created = await service.book(
-            scheduler(call).deps, call.principal.user, offering_id=body.offering_id, start=body.start_at,
-            note=body.note, key=key,
-        )
+    detail, created = await service.book(
+        scheduler(call).deps, call.principal.user, offering_id=body.offering_id, start=body.start_at,
+        note=body.note, key=key,
+    )
     if not created:
         call.status = 200
     return booking_out(detail)
@@ -234,8 +233,7 @@ async def get_booking(call: Call[None]) -> BookingOut:
 
 async def _act(call: Call[Any], action: Action, reason: str | None = None) -> BookingOut:
     booking_id = call.uuid("booking_id")
-    async with refusals():
-        detail = await service.act(scheduler(call).deps, booking_id, action, actor=call.principal.user, reason=reason)
+    detail = await service.act(scheduler(call).deps, booking_id, action, actor=call.principal.user, reason=reason)
     await call.audit(f"booking.{action.value}", subject_id=_other(detail, call.principal.user_id),
                      resource=f"booking:{booking_id}")
     return booking_out(detail)
@@ -283,10 +281,9 @@ async def no_show(call: Call[None]) -> BookingOut:
 async def reschedule(call: Call[RescheduleIn]) -> BookingOut:
     """Move a booking in one step: a new booking at the new time, the old one cancelled and linked. Idempotent."""
     key = _idempotency_key(call)
-    async with refusals():
-        detail, created = await service.reschedule(
-            scheduler(call).deps, call.principal.user, call.uuid("booking_id"), start=call.body.start_at, key=key
-        )
+    detail, created = await service.reschedule(
+        scheduler(call).deps, call.principal.user, call.uuid("booking_id"), start=call.body.start_at, key=key
+    )
     if not created:
         call.status = 200
     return booking_out(detail)

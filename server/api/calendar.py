@@ -32,7 +32,7 @@ class FeedOut(Output):
 
 
 def _feed_url(call: Call[Any], token: str) -> str:
-    base = call.runtime.settings.public_url or str(call.request.url.origin())
+    base = call.runtime.settings.server.public_url or str(call.request.url.origin())
     return f"{base.rstrip('/')}/api/v1/calendar/{token}.ics"
 
 

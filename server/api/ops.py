@@ -8,7 +8,7 @@ from importlib import resources
 
 from aiohttp import web
 
-from ..errors import ApiError
+from ..errors import ApiError, error_response
 from ..routing import RUNTIME
 
 OPENAPI: web.AppKey[bytes] = web.AppKey("openapi", bytes)
@@ -38,12 +38,12 @@ async def readyz(request: web.Request) -> web.Response:
     checks = {"postgres": pg} | ({"redis": redis} if rt.redis is not None else {})
     if all(checks.values()):
         return web.json_response({"status": "ready", "checks": {k: "ok" for k in checks}})
-    return ApiError(
+    return error_response(ApiError(
         "Not ready: a dependency is not answering.",
         code="not_ready",
         status=503,
         details=[{"check": name, "status": "ok" if ok else "down"} for name, ok in checks.items()],
-    ).response()
+    ))
 
 
 async def metrics(request: web.Request) -> web.Response:

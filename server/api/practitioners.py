@@ -348,7 +348,7 @@ async def create_offering(call: Call[OfferingIn]) -> OfferingOut:
 
 def _check_capacity(call: Call[Any], mode: str, capacity: int) -> None:
     """A video class must fit in one video session with its practitioner."""
-    most = call.runtime.settings.rtc_max_participants - 1
+    most = call.runtime.settings.rtc.max_participants - 1
     if mode == "video" and capacity > most:
         raise Unprocessable(f"A video class has at most {most} places: its session holds {most + 1} people.", details=[
             {"loc": ["body", "capacity"], "message": f"at most {most} for a video offering", "type": "value_error"}

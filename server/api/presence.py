@@ -8,7 +8,6 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from channels.service import CHANNELS
 from storage import conversations
 
 from ..routing import Call, Output, QueryInput, RouteTable

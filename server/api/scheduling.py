@@ -1,34 +1,19 @@
-"""Shared pieces of the scheduling handlers: reaching the scheduler service and turning its refusals into API errors."""
+"""Shared pieces of the scheduling handlers: reaching the scheduler service and checking ownership."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from scheduler.component import SCHEDULER, Scheduler
-from scheduler.errors import Refused
+from scheduler.component import Scheduler
 
-from ..errors import ApiError, Forbidden
+from ..appkeys import SCHEDULER
+from ..errors import Forbidden
 from ..routing import Call
 
 
 def scheduler(call: Call[Any]) -> Scheduler:
     return call.request.app[SCHEDULER]
-
-
-def api_error(refused: Refused) -> ApiError:
-    return ApiError(refused.message, code=refused.code, status=refused.status, details=refused.details)
-
-
-@asynccontextmanager
-async def refusals() -> AsyncIterator[None]:
-    """Let a block raise the scheduler's refusals as the documented API errors."""
-    try:
-        yield
-    except Refused as refused:
-        raise api_error(refused) from None
 
 
 def own_practitioner_id(call: Call[Any]) -> uuid.UUID:

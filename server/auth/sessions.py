@@ -21,14 +21,13 @@ import time
 import uuid
 from collections import OrderedDict
 
-import msgpack
 
 from storage.accounts import User
 
-from ..bus import Bus
+from storage.bus import Bus
+from storage.bus_messages import AUTH, SessionRevoked, UserChanged, decode_auth
 from .tokens import Claims, TokenError, Tokens
 
-CHANNEL = "auth"
 
 
 class SessionCache:
@@ -90,21 +89,24 @@ class SessionCache:
         """Apply other processes' invalidations, and drop everything after a bus outage."""
 
         async def on_event(_: str, data: bytes) -> None:
-            kind, raw = msgpack.unpackb(data)
-            (self.forget_session if kind == "session" else self.forget_user)(uuid.UUID(bytes=raw))
+            message = decode_auth(data)
+            if isinstance(message, SessionRevoked):
+                self.forget_session(message.session_id)
+            else:
+                self.forget_user(message.user_id)
 
         async def on_reconnect() -> None:
             self.clear()
 
-        await bus.subscribe(CHANNEL, on_event)
+        await bus.subscribe(AUTH, on_event)
         bus.on_reconnect(on_reconnect)
 
     async def revoke_session(self, bus: Bus, session_id: uuid.UUID) -> None:
         """Forget a session here and tell every other process to."""
         self.forget_session(session_id)
-        await bus.publish(CHANNEL, msgpack.packb(("session", session_id.bytes)))
+        await bus.publish(AUTH, SessionRevoked(session_id).encode())
 
     async def user_changed(self, bus: Bus, user_id: uuid.UUID) -> None:
         """Forget a user's cached profile here and everywhere."""
         self.forget_user(user_id)
-        await bus.publish(CHANNEL, msgpack.packb(("user", user_id.bytes)))
+        await bus.publish(AUTH, UserChanged(user_id).encode())

@@ -73,5 +73,5 @@ async def test_default_presence_ttl_keeps_dead_processes_users_offline_within_30
     from server.config import load
 
     settings = load(env=server_env)
-    sweep_every = min(2.0, settings.presence_ttl / 5)
-    assert settings.presence_ttl + sweep_every <= 30
+    sweep_every = min(2.0, settings.channels.presence_ttl / 5)
+    assert settings.channels.presence_ttl + sweep_every <= 30

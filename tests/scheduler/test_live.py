@@ -9,7 +9,7 @@ import msgpack
 import pytest
 from redis.asyncio import Redis
 
-from server.bus import RedisBus
+from storage.bus import RedisBus
 from storage import bookings
 from storage.crypto import Sealer
 from storage.database import Database

@@ -1,0 +1,64 @@
+"""What other components may use of channels: the socket hub, as a Protocol, and its payload and error types.
+
+rtc signals over our Socket.IO but must not depend on how channels works
+inside; it codes against `SocketHub` and `Socket` here, which `Channels` and
+`Conn` implement (an import-linter contract in pyproject.toml keeps rtc to
+this module). Tests of rtc use the same protocol.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from storage.errors import Refusal
+
+
+class Payload(BaseModel):
+    """Base of every client event's payload: strict types, unknown fields refused, immutable."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class EventError(Refusal):
+    """An event refused with a stable code; `extra` fields (such as `retry_after`) go into the ack's error."""
+
+    def __init__(self, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message, code=code)
+        self.extra = extra
+
+
+def ok(**fields: Any) -> dict[str, Any]:
+    """A successful ack."""
+    return {"ok": True, **fields}
+
+
+class Socket(Protocol):
+    """One connected, authenticated socket."""
+
+    @property
+    def sid(self) -> str: ...
+
+    @property
+    def user_id(self) -> uuid.UUID: ...
+
+
+P = TypeVar("P", bound=Payload)
+EventHandler = Callable[[Any, Any], Awaitable[dict[str, Any]]]
+DisconnectHandler = Callable[[Any], Awaitable[None]]
+
+
+class SocketHub(Protocol):
+    """Who is this socket, handle an event, hear of a disconnect, emit to a socket, refuse (raise EventError)."""
+
+    def on(self, event: str, model: type[Payload], handler: EventHandler) -> None:
+        """Handle client event `event`: `handler(socket, payload)` returns the ack; raising a Refusal refuses it."""
+
+    def on_disconnect(self, callback: DisconnectHandler) -> None:
+        """Call `callback(socket)` after a socket of this process disconnects."""
+
+    async def emit_local(self, event: str, data: Any, to: str | list[str]) -> None:
+        """Send `event` to sockets (or rooms) of this process."""

@@ -1,0 +1,16 @@
+"""The typed keys under which the app holds the runtime and each component (only server/ knows them)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from channels.service import Channels
+from rtc.service import Video
+from scheduler.component import Scheduler
+
+from .runtime import Runtime
+
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
+CHANNELS: web.AppKey[Channels] = web.AppKey("channels", Channels)
+SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler", Scheduler)
+VIDEO: web.AppKey[Video] = web.AppKey("video", Video)

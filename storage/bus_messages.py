@@ -1,0 +1,136 @@
+"""Every kind of message on the bus: one class each, which encodes itself and decodes its bytes.
+
+The bus (storage/bus.py) carries bytes on named channels; this module is the
+one place that says what those bytes are. Publishers build a message and
+publish `(message.channel, message.encode())`; subscribers call `decode`.
+Messages that carry personal data (chat text, SDP with IP addresses) are
+sealed with the data key, so Redis never sees them in clear.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+import msgpack
+
+from .crypto import Sealer
+from .messages import Message
+
+AUTH = "auth"
+CHAT = "chat"
+BOOKINGS = "bookings"
+NOTIFICATIONS = "notifications"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRevoked:
+    """A sign-in session ended (logout, refresh-token reuse): caches drop it, its sockets are closed."""
+
+    session_id: uuid.UUID
+    channel: ClassVar[str] = AUTH
+
+    def encode(self) -> bytes:
+        return msgpack.packb(("session", self.session_id.bytes))
+
+
+@dataclass(frozen=True, slots=True)
+class UserChanged:
+    """A user's profile or role changed: caches of it are dropped."""
+
+    user_id: uuid.UUID
+    channel: ClassVar[str] = AUTH
+
+    def encode(self) -> bytes:
+        return msgpack.packb(("user", self.user_id.bytes))
+
+
+def decode_auth(data: bytes) -> SessionRevoked | UserChanged:
+    """A message of the `auth` channel."""
+    kind, raw = msgpack.unpackb(data)
+    return SessionRevoked(uuid.UUID(bytes=raw)) if kind == "session" else UserChanged(uuid.UUID(bytes=raw))
+
+
+@dataclass(frozen=True, slots=True)
+class BookingChanged:
+    """A committed booking change: its per-booking seq, each participant's feed seq, and the event body
+    (docs/booking.md describes the body; `booking` inside it is the booking as the API shows it)."""
+
+    booking_id: uuid.UUID
+    booking_seq: int
+    feed: dict[uuid.UUID, int]
+    event: dict[str, Any]
+    channel: ClassVar[str] = BOOKINGS
+
+    @property
+    def booking(self) -> dict[str, Any]:
+        booking: dict[str, Any] = self.event["booking"]
+        return booking
+
+    def encode(self) -> bytes:
+        return msgpack.packb({
+            "booking_id": str(self.booking_id), "booking_seq": self.booking_seq,
+            "feed": {str(user): seq for user, seq in self.feed.items()}, "event": self.event,
+        })
+
+    @classmethod
+    def decode(cls, data: bytes) -> BookingChanged:
+        env = msgpack.unpackb(data)
+        return cls(uuid.UUID(env["booking_id"]), int(env["booking_seq"]),
+                   {uuid.UUID(user): int(seq) for user, seq in env["feed"].items()}, env["event"])
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationCreated:
+    """An in-app notification for one user, in the shape the REST list returns."""
+
+    user_id: uuid.UUID
+    notification: dict[str, Any]
+    channel: ClassVar[str] = NOTIFICATIONS
+
+    def encode(self) -> bytes:
+        return msgpack.packb({"user_id": str(self.user_id), "notification": self.notification})
+
+    @classmethod
+    def decode(cls, data: bytes) -> NotificationCreated:
+        env = msgpack.unpackb(data)
+        return cls(uuid.UUID(env["user_id"]), env["notification"])
+
+
+def _ts(value: datetime | None) -> float | None:
+    return value.timestamp() if value is not None else None
+
+
+def _dt(value: float | None) -> datetime | None:
+    return datetime.fromtimestamp(value, UTC) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPosted:
+    """A chat message stored (`kind` "new") or revised ("updated") by some process; sealed on the bus."""
+
+    kind: str
+    message: Message
+    channel: ClassVar[str] = CHAT
+    _CONTEXT: ClassVar[str] = "bus.chat"
+
+    def encode(self, sealer: Sealer) -> bytes:
+        m = self.message
+        raw = msgpack.packb([
+            self.kind, m.conversation_id.bytes, m.seq, m.rev, m.id.bytes, m.sender_id.bytes, m.client_id.bytes,
+            m.body, m.ciphertext, m.nonce, m.sender_key_id, _ts(m.created_at), _ts(m.edited_at), _ts(m.deleted_at),
+        ])
+        return sealer.seal(raw, self._CONTEXT)
+
+    @classmethod
+    def decode(cls, sealer: Sealer, data: bytes) -> ChatPosted:
+        f = msgpack.unpackb(sealer.open(data, cls._CONTEXT))
+        message = Message(
+            conversation_id=uuid.UUID(bytes=f[1]), seq=f[2], rev=f[3], id=uuid.UUID(bytes=f[4]),
+            sender_id=uuid.UUID(bytes=f[5]), client_id=uuid.UUID(bytes=f[6]), body=f[7], ciphertext=f[8],
+            nonce=f[9], sender_key_id=f[10], created_at=_dt(f[11]) or datetime.now(UTC), edited_at=_dt(f[12]),
+            deleted_at=_dt(f[13]),
+        )
+        return cls(f[0], message)
