@@ -21,7 +21,8 @@ from storage import accounts
 
 from . import openapi, webclient
 from .api import (
-    auth, bookings, calendar, conversations, devices, jobs, notifications, ops, practitioners, presence, users,
+    auth, availability, bookings, calendar, conversations, devices, jobs, notifications, offerings, ops, presence,
+    profiles, slots, users,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .config import Settings
@@ -86,7 +87,8 @@ def build_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(close_sockets)
     routes = install(app, [
         auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,
-        practitioners.routes, bookings.routes, notifications.routes, calendar.routes, jobs.routes,
+        profiles.routes, offerings.routes, availability.routes, slots.routes,
+        bookings.routes, notifications.routes, calendar.routes, jobs.routes,
     ])
     ops.install(app, openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths()))
     webclient.install(app)
