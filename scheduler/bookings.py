@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from storage.bus import Bus
 from storage import availability, bookings
 from storage.accounts import User
 from storage.availability import Snapshot
 from storage.bookings import BookingDetail, Change, Created, NewBooking, Outcome, Person
+from storage.bus import Bus
+from storage.clock import Clock
 from storage.database import Database
 from storage.jobs import NewJob
 from storage.practitioners import Offering
 
 from . import events, live, notices, timeline
-from storage.clock import Clock
 from .errors import Refused, not_found, slot_unavailable
 from .localtime import day_bounds, local_day
 from .notices import Gist

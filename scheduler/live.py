@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.bus import Bus
 from storage.bookings import Written
+from storage.bus import Bus
 from storage.bus_messages import BookingChanged, NotificationCreated
 from storage.notifications import Notice
 
 from .events import iso
+
 
 def notification_body(n: Notice) -> dict[str, Any]:
     """A notification as the REST API lists it and the bus carries it."""

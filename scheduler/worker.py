@@ -30,11 +30,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storage import jobs
+from storage.clock import Clock
 from storage.database import Database
 from storage.errors import StorageError
 from storage.jobs import Job
-
-from storage.clock import Clock
 
 log = logging.getLogger(__name__)
 

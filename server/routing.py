@@ -22,10 +22,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from storage import audit
 
+from .appkeys import RUNTIME
 from .auth.principal import Principal, authenticate
 from .errors import ApiError, BadRequest, Forbidden, NotFound, Unprocessable
 from .logs import request_id
-from .appkeys import RUNTIME
 from .runtime import Runtime
 
 API_PREFIX = "/api/v1"

@@ -21,13 +21,11 @@ import time
 import uuid
 from collections import OrderedDict
 
-
 from storage.accounts import User
-
 from storage.bus import Bus
 from storage.bus_messages import AUTH, SessionRevoked, UserChanged, decode_auth
-from .tokens import Claims, TokenError, Tokens
 
+from .tokens import Claims, TokenError, Tokens
 
 
 class SessionCache:
