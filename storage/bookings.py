@@ -1,7 +1,7 @@
 """Bookings: creation without double booking, locked status changes, reads, and the event streams.
 
-Writes go through the SQL functions `booking_create` (migration 0029) and
-`booking_apply` (0026), one statement each, so the practitioner lock is held
+Writes go through the SQL functions `booking_create` and `booking_apply`
+(storage/functions/), one statement each, so the practitioner lock is held
 for a single round trip; creating a booking is that one statement in
 autocommit, conversation included. Each write returns a `Written`: what the
 caller publishes on the bus once the transaction commits.

@@ -1,8 +1,8 @@
 """In-app notifications, read state, email bookkeeping and per-user preferences.
 
 Notifications are written by the booking functions and job handlers through
-the `notify` SQL function (0023), which also queues the email of each one the
-recipient wants by email.
+the `notify` SQL function (storage/functions/notify.sql), which also queues
+the email of each one the recipient wants by email.
 """
 
 from __future__ import annotations
