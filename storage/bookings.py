@@ -448,8 +448,7 @@ async def overlapping_pairs(db: Database) -> int:
           ON a.practitioner_id = b.practitioner_id AND a.id < b.id
          AND a.blocked_from < b.blocked_to AND b.blocked_from < a.blocked_to
          AND NOT (a.offering_id = b.offering_id AND a.start_at = b.start_at)
-        WHERE a.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
-          AND b.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
+        WHERE booking_holds_time(a.status) AND booking_holds_time(b.status)
         """,
     )
     return 0 if row is None else int(row["n"])

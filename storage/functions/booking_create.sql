@@ -61,7 +61,7 @@ BEGIN
     FROM bookings b
     WHERE b.practitioner_id = p_practitioner_id
       AND b.start_at > p_blocked_from - interval '1 day' AND b.start_at < p_blocked_to + interval '1 day'
-      AND b.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
+      AND booking_holds_time(b.status)
       AND b.blocked_from < p_blocked_to AND b.blocked_to > p_blocked_from
       AND b.id IS DISTINCT FROM p_replaces;
     IF v_clash THEN
@@ -77,7 +77,7 @@ BEGIN
         SELECT count(DISTINCT (b.offering_id, b.start_at)) FROM bookings b
         WHERE b.practitioner_id = p_practitioner_id
           AND b.start_at >= p_day_start AND b.start_at < p_day_end
-          AND b.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
+          AND booking_holds_time(b.status)
           AND b.id IS DISTINCT FROM p_replaces
     ) >= p_max_per_day THEN
         outcome := 'day_full';
