@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from storage import bookings, messages
+from storage import bookings, conversations, messages
 from storage.database import Database
 
 
@@ -16,8 +16,7 @@ class ConversationSource:
         self._db = db
 
     async def last_seq(self, key: uuid.UUID) -> int:
-        row = await self._db.fetchrow("streams.conversation_seq", "SELECT last_seq FROM conversations WHERE id = $1", key)
-        return int(row["last_seq"]) if row else 0
+        return await conversations.last_seq(self._db, key)
 
     async def between(self, key: uuid.UUID, after_seq: int, upto_seq: int, limit: int) -> list[Any]:
         return await messages.between(self._db, key, after_seq, upto_seq, limit)

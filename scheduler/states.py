@@ -48,9 +48,6 @@ class Role(enum.StrEnum):
     SYSTEM = "system"
 
 
-# Statuses whose time stays taken: new bookings may not overlap them.
-HOLDS_TIME = frozenset({Status.REQUESTED, Status.CONFIRMED, Status.IN_SESSION, Status.COMPLETED, Status.NO_SHOW})
-
 # The session window: a booking may be started (and its video session joined, rtc/plan.py) from
 # OPENS_BEFORE its start until CLOSES_AFTER its end, and it is finished (completed, or a no-show)
 # when the window closes (timeline.py). One window for all three, so two people who first meet in

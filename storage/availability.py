@@ -16,8 +16,6 @@ from .practitioners import (
     practitioner_from,
 )
 
-HOLDS_TIME_SQL = "('requested', 'confirmed', 'in_session', 'completed', 'no_show')"
-
 
 @dataclass(frozen=True, slots=True)
 class WeeklyRule:
@@ -80,8 +78,9 @@ async def snapshot(
 ) -> Snapshot | None:
     """The practitioner (given, or the one of `offering_id`), the offering if it is theirs, their rules,
     the overrides of local dates `first_day`..`last_day`, the time off and (if `with_held`) the bookings
-    around [span_from, span_to), and an earlier booking by `requested_by` with `idempotency_key`.
-    None if there is no such practitioner."""
+    around [span_from, span_to) that hold time (by SQL `booking_holds_time`, which booking_create checks
+    too), and an earlier booking by `requested_by` with `idempotency_key`. None if there is no such
+    practitioner."""
     row = await db.fetchrow(
         "availability.snapshot",
         f"""
@@ -95,7 +94,7 @@ async def snapshot(
                 WHERE t.practitioner_id = p.user_id AND t.ends_at > $5 AND t.starts_at < $6) AS time_off,
           CASE WHEN $7 THEN ARRAY(
                 SELECT ROW(b.start_at, b.blocked_from, b.blocked_to, b.offering_id) FROM bookings b
-                WHERE b.practitioner_id = p.user_id AND b.status IN {HOLDS_TIME_SQL}
+                WHERE b.practitioner_id = p.user_id AND booking_holds_time(b.status)
                   AND b.start_at >= $5::timestamptz - interval '1 day'
                   AND b.start_at < $6::timestamptz + interval '1 day') END AS held,
           (SELECT ROW(b.id, b.request_hash) FROM bookings b

@@ -1,7 +1,7 @@
 """Bookings: creation without double booking, locked status changes, reads, and the event streams.
 
-Writes go through the SQL functions `booking_create` (migration 0029) and
-`booking_apply` (0026), one statement each, so the practitioner lock is held
+Writes go through the SQL functions `booking_create` and `booking_apply`
+(storage/functions/), one statement each, so the practitioner lock is held
 for a single round trip; creating a booking is that one statement in
 autocommit, conversation included. Each write returns a `Written`: what the
 caller publishes on the bus once the transaction commits.
@@ -25,6 +25,7 @@ from typing import Any
 import asyncpg
 
 from .database import Database
+from .functions import call
 from .jobs import NewJob, jobs_arg
 from .notifications import NewNotice, Notice, from_sent, from_written, notices_arg
 
@@ -236,15 +237,17 @@ async def _create_in(
     body = {**body, "booking": {**body["booking"], "conversation_id": str(conversation_id)}}
     sent = notices_arg(notices)
     try:
-        row = await conn.fetchrow(
-            """SELECT * FROM booking_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                   $17, $18, $19, $20, $21, $22, $23, $24, $25, $26::jsonb, $27, $28::jsonb, $29, $30::jsonb, $31, $32)""",
-            new.id, new.practitioner_id, new.client_id, new.offering_id, conversation_id, new.status, new.mode,
-            new.start_at, new.end_at, new.blocked_from, new.blocked_to, new.day_start, new.day_end, new.max_per_day,
-            new.capacity, new.price_minor, new.currency, new.late_cancel_min, note, new.requested_by, new.actor_role,
-            new.idempotency_key, new.request_hash, new.expires_at, replaces, body, job.kind, job.payload, job.run_at,
-            sent, now, email,
-        )
+        row = await conn.fetchrow(*call(
+            "booking_create", p_id=new.id, p_practitioner_id=new.practitioner_id, p_client_id=new.client_id,
+            p_offering_id=new.offering_id, p_conversation_id=conversation_id, p_status=new.status, p_mode=new.mode,
+            p_start=new.start_at, p_end=new.end_at, p_blocked_from=new.blocked_from, p_blocked_to=new.blocked_to,
+            p_day_start=new.day_start, p_day_end=new.day_end, p_max_per_day=new.max_per_day,
+            p_capacity=new.capacity, p_price_minor=new.price_minor, p_currency=new.currency,
+            p_late_cancel_min=new.late_cancel_min, p_note_sealed=note, p_requested_by=new.requested_by,
+            p_actor_role=new.actor_role, p_idempotency_key=new.idempotency_key, p_request_hash=new.request_hash,
+            p_expires_at=new.expires_at, p_replaces=replaces, p_body=body, p_job_kind=job.kind,
+            p_job_payload=job.payload, p_job_run_at=job.run_at, p_notices=sent, p_now=now, p_email=email,
+        ))
     except asyncpg.UniqueViolationError as exc:
         # Two requests with one key for different practitioners raced past each other's locks.
         if exc.constraint_name != "bookings_idempotency":
@@ -320,11 +323,12 @@ async def apply(
     if change.reason is not None:
         purpose = CANCEL_REASON if change.to_status == "cancelled" else DECLINE_REASON
         reason = held.db.sealer.seal_text(change.reason, f"{purpose}:{booking.id}")
-    row = await held.conn.fetchrow(
-        "SELECT * FROM booking_apply($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13, $14)",
-        booking.id, change.kind, booking.status, change.to_status, change.actor_id, change.actor_role,
-        change.cancelled_late, reason, change.rescheduled_to, body, jobs_arg(jobs), notices_arg(notices), now, email,
-    )
+    row = await held.conn.fetchrow(*call(
+        "booking_apply", p_id=booking.id, p_kind=change.kind, p_from=booking.status, p_to=change.to_status,
+        p_actor_id=change.actor_id, p_actor_role=change.actor_role, p_cancelled_late=change.cancelled_late,
+        p_reason_sealed=reason, p_rescheduled_to=change.rescheduled_to, p_body=body, p_jobs=jobs_arg(jobs),
+        p_notices=notices_arg(notices), p_now=now, p_email=email,
+    ))
     assert row is not None
     seq = int(row["seq"])
     return Written(booking.id, seq, _feed(row["feed"]), {**body, "booking_seq": seq}, from_written(row["notices"]))
@@ -448,8 +452,7 @@ async def overlapping_pairs(db: Database) -> int:
           ON a.practitioner_id = b.practitioner_id AND a.id < b.id
          AND a.blocked_from < b.blocked_to AND b.blocked_from < a.blocked_to
          AND NOT (a.offering_id = b.offering_id AND a.start_at = b.start_at)
-        WHERE a.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
-          AND b.status IN ('requested', 'confirmed', 'in_session', 'completed', 'no_show')
+        WHERE booking_holds_time(a.status) AND booking_holds_time(b.status)
         """,
     )
     return 0 if row is None else int(row["n"])

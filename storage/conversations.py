@@ -77,6 +77,14 @@ async def for_member(db: Database, conversation_id: uuid.UUID, user_id: uuid.UUI
     return None if row is None else Summary(_conversation(row), row["read_seq"])
 
 
+async def last_seq(db: Database, conversation_id: uuid.UUID) -> int:
+    """The seq of the conversation's latest message (0 if it has none, or does not exist)."""
+    row = await db.fetchrow(
+        "conversations.last_seq", "SELECT last_seq FROM conversations WHERE id = $1", conversation_id
+    )
+    return 0 if row is None else int(row["last_seq"])
+
+
 async def list_for_user(db: Database, user_id: uuid.UUID, limit: int = 200) -> list[Summary]:
     """The user's conversations, most recently active first, with their read position."""
     rows = await db.fetch(

@@ -1,8 +1,9 @@
 """The durable job queue: claim under a lease, renew, finish, retry, and look at the dead.
 
-Jobs are queued by the booking functions (`enqueue_jobs`, `notify` in SQL) in the
-transaction of the change that needs them. A job may have several steps (a
-booking's timeline): after each, `advance` queues it again for the next.
+Jobs are queued by the SQL functions (storage/functions/: `booking_create`,
+`enqueue_jobs`, `notify`) in the transaction of the change that needs them. A
+job may have several steps (a booking's timeline): after each, `advance`
+queues it again for the next.
 
 Claiming uses FOR UPDATE SKIP LOCKED, so any number of processes poll the
 same table without handing one job to two of them at once. A claim sets a

@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 
 from .database import Database
+from .functions import call
 
 _BODY = "messages.body"
 
@@ -67,12 +68,12 @@ async def post_batch(db: Database, items: list[NewMessage]) -> list[Posted]:
     """Store `items` in one round trip; results are in the same order."""
     ids = [uuid.uuid4() for _ in items]
     bodies = [db.sealer.seal_text(m.body, f"{_BODY}:{i}") if m.body is not None else None for m, i in zip(items, ids)]
-    rows = await db.fetch(
-        "messages.post_batch",
-        "SELECT * FROM post_messages($1, $2, $3, $4, $5, $6, $7, $8)",
-        [m.conversation_id for m in items], ids, [m.sender_id for m in items], [m.client_id for m in items],
-        bodies, [m.ciphertext for m in items], [m.nonce for m in items], [m.sender_key_id for m in items],
-    )
+    rows = await db.fetch("messages.post_batch", *call(
+        "post_messages", p_conversation=[m.conversation_id for m in items], p_id=ids,
+        p_sender=[m.sender_id for m in items], p_client=[m.client_id for m in items], p_body=bodies,
+        p_ciphertext=[m.ciphertext for m in items], p_nonce=[m.nonce for m in items],
+        p_key=[m.sender_key_id for m in items],
+    ))
     results: list[Posted] = []
     for item, row in zip(items, sorted(rows, key=lambda r: r["idx"])):
         if row["status"] not in ("ok", "duplicate"):

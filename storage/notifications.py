@@ -1,8 +1,8 @@
 """In-app notifications, read state, email bookkeeping and per-user preferences.
 
 Notifications are written by the booking functions and job handlers through
-the `notify` SQL function (0023), which also queues the email of each one the
-recipient wants by email.
+the `notify` SQL function (storage/functions/notify.sql), which also queues
+the email of each one the recipient wants by email.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from .database import Database
+from .functions import call
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,7 @@ def _notice(r: asyncpg.Record) -> Notice:
 async def write(conn: asyncpg.Connection, notices: list[NewNotice], now: datetime, *, email: bool) -> list[Notice]:
     """Insert notifications in the caller's transaction, and queue their emails if `email` is configured;
     returns those inserted."""
-    return from_written(await conn.fetchval("SELECT notify($1::jsonb, $2, $3)", notices_arg(notices), now, email))
+    return from_written(await conn.fetchval(*call("notify", p_notices=notices_arg(notices), p_now=now, p_email=email)))
 
 
 async def list_for(

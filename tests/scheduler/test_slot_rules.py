@@ -220,18 +220,18 @@ class TestClasses:
         assert day_slots(f, date(2027, 1, 5)) == [self.TEN]
 
 
-def test_python_and_sql_agree_on_which_statuses_hold_time():
-    from importlib import resources
+async def test_one_definition_says_which_statuses_hold_time(database_url):
+    """SQL `booking_holds_time` is the one definition: booking_create checks it, and the slot finder's snapshot
+    (storage/availability.py) reads the bookings it selects. The planner inlines it, so it costs nothing."""
+    import asyncpg
 
-    from scheduler.states import HOLDS_TIME
-    from storage.availability import HOLDS_TIME_SQL
+    from scheduler.states import Status
 
-    def statuses(sql_list: str) -> set[str]:
-        return {s.strip(" '") for s in sql_list.strip("()").split(",")}
-
-    assert statuses(HOLDS_TIME_SQL) == {s.value for s in HOLDS_TIME}
-    migrations = sorted((p for p in resources.files("storage.migrations").iterdir() if p.name.endswith(".sql")),
-                        key=lambda p: p.name)
-    functions = [m.read_text() for m in migrations if "CREATE FUNCTION booking_create" in m.read_text()][-1]
-    in_lists = [part.split(")")[0] for part in functions.split("b.status IN (")[1:]]
-    assert in_lists and all(statuses(x) == {s.value for s in HOLDS_TIME} for x in in_lists)
+    conn = await asyncpg.connect(database_url)
+    try:
+        holding = {s for s in Status if await conn.fetchval("SELECT booking_holds_time($1)", s.value)}
+        plan = await conn.fetch("EXPLAIN VERBOSE SELECT 1 FROM bookings b WHERE booking_holds_time(b.status)")
+    finally:
+        await conn.close()
+    assert holding == {Status.REQUESTED, Status.CONFIRMED, Status.IN_SESSION, Status.COMPLETED, Status.NO_SHOW}
+    assert "booking_holds_time" not in "\n".join(r[0] for r in plan)

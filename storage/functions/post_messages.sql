@@ -8,7 +8,7 @@
 -- locked in id order so two batches can never deadlock. A (sender, client_id)
 -- pair that was already stored returns the original message instead.
 
-CREATE FUNCTION post_messages(
+CREATE OR REPLACE FUNCTION post_messages(
     p_conversation uuid[], p_id uuid[], p_sender uuid[], p_client uuid[],
     p_body bytea[], p_ciphertext bytea[], p_nonce bytea[], p_key text[]
 ) RETURNS TABLE (
