@@ -54,13 +54,13 @@ import uvloop
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
 
-from rtc.assembly import Assembled
+from rtc.sfu.assembly import Assembled
 from rtc.client import Received, SyntheticParticipant
 from rtc.loopback import loopback_ice
 from rtc.media import EncodedLoop, encode_vp8_loop
-from rtc.passthrough import adopt_receiver
-from rtc.peer import Message, Peer, Signal
-from rtc.room import SfuRoom
+from rtc.sfu.passthrough import adopt_receiver
+from rtc.sfu.peer import Message, Peer, Signal
+from rtc.sfu.room import SfuRoom
 
 RESULTS = Path(__file__).parent / "results"
 FPS = 30

@@ -1,4 +1,4 @@
-"""A synthetic participant: the client side of ``rtc.peer``'s protocol.
+"""A synthetic participant: the client side of ``rtc.sfu.peer``'s protocol.
 
 Why it lives next to the SFU: tests, the capacity benchmark and load bots all
 need a participant that speaks the same offer/answer protocol as a browser
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-from rtc.assembly import Assembled, EncodedFrame
+from rtc.sfu.assembly import Assembled, EncodedFrame
 from rtc.media import EncodedLoop, ReplayTrack
-from rtc.passthrough import (
+from rtc.sfu.passthrough import (
     PassthroughReceiver,
     adopt_receiver,
     intercept_keyframe_requests,
 )
-from rtc.peer import Message, NegotiationError, close_connection, default_configuration
+from rtc.sfu.peer import Message, NegotiationError, close_connection, default_configuration
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,18 @@
 """The video component: booking-bound SFU sessions, signalled over the channels' Socket.IO.
 
-Built with the app on the socket hub it is given (``channels.interface.SocketHub``,
-the only part of channels it knows), so its events are registered before
-Socket.IO starts, and started in the app's cleanup context after the runtime,
-channels and scheduler, so it is stopped before them: on the way out every session is
-closed, which closes every peer connection, and its participants are told to
-rejoin (another process takes the session over).
+Built with the app on the socket hub it is given
+(``channels.interface.SocketHub``, the only part of channels it knows), so its
+events are registered before Socket.IO starts, and started in the app's
+cleanup context after the runtime, channels and scheduler, so it is stopped
+before them: on the way out every session is closed, which closes every peer
+connection, and its participants are told to rejoin (another process takes
+the session over).
 
-Wiring, in one place: ``rtc.signalling`` (the edge, per socket) asks
-``rtc.hosting`` (the owner, per session) directly or through ``rtc.relay``;
-``rtc.ownership`` says who owns what; the scheduler's own ``act`` starts a
-booking; booking changes on the bus update the sessions they touch.
+Wiring, in one place: ``rtc.sessions.signalling`` (the edge, per socket) asks
+``rtc.sessions.hosting`` (the owner, per session) directly or through
+``rtc.sessions.relay``; ``rtc.sessions.ownership`` says who owns what; the
+server's ``start`` starts a booking; booking changes on the bus update the
+sessions they touch.
 """
 
 from __future__ import annotations
@@ -36,14 +38,14 @@ from storage.bus_messages import BOOKINGS, BookingChanged
 from storage.database import Database
 from storage.errors import Refusal, StorageError
 
-from . import ice
-from .hosting import Host
-from .ownership import MemoryOwnership, RedisOwnership, new_process_id
-from .plan import Plan, plan_of, session_id
-from .relay import Relay
-from .session import Limits, Member
+from .sessions import ice
+from .sessions.hosting import Host
+from .sessions.ownership import MemoryOwnership, RedisOwnership, new_process_id
+from .sessions.plan import Plan, plan_of, session_id
+from .sessions.relay import Relay
+from .sessions.session import Limits, Member
+from .sessions.signalling import EVENTS, Signalling
 from .settings import RtcSettings
-from .signalling import EVENTS, Signalling
 
 log = logging.getLogger(__name__)
 StartBooking = Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]

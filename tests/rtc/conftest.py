@@ -19,8 +19,8 @@ import pytest
 from rtc.client import Received, SyntheticParticipant
 from rtc.loopback import loopback_ice
 from rtc.media import encode_opus_loop, encode_vp8_loop
-from rtc.peer import Message
-from rtc.room import SfuRoom
+from rtc.sfu.peer import Message
+from rtc.sfu.room import SfuRoom
 
 from ..support.media import Media
 

@@ -27,7 +27,7 @@ from aiortc import RTCConfiguration
 
 from rtc.client import Received, SyntheticParticipant
 from rtc.media import EncodedLoop
-from rtc.peer import Message
+from rtc.sfu.peer import Message
 
 from .realtime import Realtime
 

@@ -1,10 +1,10 @@
 """The sessions this process hosts, and the requests that reach them (from local sockets or relayed).
 
 Why requests are plain ``(op, args)`` dicts: the same call serves a socket on
-this process and one on another process (through ``rtc.relay``), so there is
+this process and one on another process (through ``rtc.sessions.relay``), so there is
 one code path to test. Every answer is an ack dict in the channels shape.
 
-Hosting is tied to ownership (``rtc.ownership``): a session is created here
+Hosting is tied to ownership (``rtc.sessions.ownership``): a session is created here
 only after this process has claimed it, so a request that reaches a process
 which no longer owns the session is answered ``moved`` with the current
 owner and the edge retries there. Claims are refreshed while sessions live and
@@ -25,9 +25,9 @@ from aiortc import RTCConfiguration
 from channels.interface import EventError
 from storage.errors import Refusal
 
-from rtc.ownership import Ownership, refresh_interval
-from rtc.plan import Plan
-from rtc.session import Deliver, Limits, StartBooking, VideoSession
+from rtc.sessions.ownership import Ownership, refresh_interval
+from rtc.sessions.plan import Plan
+from rtc.sessions.session import Deliver, Limits, StartBooking, VideoSession
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +35,11 @@ LoadPlan = Callable[[uuid.UUID], Awaitable[Plan | None]]  # booking id -> its se
 
 
 def refused(refusal: Refusal) -> dict[str, Any]:
-    """A refused request's answer, in the shape channels acks any refusal with (an owner's answers travel as
-    data, through ``rtc.relay`` too, so they are rendered here rather than by the Socket.IO dispatcher)."""
+    """A refused request's answer, in the shape channels acks any refusal with.
+
+    An owner's answers travel as data (through ``rtc.sessions.relay`` too), so
+    they are rendered where they are made, not by the Socket.IO dispatcher.
+    """
     error: dict[str, Any] = {"code": refusal.code, "message": refusal.message}
     if refusal.details:
         error["details"] = refusal.details

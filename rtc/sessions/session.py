@@ -33,9 +33,9 @@ from aiortc import RTCConfiguration
 
 from channels.interface import EventError
 
-from rtc.peer import Message, NegotiationError
-from rtc.plan import Person, Plan
-from rtc.room import SfuRoom
+from rtc.sfu.peer import Message, NegotiationError
+from rtc.sessions.plan import Person, Plan
+from rtc.sfu.room import SfuRoom
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The ``rtc:*`` Socket.IO events, on the process that holds the socket (the edge).
 
-The edge authorizes (the booking, the person, the window: ``rtc.plan``),
-audits the join, finds the session's owner (``rtc.ownership``), and passes the
+The edge authorizes (the booking, the person, the window: ``rtc.sessions.plan``),
+audits the join, finds the session's owner (``rtc.sessions.ownership``), and passes the
 request to it: directly when the owner is this process, through
-``rtc.relay`` otherwise. It remembers, per socket, which sessions it joined
+``rtc.sessions.relay`` otherwise. It remembers, per socket, which sessions it joined
 and where they live, so later events go straight there and a disconnect
 leaves them all. Events for a socket (offers, room events) are delivered here
 whichever process sent them.
