@@ -12,6 +12,7 @@ Two layers, each its own package (docs/video.md):
 
 ``rtc.service.Video`` is the component the server wires in, with its settings
 (``rtc.settings``); it reaches channels only through
-``channels.interface.SocketHub``. ``media``, ``client`` and ``loopback`` are
-synthetic participants for tests, bots and benchmarks.
+``channels.interface.SocketHub``. Synthetic participants and pre-encoded media
+(for tests, bots and benchmarks) are not here: they are the Python SDK's
+(``klear_client.participant``, ``klear_client.media``).
 """

@@ -33,6 +33,8 @@ codec's ``pack()`` instead of encoding (see ``rtc.sfu.subscriber``).
 
 The version is checked at import: these names are private and change between
 releases, so any other aiortc version must fail loudly rather than misbehave.
+The Python SDK, which installs without the server, receives through its own
+copy (clients/python/klear_client/passthrough.py): change both together.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from rtc.client import SyntheticParticipant
+from klear_client.participant import SyntheticParticipant
 from rtc.sfu.peer import NegotiationError
 from rtc.sfu.room import SfuRoom
 

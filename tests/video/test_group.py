@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from klear_client.participant import Received, SyntheticParticipant
 from rtc.sessions import ice
-from rtc.client import Received, SyntheticParticipant
 from rtc.sessions.hosting import Host
 from rtc.sessions.ownership import MemoryOwnership
 from rtc.sessions.plan import Plan, plan_of
