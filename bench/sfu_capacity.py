@@ -6,8 +6,9 @@ Two processes, each pinned to its own core so they do not share one:
   reference: the same topology through aiortc's ``MediaRelay`` (decode each
   published track once, re-encode per subscriber, which is aiortc's
   documented way to fan out);
-* this process (core 1) runs the synthetic clients (``rtc.client``: replay of
-  pre-encoded VP8, passthrough receive, no codec work) and drives the SFU
+* this process (core 1) runs the synthetic clients
+  (``klear_client.participant``: replay of pre-encoded VP8, passthrough
+  receive, no codec work) and drives the SFU
   over a Unix socket carrying JSON lines (joins, offers/answers, CPU probes).
 
 Topologies: (a) 1 publisher -> N subscribers, (b) S two-person sessions
@@ -54,13 +55,13 @@ import uvloop
 from aiortc import MediaStreamTrack
 from aiortc.contrib.media import MediaRelay
 
-from rtc.assembly import Assembled
-from rtc.client import Received, SyntheticParticipant
-from rtc.loopback import loopback_ice
-from rtc.media import EncodedLoop, encode_vp8_loop
-from rtc.passthrough import adopt_receiver
-from rtc.peer import Message, Peer, Signal
-from rtc.room import SfuRoom
+from klear_client.loopback import loopback_ice
+from klear_client.media import EncodedLoop, encode_vp8_loop
+from klear_client.participant import Received, SyntheticParticipant
+from rtc.sfu.assembly import Assembled
+from rtc.sfu.passthrough import adopt_receiver
+from rtc.sfu.peer import Message, Peer, Signal
+from rtc.sfu.room import SfuRoom
 
 RESULTS = Path(__file__).parent / "results"
 FPS = 30

@@ -1,16 +1,18 @@
-"""SFU forwarding core: encoded-frame passthrough on top of aiortc.
+"""Video: an SFU that forwards encoded media without decoding it, and the booking-bound sessions on top.
 
-Entry point for the session layer: ``rtc.room.SfuRoom``. Module map:
-``passthrough`` (the only aiortc-internals adapter), ``assembly`` (frames from
-RTP), ``forwarding`` (fan-out, keyframe policy), ``subscriber`` (the track a
-subscriber's sender pulls), ``publisher`` (a published track), ``peer``
-(one participant's connection and negotiation), ``media``/``client``/
-``loopback`` (synthetic participants for tests, bots and benchmarks).
+Two layers, each its own package (docs/video.md):
 
-Sessions on top (docs/video.md): ``plan`` (who may join a booking's session,
-and when), ``session`` (one live session: members, room events, limits),
-``hosting`` (the sessions this process owns), ``ownership`` (which process
-owns which session), ``relay`` (signalling between processes),
-``signalling`` (the ``rtc:*`` Socket.IO events), ``ice`` (STUN/TURN
-settings) and ``service`` (the component that wires them into the app).
+* ``rtc.sfu``: the media plane. ``room.SfuRoom`` forwards every published
+  track to every other participant; ``passthrough`` is the only module that
+  adapts aiortc internals (it names the aiortc version it fits).
+* ``rtc.sessions``: who may meet when (``plan``), one live session
+  (``session``), the sessions this process hosts (``hosting``), which process
+  hosts which (``ownership``, ``relay``), and the ``rtc:*`` Socket.IO events
+  (``signalling``), with the ICE servers (``ice``).
+
+``rtc.service.Video`` is the component the server wires in, with its settings
+(``rtc.settings``); it reaches channels only through
+``channels.interface.SocketHub``. Synthetic participants and pre-encoded media
+(for tests, bots and benchmarks) are not here: they are the Python SDK's
+(``klear_client.participant``, ``klear_client.media``).
 """

@@ -1,15 +1,18 @@
 """The video component: booking-bound SFU sessions, signalled over the channels' Socket.IO.
 
-Built with the app (so its events are registered before Socket.IO starts) and
-started in the app's cleanup context after the runtime, channels and
-scheduler, so it is stopped before them: on the way out every session is
-closed, which closes every peer connection, and its participants are told to
-rejoin (another process takes the session over).
+Built with the app on the socket hub it is given
+(``channels.interface.SocketHub``, the only part of channels it knows), so its
+events are registered before Socket.IO starts, and started in the app's
+cleanup context after the runtime, channels and scheduler, so it is stopped
+before them: on the way out every session is closed, which closes every peer
+connection, and its participants are told to rejoin (another process takes
+the session over).
 
-Wiring, in one place: ``rtc.signalling`` (the edge, per socket) asks
-``rtc.hosting`` (the owner, per session) directly or through ``rtc.relay``;
-``rtc.ownership`` says who owns what; the scheduler's own ``act`` starts a
-booking; booking changes on the bus update the sessions they touch.
+Wiring, in one place: ``rtc.sessions.signalling`` (the edge, per socket) asks
+``rtc.sessions.hosting`` (the owner, per session) directly or through
+``rtc.sessions.relay``; ``rtc.sessions.ownership`` says who owns what; the
+server's ``start`` starts a booking; booking changes on the bus update the
+sessions they touch.
 """
 
 from __future__ import annotations
@@ -28,22 +31,21 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector, CollectorRegistry
 from redis.asyncio import Redis
 
-from channels.connections import Conn
-from channels.service import Channels
+from channels.interface import Socket, SocketHub
 from storage import video
 from storage.bus import Bus
 from storage.bus_messages import BOOKINGS, BookingChanged
 from storage.database import Database
 from storage.errors import Refusal, StorageError
 
-from . import ice
-from .hosting import Host
-from .ownership import MemoryOwnership, RedisOwnership, new_process_id
-from .plan import Plan, plan_of, session_id
-from .relay import Relay
-from .session import Limits, Member
+from .sessions import ice
+from .sessions.hosting import Host
+from .sessions.ownership import MemoryOwnership, RedisOwnership, new_process_id
+from .sessions.plan import Plan, plan_of, session_id
+from .sessions.relay import Relay
+from .sessions.session import Limits, Member
+from .sessions.signalling import EVENTS, Signalling
 from .settings import RtcSettings
-from .signalling import EVENTS, Signalling
 
 log = logging.getLogger(__name__)
 StartBooking = Callable[[uuid.UUID, uuid.UUID], Awaitable[None]]
@@ -68,13 +70,13 @@ class _Gauges(Collector):
 class Video:
     """This process's part of video: edge for its sockets, owner of the sessions it hosts."""
 
-    def __init__(self, channels: Channels) -> None:
-        self._channels = channels
+    def __init__(self, hub: SocketHub) -> None:
+        self._hub = hub
         self._signalling: Signalling | None = None
         self._relay: Relay | None = None
         for event, (model, method) in EVENTS.items():
-            channels.on(event, model, partial(self._event, method))
-        channels.on_disconnect(self._disconnected)
+            hub.on(event, model, partial(self._event, method))
+        hub.on_disconnect(self._disconnected)
 
     @asynccontextmanager
     async def running(
@@ -130,14 +132,14 @@ class Video:
 
     # -- plumbing between the parts -----------------------------------------------------------
 
-    async def _event(self, method: str, conn: Conn, payload: Any) -> dict[str, Any]:
+    async def _event(self, method: str, socket: Socket, payload: Any) -> dict[str, Any]:
         assert self._signalling is not None, "video used before the app started"
-        result: dict[str, Any] = await getattr(self._signalling, method)(conn, payload)
+        result: dict[str, Any] = await getattr(self._signalling, method)(socket, payload)
         return result
 
-    async def _disconnected(self, conn: Conn) -> None:
+    async def _disconnected(self, socket: Socket) -> None:
         if self._signalling is not None:
-            await self._signalling.disconnected(conn)
+            await self._signalling.disconnected(socket)
 
     async def _deliver(self, member: Member, event: str, data: dict[str, Any]) -> None:
         """Owner -> a member's socket, wherever it is."""
@@ -152,7 +154,7 @@ class Video:
             await self._signalling.deliver(sid, event, data)
 
     async def _emit_local(self, event: str, data: dict[str, Any], sid: str) -> None:
-        await self._channels.emit_local(event, data, to=sid)
+        await self._hub.emit_local(event, data, to=sid)
 
     async def _booking_changed(self, host: Host, tasks: set[asyncio.Task[None]], _: str, data: bytes) -> None:
         """A booking changed (bus `bookings`): if its session is hosted here, apply the change."""

@@ -134,3 +134,64 @@ class ChatPosted:
             deleted_at=_dt(f[13]),
         )
         return cls(f[0], message)
+
+
+def rtc_channel(process_id: str) -> str:
+    """The channel on which one video process hears relayed signalling (rtc/sessions/relay.py)."""
+    return f"rtc:{process_id}"
+
+
+_RTC_CONTEXT = "bus.rtc"
+
+
+@dataclass(frozen=True, slots=True)
+class RtcRequest:
+    """Video signalling to a session's owner: operation `op` for a socket of process `sender`; sealed (SDP)."""
+
+    request_id: int
+    sender: str
+    op: str
+    args: dict[str, Any]
+
+    def encode(self, sealer: Sealer) -> bytes:
+        fields = {"t": "req", "id": self.request_id, "from": self.sender, "op": self.op, "args": self.args}
+        return _seal_rtc(sealer, fields)
+
+
+@dataclass(frozen=True, slots=True)
+class RtcReply:
+    """The owner's ack to an `RtcRequest`; sealed."""
+
+    request_id: int
+    ack: dict[str, Any]
+
+    def encode(self, sealer: Sealer) -> bytes:
+        return _seal_rtc(sealer, {"t": "rep", "id": self.request_id, "ack": self.ack})
+
+
+@dataclass(frozen=True, slots=True)
+class RtcEmit:
+    """An event (an offer, a room event) for socket `sid` of the addressed process; sealed."""
+
+    sid: str
+    event: str
+    data: dict[str, Any]
+
+    def encode(self, sealer: Sealer) -> bytes:
+        return _seal_rtc(sealer, {"t": "emit", "sid": self.sid, "event": self.event, "data": self.data})
+
+
+def _seal_rtc(sealer: Sealer, fields: dict[str, Any]) -> bytes:
+    return sealer.seal(msgpack.packb(fields, use_bin_type=True), _RTC_CONTEXT)
+
+
+def decode_rtc(sealer: Sealer, data: bytes) -> RtcRequest | RtcReply | RtcEmit:
+    """A message of an `rtc:<process id>` channel."""
+    f = msgpack.unpackb(sealer.open(data, _RTC_CONTEXT), raw=False)
+    if f["t"] == "req":
+        return RtcRequest(f["id"], f["from"], f["op"], f["args"])
+    if f["t"] == "rep":
+        return RtcReply(f["id"], f["ack"])
+    if f["t"] == "emit":
+        return RtcEmit(f["sid"], f["event"], f["data"])
+    raise ValueError(f"not an rtc message: {f['t']!r}")

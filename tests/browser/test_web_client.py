@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from klear_client import Realtime
+from klear_client.loopback import loopback_ice
 from klear_client.video import VideoCall
-from rtc.loopback import loopback_ice
 
 from ..conftest import PASSWORD, signed_up
 from ..support.tools import require

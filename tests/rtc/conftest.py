@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from rtc.client import Received, SyntheticParticipant
-from rtc.loopback import loopback_ice
-from rtc.media import encode_opus_loop, encode_vp8_loop
-from rtc.peer import Message
-from rtc.room import SfuRoom
+from klear_client.loopback import loopback_ice
+from klear_client.media import encode_opus_loop, encode_vp8_loop
+from klear_client.participant import Received, SyntheticParticipant
+from rtc.sfu.peer import Message
+from rtc.sfu.room import SfuRoom
 
 from ..support.media import Media
 

@@ -8,8 +8,8 @@ import asyncio
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
-from rtc.assembly import Assembled, AudioAssembler, EncodedFrame, VideoAssembler
-from rtc.forwarding import TrackForwarder
+from rtc.sfu.assembly import Assembled, AudioAssembler, EncodedFrame, VideoAssembler
+from rtc.sfu.forwarding import TrackForwarder
 
 START, CONT = b"\x10", b"\x00"  # VP8 descriptor: S=1 PID=0 / continuation
 KEY, DELTA = b"\x00", b"\x01"  # first byte of a VP8 frame: P bit

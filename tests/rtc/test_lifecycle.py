@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from rtc.client import SyntheticParticipant
-from rtc.peer import NegotiationError
-from rtc.room import SfuRoom
+from klear_client.participant import SyntheticParticipant
+from rtc.sfu.peer import NegotiationError
+from rtc.sfu.room import SfuRoom
 
 if TYPE_CHECKING:
     from tests.rtc.conftest import Harness, Media

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from klear_client import ApiError, KlearClient
-from rtc.plan import plan_of
+from rtc.sessions.plan import plan_of
 from scheduler import timeline
 from scheduler.states import CLOSES_AFTER, OPENS_BEFORE, RULES, Action, Role, Status, TransitionRefused, decide
 from storage.video import SessionBooking

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rtc.media import EncodedLoop
+from klear_client.media import EncodedLoop
 
 
 @dataclass(frozen=True)

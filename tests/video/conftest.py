@@ -2,8 +2,9 @@
 
 Participants run in this process (``klear_client.video.VideoCall`` over real
 Socket.IO, real aiortc peers); the SFU runs in the server processes. The
-client side gathers loopback ICE candidates only (``rtc.loopback``), like the
-SFU core tests; the servers gather on their own interfaces as in production.
+client side gathers loopback ICE candidates only (``klear_client.loopback``),
+like the SFU core tests; the servers gather on their own interfaces as in
+production.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from typing import Any
 import pytest
 
 from klear_client import KlearClient, Realtime
+from klear_client.loopback import loopback_ice
+from klear_client.media import encode_opus_loop, encode_vp8_loop
 from klear_client.video import VideoCall
-from rtc.loopback import loopback_ice
-from rtc.media import encode_opus_loop, encode_vp8_loop
 
 from ..conftest import StartServer, signed_up
 from ..support.media import Media

@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from rtc import ice
-from rtc.client import Received, SyntheticParticipant
-from rtc.hosting import Host
-from rtc.ownership import MemoryOwnership
-from rtc.plan import Plan, plan_of
-from rtc.session import Limits, Member
+from klear_client.participant import Received, SyntheticParticipant
+from rtc.sessions import ice
+from rtc.sessions.hosting import Host
+from rtc.sessions.ownership import MemoryOwnership
+from rtc.sessions.plan import Plan, plan_of
+from rtc.sessions.session import Limits, Member
 from storage.video import SessionBooking
 
 from .conftest import Media

@@ -1,10 +1,11 @@
 """Video sessions from Python: join a booking's session, publish synthetic media, receive.
 
 Why synthetic media: bots, load tests and end-to-end tests need a participant
-that costs little, so the media is a loop encoded once (``rtc.media``) and
-replayed, and what arrives is reported frame by frame without decoding
-(``rtc.client``). The protocol is the browser's: the server offers, this side
-answers; ``rtc:publish`` / ``rtc:unpublish`` ask for a renegotiation.
+that costs little, so the media is a loop encoded once (``klear_client.media``)
+and replayed, and what arrives is reported frame by frame without decoding
+(``klear_client.participant``). The protocol is the browser's: the server
+offers, this side answers; ``rtc:publish`` / ``rtc:unpublish`` ask for a
+renegotiation.
 
 One ``VideoCall`` per ``Realtime`` connection (it takes over the connection's
 ``rtc:offer`` and ``rtc:ended`` events; the other room events still reach
@@ -25,10 +26,8 @@ from typing import Any
 
 from aiortc import RTCConfiguration
 
-from rtc.client import Received, SyntheticParticipant
-from rtc.media import EncodedLoop
-from rtc.peer import Message
-
+from .media import EncodedLoop
+from .participant import Message, Received, SyntheticParticipant
 from .realtime import Realtime
 
 

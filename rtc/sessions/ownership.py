@@ -3,7 +3,7 @@
 A session's media must meet on one process (its peer connections and
 forwarders live there), while its participants' sockets may land on any
 process. The first process to claim a session id hosts it; everyone else
-reads the owner and relays to it (see ``rtc.relay``). A claim is a Redis key
+reads the owner and relays to it (see ``rtc.sessions.relay``). A claim is a Redis key
 with a TTL that its owner refreshes; an owner that dies stops refreshing and
 its sessions can be claimed again within the TTL. An owner that finds it has
 lost a key (Redis was flushed and someone else claimed the session) closes its

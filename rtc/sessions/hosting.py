@@ -1,10 +1,10 @@
 """The sessions this process hosts, and the requests that reach them (from local sockets or relayed).
 
 Why requests are plain ``(op, args)`` dicts: the same call serves a socket on
-this process and one on another process (through ``rtc.relay``), so there is
+this process and one on another process (through ``rtc.sessions.relay``), so there is
 one code path to test. Every answer is an ack dict in the channels shape.
 
-Hosting is tied to ownership (``rtc.ownership``): a session is created here
+Hosting is tied to ownership (``rtc.sessions.ownership``): a session is created here
 only after this process has claimed it, so a request that reaches a process
 which no longer owns the session is answered ``moved`` with the current
 owner and the edge retries there. Claims are refreshed while sessions live and
@@ -22,13 +22,30 @@ from typing import Any
 
 from aiortc import RTCConfiguration
 
-from rtc.ownership import Ownership, refresh_interval
-from rtc.plan import Plan, Refusal
-from rtc.session import Deliver, Limits, StartBooking, VideoSession
+from channels.interface import EventError
+from storage.errors import Refusal
+
+from rtc.sessions.ownership import Ownership, refresh_interval
+from rtc.sessions.plan import Plan
+from rtc.sessions.session import Deliver, Limits, StartBooking, VideoSession
 
 log = logging.getLogger(__name__)
 
 LoadPlan = Callable[[uuid.UUID], Awaitable[Plan | None]]  # booking id -> its session's plan
+
+
+def refused(refusal: Refusal) -> dict[str, Any]:
+    """A refused request's answer, in the shape channels acks any refusal with.
+
+    An owner's answers travel as data (through ``rtc.sessions.relay`` too), so
+    they are rendered where they are made, not by the Socket.IO dispatcher.
+    """
+    error: dict[str, Any] = {"code": refusal.code, "message": refusal.message}
+    if refusal.details:
+        error["details"] = refusal.details
+    if isinstance(refusal, EventError):
+        error.update(refusal.extra)
+    return {"ok": False, "error": error}
 
 
 class Host:
@@ -80,7 +97,7 @@ class Host:
             if session is None:
                 if op == "leave":
                     return {"ok": True}
-                raise Refusal("not_joined", "Join the session first.")
+                raise EventError("not_joined", "Join the session first.")
             if op == "leave":
                 await session.leave(user_id, sid, args["reason"])
             elif op == "signal":
@@ -92,10 +109,10 @@ class Host:
             elif op == "mute":
                 await session.mute(user_id, sid, args["publication_id"], args["muted"])
             else:
-                raise Refusal("unknown_event", "No such event.")
+                raise EventError("unknown_event", "No such event.")
             return {"ok": True}
         except Refusal as refusal:
-            return refusal.ack()
+            return refused(refusal)
 
     async def booking_changed(self, booking_id: uuid.UUID, session_id: uuid.UUID, status: str) -> None:
         """A booking of a session hosted here changed: apply its current plan."""
@@ -110,21 +127,21 @@ class Host:
             plan = await self._load_plan(uuid.UUID(args["booking_id"]))
             person = None if plan is None else plan.members().get(user_id)
             if plan is None or person is None or plan.session_id != session_id:
-                raise Refusal("not_joinable", "This booking has no video session now.")
+                raise EventError("not_joinable", "This booking has no video session now.")
             session = await self._session(plan)
             try:
                 return await session.join(person, args["sid"], args["edge"], list(args["publish"]))
-            except Refusal as refusal:
+            except EventError as refusal:
                 if refusal.code != "session_ended":  # it ended as we joined: start a new one
                     raise
-        raise Refusal("unavailable", "The session is restarting; try again shortly.")
+        raise EventError("unavailable", "The session is restarting; try again shortly.")
 
     async def _session(self, plan: Plan) -> VideoSession:
         session = self.sessions.get(plan.session_id)
         if session is None or session.closed:
             owner = await self._ownership.claim(plan.session_id)
             if owner != self.process_id:
-                raise Refusal("moved", "The session is hosted elsewhere.", owner=owner)
+                raise EventError("moved", "The session is hosted elsewhere.", owner=owner)
             session = self.sessions.get(plan.session_id)  # another join may have created it meanwhile
             if session is None or session.closed:
                 session = VideoSession(

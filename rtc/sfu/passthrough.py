@@ -10,7 +10,7 @@ else:
    turned into a ``PassthroughReceiver`` before aiortc calls ``receive()`` on
    it. Its ``receive()`` does what upstream does *minus* starting the decoder
    thread, and the receiver's jitter buffer is replaced by an object that
-   feeds ``rtc.assembly`` and hands complete frames to a sink synchronously on
+   feeds ``rtc.sfu.assembly`` and hands complete frames to a sink synchronously on
    the event loop. Upstream's SRTP, RTX unwrapping, NACK generation and
    receiver reports stay in place; its REMB bandwidth estimator stays too
    unless the caller opts out (it is pure Python and costs about as much as
@@ -29,10 +29,12 @@ else:
 
 Sending needs no hook: aiortc's public ``MediaStreamTrack.recv()`` may return
 an ``av.Packet``, which ``RTCRtpSender._next_encoded_frame`` packetizes with the
-codec's ``pack()`` instead of encoding (see ``rtc.subscriber``).
+codec's ``pack()`` instead of encoding (see ``rtc.sfu.subscriber``).
 
 The version is checked at import: these names are private and change between
 releases, so any other aiortc version must fail loudly rather than misbehave.
+The Python SDK, which installs without the server, receives through its own
+copy (clients/python/klear_client/passthrough.py): change both together.
 """
 
 from __future__ import annotations
@@ -46,14 +48,14 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import RtpPacket
 
-from rtc.assembly import Assembled, AudioAssembler, VideoAssembler
+from rtc.sfu.assembly import Assembled, AudioAssembler, VideoAssembler
 
 SUPPORTED_AIORTC = "1.16.0"
 PASSTHROUGH_CODECS = frozenset({"vp8", "opus"})
 
 if aiortc.__version__ != SUPPORTED_AIORTC:  # pragma: no cover - guarded import
     raise ImportError(
-        f"rtc.passthrough adapts aiortc {SUPPORTED_AIORTC} internals; "
+        f"rtc.sfu.passthrough adapts aiortc {SUPPORTED_AIORTC} internals; "
         f"found aiortc {aiortc.__version__}"
     )
 
@@ -171,7 +173,7 @@ class PassthroughReceiver(RTCRtpReceiver):
     def request_keyframe(self) -> bool:
         """Send one PLI to the remote sender now; False if not yet possible.
 
-        Rate limiting is the caller's job (``rtc.forwarding``).
+        Rate limiting is the caller's job (``rtc.sfu.forwarding``).
         """
         if self._ended or self._buffer is None or self._buffer.media_ssrc is None:
             return False

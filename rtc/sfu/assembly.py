@@ -15,7 +15,8 @@ subscribers back until the next keyframe instead of feeding their decoders a
 broken reference chain.
 
 This module knows RTP sequence arithmetic and the VP8 payload descriptor, but
-nothing about aiortc: ``rtc.passthrough`` feeds it.
+nothing about aiortc: ``rtc.sfu.passthrough`` feeds it. The Python SDK keeps
+a copy (clients/python/klear_client/assembly.py): change both together.
 """
 
 from __future__ import annotations

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 from aiortc import RTCRtpTransceiver
 
-from rtc.forwarding import TrackForwarder
-from rtc.passthrough import adopt_receiver, intercept_keyframe_requests
-from rtc.peer import Peer
-from rtc.subscriber import ForwardedTrack
+from rtc.sfu.forwarding import TrackForwarder
+from rtc.sfu.passthrough import adopt_receiver, intercept_keyframe_requests
+from rtc.sfu.peer import Peer
+from rtc.sfu.subscriber import ForwardedTrack
 
 CLOCK_RATES = {"audio": 48000, "video": 90000}
 

@@ -11,7 +11,7 @@ Driving it (all methods are coroutines except ``stats``):
 
 * ``add_participant(peer_id, publish=[("audio", "microphone"), ...])``:
   creates the participant's peer, its publications and its subscriptions to
-  everything already published, then offers (see ``rtc.peer`` for why the
+  everything already published, then offers (see ``rtc.sfu.peer`` for why the
   server is the only offerer). Returns the new publication ids.
 * ``handle_signal(peer_id, message)``: the client's ``{"type": "answer"}``
   and ``{"type": "candidate"}`` messages.
@@ -50,7 +50,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration
 
-from rtc.peer import (
+from rtc.sfu.peer import (
     Message,
     NegotiationError,
     Peer,
@@ -58,7 +58,7 @@ from rtc.peer import (
     StateCallback,
     default_configuration,
 )
-from rtc.publisher import Publication
+from rtc.sfu.publisher import Publication
 
 logger = logging.getLogger(__name__)
 

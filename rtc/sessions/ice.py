@@ -15,7 +15,7 @@ from typing import Any
 
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCIceServer
 
-from .settings import IceServer
+from ..settings import IceServer
 
 
 def configuration_factory(servers: Sequence[IceServer]) -> Callable[[], RTCConfiguration]:

@@ -3,7 +3,7 @@
 Why: aioice offers host candidates on every interface *except* 127.0.0.1, so
 two peers on one machine would talk over the machine's external address. In
 the sandboxes we test in, media may only travel over loopback, and loopback
-also keeps measurements free of NIC effects. Production code never calls this.
+also keeps measurements free of NIC effects. The server never calls this.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ cross over. So the process holding the socket (the edge) sends the owner
 requests (join, answer, candidate, publish, ...) and awaits a reply, and the
 owner sends the edge the events for that socket (offers, room events).
 
-Each process listens on its own bus channel ``rtc:<process id>``. Messages are
+Each process listens on its own bus channel ``rtc:<process id>``. Messages
+(``storage.bus_messages``: ``RtcRequest``, ``RtcReply``, ``RtcEmit``) are
 msgpack, sealed with the data key like chat on the bus, because SDP carries
 the participants' IP addresses: Redis never sees them in clear. Requests from
 one socket arrive one at a time (its edge awaits each reply before the next
@@ -25,13 +26,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import msgpack
-
 from storage.bus import Bus
+from storage.bus_messages import RtcEmit, RtcReply, RtcRequest, decode_rtc, rtc_channel
 from storage.crypto import Sealer
 
 log = logging.getLogger(__name__)
-_CONTEXT = "bus.rtc"
 
 RequestHandler = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 EmitHandler = Callable[[str, str, dict[str, Any]], Awaitable[None]]
@@ -39,10 +38,6 @@ EmitHandler = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
 class RelayError(Exception):
     """The other process did not answer (gone, or the bus is down)."""
-
-
-def channel(process_id: str) -> str:
-    return f"rtc:{process_id}"
 
 
 class Relay:
@@ -61,7 +56,7 @@ class Relay:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        await self._bus.subscribe(channel(self.process_id), self._receive)
+        await self._bus.subscribe(rtc_channel(self.process_id), self._receive)
 
     async def stop(self) -> None:
         """Fail calls in flight and wait for requests being handled here."""
@@ -78,8 +73,7 @@ class Relay:
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         try:
-            sent = await self._send(process_id, {"t": "req", "id": request_id, "from": self.process_id, "op": op,
-                                                 "args": args})
+            sent = await self._send(process_id, RtcRequest(request_id, self.process_id, op, args))
             if not sent:
                 raise RelayError("the bus did not take the request")
             async with asyncio.timeout(timeout):
@@ -91,30 +85,28 @@ class Relay:
 
     async def emit(self, process_id: str, sid: str, event: str, data: dict[str, Any]) -> bool:
         """Have `process_id` deliver `event` to its socket `sid`."""
-        return await self._send(process_id, {"t": "emit", "sid": sid, "event": event, "data": data})
+        return await self._send(process_id, RtcEmit(sid, event, data))
 
-    async def _send(self, process_id: str, message: dict[str, Any]) -> bool:
-        sealed = self._sealer.seal(msgpack.packb(message, use_bin_type=True), _CONTEXT)
-        return await self._bus.publish(channel(process_id), sealed)
+    async def _send(self, process_id: str, message: RtcRequest | RtcReply | RtcEmit) -> bool:
+        return await self._bus.publish(rtc_channel(process_id), message.encode(self._sealer))
 
     async def _receive(self, _: str, data: bytes) -> None:
-        message = msgpack.unpackb(self._sealer.open(data, _CONTEXT), raw=False)
-        kind = message["t"]
-        if kind == "emit":
-            await self._on_emit(message["sid"], message["event"], message["data"])
-        elif kind == "rep":
-            future = self._pending.get(message["id"])
+        message = decode_rtc(self._sealer, data)
+        if isinstance(message, RtcEmit):
+            await self._on_emit(message.sid, message.event, message.data)
+        elif isinstance(message, RtcReply):
+            future = self._pending.get(message.request_id)
             if future is not None and not future.done():
-                future.set_result(message["ack"])
-        elif kind == "req":
+                future.set_result(message.ack)
+        else:
             task = asyncio.create_task(self._answer(message), name="rtc-relay-request")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _answer(self, message: dict[str, Any]) -> None:
+    async def _answer(self, request: RtcRequest) -> None:
         try:
-            ack = await self._on_request(message["op"], message["args"])
+            ack = await self._on_request(request.op, request.args)
         except Exception:
-            log.exception("relayed request failed", extra={"event": "rtc_relay_failed", "code": message["op"]})
+            log.exception("relayed request failed", extra={"event": "rtc_relay_failed", "code": request.op})
             ack = {"ok": False, "error": {"code": "internal_error", "message": "Something went wrong on our side."}}
-        await self._send(message["from"], {"t": "rep", "id": message["id"], "ack": ack})
+        await self._send(request.sender, RtcReply(request.request_id, ack))

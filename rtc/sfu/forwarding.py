@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rtc.assembly import Assembled
-from rtc.subscriber import ForwardedTrack
+from rtc.sfu.assembly import Assembled
+from rtc.sfu.subscriber import ForwardedTrack
 
 
 @dataclass(slots=True)
@@ -110,7 +110,7 @@ class KeyframeRequester:
 class TrackForwarder:
     """Forwards one published track to N ``ForwardedTrack``s.
 
-    Implements ``rtc.passthrough.FrameSink`` so the publisher's passthrough
+    Implements ``rtc.sfu.passthrough.FrameSink`` so the publisher's passthrough
     receiver feeds it directly.
     """
 

@@ -31,9 +31,11 @@ from typing import Any
 
 from aiortc import RTCConfiguration
 
-from rtc.peer import Message, NegotiationError
-from rtc.plan import Person, Plan, Refusal
-from rtc.room import SfuRoom
+from channels.interface import EventError
+
+from rtc.sfu.peer import Message, NegotiationError
+from rtc.sessions.plan import Person, Plan
+from rtc.sfu.room import SfuRoom
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +117,14 @@ class VideoSession:
         """Add `person` (replacing an earlier connection of theirs) and offer; returns the ack body."""
         async with self._lock:
             if self.closed:
-                raise Refusal("session_ended", "The session has ended.")
+                raise EventError("session_ended", "The session has ended.")
             if person.user_id not in self.plan.members():
-                raise Refusal("not_found", "No booking with that id.")
+                raise EventError("not_found", "No booking with that id.")
             previous = self._members.get(person.user_id)
             if previous is not None:
                 await self._remove(previous, "rejoined" if previous.sid == sid else "replaced")
             elif len(self._members) >= self._limits.max_participants:
-                raise Refusal("session_full", f"The session is full ({self._limits.max_participants} participants).")
+                raise EventError("session_full", f"The session is full ({self._limits.max_participants} participants).")
             member = Member(person, sid, edge, publishes=len(publish))
             self._members[person.user_id] = member
             member.timer = asyncio.get_running_loop().call_later(
@@ -171,22 +173,23 @@ class VideoSession:
             if message.get("type") == "candidate":
                 member.candidates += 1
                 if member.candidates > MAX_CANDIDATES:
-                    raise Refusal("too_many_candidates", f"At most {MAX_CANDIDATES} ICE candidates per connection.")
+                    raise EventError("too_many_candidates", f"At most {MAX_CANDIDATES} ICE candidates per connection.")
             try:
                 await self._room.handle_signal(str(user_id), message)
             except NegotiationError as exc:
-                raise Refusal("negotiation_failed", str(exc)) from None
+                raise EventError("negotiation_failed", str(exc)) from None
             except (ValueError, IndexError):
-                raise Refusal("invalid_payload", "That is not a valid SDP or ICE candidate.") from None
+                raise EventError("invalid_payload", "That is not a valid SDP or ICE candidate.") from None
 
     async def publish(self, user_id: uuid.UUID, sid: str, source: str) -> dict[str, Any]:
         """Start forwarding a new track of the member's (e.g. a screen share); everyone is renegotiated."""
         async with self._lock:
             member = self._member(user_id, sid)
             if any(p["publisher"] == str(user_id) and p["source"] == source for p in self._room.publications()):
-                raise Refusal("already_published", f"You are already publishing your {source}.")
+                raise EventError("already_published", f"You are already publishing your {source}.")
             if member.publishes >= MAX_PUBLISHES:
-                raise Refusal("too_many_publications", f"At most {MAX_PUBLISHES} publications per connection; join again.")
+                raise EventError("too_many_publications",
+                                 f"At most {MAX_PUBLISHES} publications per connection; join again.")
             member.publishes += 1
             publication_id = await self._room.publish(str(user_id), SOURCES[source], source)
             self._muted[publication_id] = False
@@ -200,7 +203,7 @@ class VideoSession:
             try:
                 await self._room.unpublish(str(user_id), publication_id)
             except KeyError:
-                raise Refusal("unknown_publication", "You have no publication with that id.") from None
+                raise EventError("unknown_publication", "You have no publication with that id.") from None
             self._muted.pop(publication_id, None)
             await self._broadcast("rtc:track_unpublished",
                                   {"publication_id": publication_id, "publisher": str(user_id)}, skip=member)
@@ -210,7 +213,7 @@ class VideoSession:
         async with self._lock:
             member = self._member(user_id, sid)
             if not any(p["id"] == publication_id and p["publisher"] == str(user_id) for p in self._room.publications()):
-                raise Refusal("unknown_publication", "You have no publication with that id.")
+                raise EventError("unknown_publication", "You have no publication with that id.")
             self._muted[publication_id] = muted
             await self._broadcast("rtc:mute", {"publication_id": publication_id, "publisher": str(user_id),
                                                "muted": muted}, skip=member)
@@ -239,7 +242,7 @@ class VideoSession:
     def _member(self, user_id: uuid.UUID, sid: str) -> Member:
         member = self._members.get(user_id)
         if member is None or member.sid != sid:
-            raise Refusal("not_joined", "Join the session first.")
+            raise EventError("not_joined", "Join the session first.")
         return member
 
     def _publication(self, publication_id: str) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from typing import Any
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from rtc.assembly import EncodedFrame
+from rtc.sfu.assembly import EncodedFrame
 
 
 class ForwardedTrack(MediaStreamTrack):

@@ -20,16 +20,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from channels.payloads import EventError
+
+from channels.interface import EventError
 from scheduler.states import CLOSES_AFTER, OPENS_BEFORE
 from storage.video import SessionBooking
 
 JOINABLE = frozenset({"confirmed", "in_session", "completed"})
 _NAMESPACE = uuid.UUID("5f0b7a1e-2d7c-4f43-9a55-3c1f0e6b9d21")
-
-
-# A refused request answers like every other Socket.IO event: {ok: false, error: {code, message}}.
-Refusal = EventError
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,21 +85,21 @@ def plan_of(group: list[SessionBooking]) -> Plan | None:
 
 
 def admit(group: list[SessionBooking], user_id: uuid.UUID, now: datetime) -> Plan:
-    """The plan of the session `user_id` may join now through the booking `group[0]`; raises `Refusal`."""
+    """The plan of the session `user_id` may join now through the booking `group[0]`; raises `EventError`."""
     if not group or user_id not in (group[0].client_id, group[0].practitioner_id):
-        raise Refusal("not_found", "No booking with that id.")
+        raise EventError("not_found", "No booking with that id.")
     booking = group[0]
     if booking.mode != "video":
-        raise Refusal("not_video", "This booking is not a video session.")
+        raise EventError("not_video", "This booking is not a video session.")
     plan = plan_of(group)
     opens_at, closes_at = booking.start_at - OPENS_BEFORE, booking.end_at + CLOSES_AFTER
     window = {"opens_at": _iso(opens_at), "closes_at": _iso(closes_at)}
     if now < opens_at:
-        raise Refusal("too_early", "The session opens 10 minutes before its start.", **window)
+        raise EventError("too_early", "The session opens 10 minutes before its start.", **window)
     if now >= closes_at:
-        raise Refusal("too_late", "The session closed 15 minutes after its end.", **window)
+        raise EventError("too_late", "The session closed 15 minutes after its end.", **window)
     if booking.status not in JOINABLE or plan is None:
-        raise Refusal("not_joinable", f"A {booking.status} booking has no video session.", status=booking.status)
+        raise EventError("not_joinable", f"A {booking.status} booking has no video session.", status=booking.status)
     return plan
 
 

@@ -1,9 +1,9 @@
 """The ``rtc:*`` Socket.IO events, on the process that holds the socket (the edge).
 
-The edge authorizes (the booking, the person, the window: ``rtc.plan``),
-audits the join, finds the session's owner (``rtc.ownership``), and passes the
+The edge authorizes (the booking, the person, the window: ``rtc.sessions.plan``),
+audits the join, finds the session's owner (``rtc.sessions.ownership``), and passes the
 request to it: directly when the owner is this process, through
-``rtc.relay`` otherwise. It remembers, per socket, which sessions it joined
+``rtc.sessions.relay`` otherwise. It remembers, per socket, which sessions it joined
 and where they live, so later events go straight there and a disconnect
 leaves them all. Events for a socket (offers, room events) are delivered here
 whichever process sent them.
@@ -23,14 +23,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from channels.connections import Conn
-from channels.payloads import EventError, Payload
+from channels.interface import EventError, Payload, Socket
 from storage import audit, video
 from storage.database import Database
 
 from .hosting import Host
 from .ownership import Ownership
-from .plan import Person, Plan, Refusal, admit
+from .plan import Person, Plan, admit
 from .relay import Relay, RelayError
 
 log = logging.getLogger(__name__)
@@ -113,51 +112,48 @@ class Signalling:
 
     # -- client events ----------------------------------------------------------------------
 
-    async def join(self, conn: Conn, p: JoinIn) -> dict[str, Any]:
+    async def join(self, socket: Socket, p: JoinIn) -> dict[str, Any]:
         """Join the session of booking `booking_id`, publishing `publish` at once; the offer follows."""
-        try:
-            plan = admit(await video.group_of(self._db, p.booking_id), conn.user_id, self._now())
-        except Refusal as refusal:
-            raise EventError(refusal.code, refusal.message, **refusal.extra) from None
+        plan = admit(await video.group_of(self._db, p.booking_id), socket.user_id, self._now())
         owner = await self._ownership.claim(plan.session_id)
-        args = {"session_id": str(plan.session_id), "booking_id": str(p.booking_id), "user_id": str(conn.user_id),
-                "sid": conn.sid, "edge": self._relay.process_id, "publish": list(dict.fromkeys(p.publish))}
+        args = {"session_id": str(plan.session_id), "booking_id": str(p.booking_id), "user_id": str(socket.user_id),
+                "sid": socket.sid, "edge": self._relay.process_id, "publish": list(dict.fromkeys(p.publish))}
         ack, owner = await self._call(owner, "join", args)
         if ack.get("ok"):
-            self._joined.setdefault(conn.sid, {})[plan.session_id] = owner
-            await self._audit(conn, plan, p.booking_id)
+            self._joined.setdefault(socket.sid, {})[plan.session_id] = owner
+            await self._audit(socket, plan, p.booking_id)
             ack["ice_servers"] = self._ice_servers
         return ack
 
-    async def leave(self, conn: Conn, p: SessionRef) -> dict[str, Any]:
-        owner = self._joined.get(conn.sid, {}).pop(p.session_id, None)
+    async def leave(self, socket: Socket, p: SessionRef) -> dict[str, Any]:
+        owner = self._joined.get(socket.sid, {}).pop(p.session_id, None)
         if owner is None:
             return {"ok": True}
-        ack, _ = await self._call(owner, "leave", self._args(conn, p, reason="left"))
+        ack, _ = await self._call(owner, "leave", self._args(socket, p, reason="left"))
         return ack
 
-    async def answer(self, conn: Conn, p: AnswerIn) -> dict[str, Any]:
-        return await self._forward(conn, p, "signal", message={"type": "answer", "sdp": p.sdp})
+    async def answer(self, socket: Socket, p: AnswerIn) -> dict[str, Any]:
+        return await self._forward(socket, p, "signal", message={"type": "answer", "sdp": p.sdp})
 
-    async def candidate(self, conn: Conn, p: CandidateIn) -> dict[str, Any]:
+    async def candidate(self, socket: Socket, p: CandidateIn) -> dict[str, Any]:
         message = {"type": "candidate", "candidate": p.candidate, "sdpMid": p.sdpMid, "sdpMLineIndex": p.sdpMLineIndex}
-        return await self._forward(conn, p, "signal", message=message)
+        return await self._forward(socket, p, "signal", message=message)
 
-    async def publish(self, conn: Conn, p: PublishIn) -> dict[str, Any]:
-        return await self._forward(conn, p, "publish", source=p.source)
+    async def publish(self, socket: Socket, p: PublishIn) -> dict[str, Any]:
+        return await self._forward(socket, p, "publish", source=p.source)
 
-    async def unpublish(self, conn: Conn, p: PublicationRef) -> dict[str, Any]:
-        return await self._forward(conn, p, "unpublish", publication_id=p.publication_id)
+    async def unpublish(self, socket: Socket, p: PublicationRef) -> dict[str, Any]:
+        return await self._forward(socket, p, "unpublish", publication_id=p.publication_id)
 
-    async def mute(self, conn: Conn, p: MuteIn) -> dict[str, Any]:
-        return await self._forward(conn, p, "mute", publication_id=p.publication_id, muted=p.muted)
+    async def mute(self, socket: Socket, p: MuteIn) -> dict[str, Any]:
+        return await self._forward(socket, p, "mute", publication_id=p.publication_id, muted=p.muted)
 
     # -- socket lifecycle and delivery -------------------------------------------------------
 
-    async def disconnected(self, conn: Conn) -> None:
+    async def disconnected(self, socket: Socket) -> None:
         """A socket went away: leave every session it was in."""
-        for session_id, owner in self._joined.pop(conn.sid, {}).items():
-            args = {"session_id": str(session_id), "user_id": str(conn.user_id), "sid": conn.sid,
+        for session_id, owner in self._joined.pop(socket.sid, {}).items():
+            args = {"session_id": str(session_id), "user_id": str(socket.user_id), "sid": socket.sid,
                     "reason": "disconnected"}
             try:
                 await self._call(owner, "leave", args)
@@ -175,14 +171,14 @@ class Signalling:
 
     # -- internals -----------------------------------------------------------------------------
 
-    def _args(self, conn: Conn, p: SessionRef, **extra: Any) -> dict[str, Any]:
-        return {"session_id": str(p.session_id), "user_id": str(conn.user_id), "sid": conn.sid, **extra}
+    def _args(self, socket: Socket, p: SessionRef, **extra: Any) -> dict[str, Any]:
+        return {"session_id": str(p.session_id), "user_id": str(socket.user_id), "sid": socket.sid, **extra}
 
-    async def _forward(self, conn: Conn, p: SessionRef, op: str, **extra: Any) -> dict[str, Any]:
-        owner = self._joined.get(conn.sid, {}).get(p.session_id)
+    async def _forward(self, socket: Socket, p: SessionRef, op: str, **extra: Any) -> dict[str, Any]:
+        owner = self._joined.get(socket.sid, {}).get(p.session_id)
         if owner is None:
             raise EventError("not_joined", "Join the session first.")
-        ack, _ = await self._call(owner, op, self._args(conn, p, **extra))
+        ack, _ = await self._call(owner, op, self._args(socket, p, **extra))
         return ack
 
     async def _call(self, owner: str, op: str, args: dict[str, Any]) -> tuple[dict[str, Any], str]:
@@ -204,9 +200,9 @@ class Signalling:
             owner = error["owner"]
         raise EventError("unavailable", "The session is moving between servers; try again shortly.", retry_after=1)
 
-    async def _audit(self, conn: Conn, plan: Plan, booking_id: uuid.UUID) -> None:
+    async def _audit(self, socket: Socket, plan: Plan, booking_id: uuid.UUID) -> None:
         """Joining shows the others' faces and names: one audit entry per other person."""
-        others: list[Person] = [p for uid, p in plan.members().items() if uid != conn.user_id]
+        others: list[Person] = [p for uid, p in plan.members().items() if uid != socket.user_id]
         for person in others:
-            await audit.record(self._db, actor_id=conn.user_id, action="video.join", subject_id=person.user_id,
+            await audit.record(self._db, actor_id=socket.user_id, action="video.join", subject_id=person.user_id,
                                resource=f"booking:{booking_id}", request_id=None)

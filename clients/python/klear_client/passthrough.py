@@ -1,0 +1,212 @@
+"""Receiving encoded frames with aiortc, without decoding them: the SDK's own copy of the server's adapter.
+
+Why a copy: the SDK installs and runs without the server, so it cannot
+import ``rtc.sfu.passthrough``, and a synthetic participant must receive the
+encoded frames (to recognise them by their bytes, and to cost no decoder
+thread per track). It bends aiortc 1.16.0 exactly as the server does:
+``adopt_receiver`` turns a transceiver's ``RTCRtpReceiver`` into a
+``PassthroughReceiver`` whose ``receive()`` starts no decoder and whose
+jitter buffer is replaced by ``klear_client.assembly``, which hands complete
+frames to a sink; ``PassthroughReceiver.request_keyframe`` sends a PLI; and
+``intercept_keyframe_requests`` routes the PLI/FIR a sender receives to the
+track that replays pre-encoded frames (aiortc would ask an encoder). Sending
+pre-encoded frames needs no hook: a track's ``recv()`` may return an
+``av.Packet``, which aiortc only packetizes.
+
+The private names used are those listed in rtc/sfu/passthrough.py; the
+version is checked at import, so any other aiortc fails loudly. Change both
+copies together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Protocol
+
+import aiortc
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
+from aiortc.rtp import RtpPacket
+
+from .assembly import Assembled, AudioAssembler, VideoAssembler
+
+SUPPORTED_AIORTC = "1.16.0"
+PASSTHROUGH_CODECS = frozenset({"vp8", "opus"})
+
+if aiortc.__version__ != SUPPORTED_AIORTC:  # pragma: no cover - guarded import
+    raise ImportError(
+        f"klear_client.passthrough adapts aiortc {SUPPORTED_AIORTC} internals; "
+        f"found aiortc {aiortc.__version__}"
+    )
+
+
+class FrameSink(Protocol):
+    """Where a passthrough receiver delivers what it reassembles."""
+
+    def on_assembled(self, assembled: Assembled) -> None:
+        """Complete frames (in order) and/or a loss report, on the event loop."""
+
+    def on_end(self) -> None:
+        """The remote stopped sending for good (BYE, transport closed, stop)."""
+
+
+class _Assembler(Protocol):
+    def add(
+        self, seq: int, timestamp: int, marker: bool, payload: bytes, data: bytes
+    ) -> Assembled: ...
+
+
+class _JitterBufferStandIn:
+    """Takes the place of the receiver's ``JitterBuffer``.
+
+    Upstream calls ``add(packet)`` with ``packet._data`` already depayloaded
+    and expects ``(pli_flag, frame)``. We return ``(False, None)`` so upstream
+    never queues anything for a decoder, and deliver frames to the sink
+    ourselves: one packet can complete several frames when a retransmission
+    fills a gap, which upstream's one-frame return value cannot express.
+    Keyframe requests are left to the caller (``request_keyframe``).
+    """
+
+    def __init__(self, assembler: _Assembler, sink: FrameSink) -> None:
+        self._assembler = assembler
+        self._sink = sink
+        self.media_ssrc: int | None = None
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        self.media_ssrc = packet.ssrc
+        assembled = self._assembler.add(
+            packet.sequence_number,
+            packet.timestamp,
+            bool(packet.marker),
+            packet.payload,
+            packet._data,  # type: ignore[attr-defined]  # set by upstream depayload
+        )
+        if assembled.frames or assembled.lost:
+            self._sink.on_assembled(assembled)
+        return False, None
+
+
+class _DecoderStandIn:
+    """Takes the place of both the decoder thread and its input queue.
+
+    Upstream's ``__stop_decoder`` does ``queue.put(None); thread.join()``; with
+    this object in both slots that becomes a single end-of-stream callback and
+    no thread ever exists.
+    """
+
+    def __init__(self, on_end: Callable[[], None]) -> None:
+        self._on_end = on_end
+
+    def put(self, item: object) -> None:
+        if item is None:
+            self._on_end()
+
+    def join(self) -> None:
+        """Nothing to wait for: there is no thread."""
+
+
+class PassthroughReceiver(RTCRtpReceiver):
+    """An ``RTCRtpReceiver`` that forwards encoded frames instead of decoding.
+
+    Instances are made by ``adopt_receiver`` (class swap on the receiver that
+    ``RTCPeerConnection`` created), never constructed directly.
+    """
+
+    _sink: FrameSink
+    _ended: bool
+    _pli_tasks: set[asyncio.Task[None]]
+    _buffer: _JitterBufferStandIn | None
+
+    async def receive(self, parameters: RTCRtpReceiveParameters) -> None:
+        if self._RTCRtpReceiver__started:  # type: ignore[has-type]
+            return
+        codecs = self._RTCRtpReceiver__codecs  # type: ignore[attr-defined]
+        rtx_ssrc = self._RTCRtpReceiver__rtx_ssrc  # type: ignore[attr-defined]
+        for codec in parameters.codecs:
+            codecs[codec.payloadType] = codec
+        for encoding in parameters.encodings:
+            if encoding.rtx:
+                rtx_ssrc[encoding.rtx.ssrc] = encoding.ssrc
+        media = [c for c in parameters.codecs if c.name.lower() != "rtx"]
+        if not media or media[0].name.lower() not in PASSTHROUGH_CODECS:
+            raise ValueError(f"no passthrough codec in {parameters.codecs}")
+        assembler: _Assembler = (
+            VideoAssembler() if media[0].name.lower() == "vp8" else AudioAssembler()
+        )
+        self._buffer = _JitterBufferStandIn(assembler, self._sink)
+        self._RTCRtpReceiver__jitter_buffer = self._buffer
+        stand_in = _DecoderStandIn(self._end)
+        self._RTCRtpReceiver__decoder_queue = stand_in
+        self._RTCRtpReceiver__decoder_thread = stand_in
+        self._RTCRtpReceiver__transport._register_rtp_receiver(  # type: ignore[attr-defined]
+            self, parameters
+        )
+        self._RTCRtpReceiver__rtcp_task = asyncio.ensure_future(self._run_rtcp())
+        self._RTCRtpReceiver__started = True
+
+    async def stop(self) -> None:
+        await super().stop()
+        self._end()
+        if self._pli_tasks:
+            await asyncio.gather(*self._pli_tasks, return_exceptions=True)
+
+    def request_keyframe(self) -> bool:
+        """Send one PLI to the remote sender now; False if not yet possible.
+
+        Rate limiting is the caller's job.
+        """
+        if self._ended or self._buffer is None or self._buffer.media_ssrc is None:
+            return False
+        task = asyncio.ensure_future(self._send_rtcp_pli(self._buffer.media_ssrc))
+        self._pli_tasks.add(task)
+        task.add_done_callback(self._pli_tasks.discard)
+        return True
+
+    def _end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        if self.track is not None:
+            self.track.stop()
+        self._sink.on_end()
+
+
+def adopt_receiver(
+    receiver: RTCRtpReceiver, sink: FrameSink, estimate_bandwidth: bool = True
+) -> PassthroughReceiver:
+    """Make ``receiver`` forward encoded frames to ``sink`` instead of decoding.
+
+    ``estimate_bandwidth=False`` drops upstream's REMB estimator: the remote
+    sender then gets no REMB from us and relies on loss-based control (RTCP
+    receiver reports still flow).
+
+    Must be called before aiortc calls ``receive()`` on it: right after
+    ``addTransceiver`` on the offering side, or from the ``track`` event /
+    right after ``setRemoteDescription`` on the answering side (aiortc starts
+    receivers from a task scheduled by the *next* description it applies).
+    """
+    if type(receiver) is not RTCRtpReceiver:
+        raise TypeError(f"cannot adopt {type(receiver).__name__}")
+    if receiver._RTCRtpReceiver__started:  # type: ignore[attr-defined]
+        raise RuntimeError("receiver already started: its decoder thread runs")
+    if not estimate_bandwidth:
+        receiver._RTCRtpReceiver__remote_bitrate_estimator = None  # type: ignore[attr-defined]
+    receiver.__class__ = PassthroughReceiver
+    adopted: PassthroughReceiver = receiver  # type: ignore[assignment]
+    adopted._sink = sink
+    adopted._ended = False
+    adopted._pli_tasks = set()
+    adopted._buffer = None
+    return adopted
+
+
+def intercept_keyframe_requests(
+    sender: RTCRtpSender, on_request: Callable[[], None]
+) -> None:
+    """Route PLI/FIR that ``sender`` receives to ``on_request``.
+
+    Upstream's ``_handle_rtcp_packet`` calls ``self._send_keyframe()`` for both
+    PLI and FIR; an instance attribute shadows the method.
+    """
+    sender._send_keyframe = on_request  # type: ignore[method-assign]
