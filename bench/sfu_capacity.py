@@ -58,8 +58,8 @@ from aiortc.contrib.media import MediaRelay
 from klear_client.loopback import loopback_ice
 from klear_client.media import EncodedLoop, encode_vp8_loop
 from klear_client.participant import Received, SyntheticParticipant
-from rtc.sfu.assembly import Assembled
-from rtc.sfu.passthrough import adopt_receiver
+from klear_client.assembly import Assembled
+from klear_client.passthrough import adopt_receiver
 from rtc.sfu.peer import Message, Peer, Signal
 from rtc.sfu.room import SfuRoom
 

@@ -3,8 +3,9 @@
 Two layers, each its own package (docs/video.md):
 
 * ``rtc.sfu``: the media plane. ``room.SfuRoom`` forwards every published
-  track to every other participant; ``passthrough`` is the only module that
-  adapts aiortc internals (it names the aiortc version it fits).
+  track to every other participant. The one module that adapts aiortc
+  internals, ``klear_client.passthrough`` (it names the aiortc version it
+  fits), is shared with the SDK, which must install without the server.
 * ``rtc.sessions``: who may meet when (``plan``), one live session
   (``session``), the sessions this process hosts (``hosting``), which process
   hosts which (``ownership``, ``relay``), and the ``rtc:*`` Socket.IO events

@@ -18,6 +18,8 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from storage.session_window import CLOSES_AFTER, OPENS_BEFORE
+
 from .errors import Refused
 
 
@@ -46,14 +48,6 @@ class Role(enum.StrEnum):
     CLIENT = "client"
     PRACTITIONER = "practitioner"
     SYSTEM = "system"
-
-
-# The session window: a booking may be started (and its video session joined, rtc/plan.py) from
-# OPENS_BEFORE its start until CLOSES_AFTER its end, and it is finished (completed, or a no-show)
-# when the window closes (timeline.py). One window for all three, so two people who first meet in
-# its last minutes still start their booking before the finish job judges it.
-OPENS_BEFORE = timedelta(minutes=10)
-CLOSES_AFTER = timedelta(minutes=15)
 
 
 class Window(enum.Enum):

@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from storage.jobs import NewJob
-
-from .states import CLOSES_AFTER
+from storage.session_window import CLOSES_AFTER
 
 TIMELINE = "booking.timeline"
 EXPIRE = "expire"

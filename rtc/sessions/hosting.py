@@ -23,11 +23,10 @@ from typing import Any
 from aiortc import RTCConfiguration
 
 from channels.interface import EventError
-from storage.errors import Refusal
-
 from rtc.sessions.ownership import Ownership, refresh_interval
 from rtc.sessions.plan import Plan
 from rtc.sessions.session import Deliver, Limits, StartBooking, VideoSession
+from storage.errors import Refusal
 
 log = logging.getLogger(__name__)
 

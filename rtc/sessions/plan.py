@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from channels.interface import EventError
-from scheduler.states import CLOSES_AFTER, OPENS_BEFORE
+from storage.session_window import CLOSES_AFTER, OPENS_BEFORE
 from storage.video import SessionBooking
 
 JOINABLE = frozenset({"confirmed", "in_session", "completed"})

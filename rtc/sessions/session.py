@@ -32,9 +32,8 @@ from typing import Any
 from aiortc import RTCConfiguration
 
 from channels.interface import EventError
-
-from rtc.sfu.peer import Message, NegotiationError
 from rtc.sessions.plan import Person, Plan
+from rtc.sfu.peer import Message, NegotiationError
 from rtc.sfu.room import SfuRoom
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rtc.sfu.assembly import Assembled
+from klear_client.assembly import Assembled
+
 from rtc.sfu.subscriber import ForwardedTrack
 
 
@@ -110,7 +111,7 @@ class KeyframeRequester:
 class TrackForwarder:
     """Forwards one published track to N ``ForwardedTrack``s.
 
-    Implements ``rtc.sfu.passthrough.FrameSink`` so the publisher's passthrough
+    Implements ``klear_client.passthrough.FrameSink`` so the publisher's passthrough
     receiver feeds it directly.
     """
 

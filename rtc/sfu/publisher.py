@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aiortc import RTCRtpTransceiver
+from klear_client.passthrough import adopt_receiver, intercept_keyframe_requests
 
 from rtc.sfu.forwarding import TrackForwarder
-from rtc.sfu.passthrough import adopt_receiver, intercept_keyframe_requests
 from rtc.sfu.peer import Peer
 from rtc.sfu.subscriber import ForwardedTrack
 

@@ -27,8 +27,7 @@ from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-
-from rtc.sfu.assembly import EncodedFrame
+from klear_client.assembly import EncodedFrame
 
 
 class ForwardedTrack(MediaStreamTrack):

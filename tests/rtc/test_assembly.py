@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
-from rtc.sfu.assembly import Assembled, AudioAssembler, EncodedFrame, VideoAssembler
+from klear_client.assembly import Assembled, AudioAssembler, EncodedFrame, VideoAssembler
 from rtc.sfu.forwarding import TrackForwarder
 
 START, CONT = b"\x10", b"\x00"  # VP8 descriptor: S=1 PID=0 / continuation

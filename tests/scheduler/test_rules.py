@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-
 from klear_client import ApiError, KlearClient
+
 from rtc.sessions.plan import plan_of
 from scheduler import timeline
-from scheduler.states import CLOSES_AFTER, OPENS_BEFORE, RULES, Action, Role, Status, TransitionRefused, decide
+from scheduler.states import RULES, Action, Role, Status, TransitionRefused, decide
+from storage.session_window import CLOSES_AFTER, OPENS_BEFORE
 from storage.video import SessionBooking
 
 from ..conftest import signed_up

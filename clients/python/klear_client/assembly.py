@@ -1,12 +1,22 @@
-"""Reassembly of encoded frames from depacketized RTP, without decoding: a copy of ``rtc.sfu.assembly``.
+"""Reassembly of encoded frames from depacketized RTP, without decoding.
 
-Why a copy: the SDK installs without the server, yet its synthetic
-participant must see frames exactly when the server's forwarder would (a
-frame is complete on its RTP marker bit, an Opus packet is a frame, a gap not
-filled by NACK retransmissions within ``max_wait`` is reported as lost), so
-that latency measured by a client is the SFU's. rtc/sfu/assembly.py gives the
-reasons in full; change both copies together. ``klear_client.passthrough``
-feeds it.
+Why not aiortc's own ``JitterBuffer``: it releases a frame only when the first
+packet of the *next* frame arrives, which adds one frame interval (33 ms at
+30 fps) to every hop, and for audio it prefetches four frames (80 ms). An SFU
+that forwards frames must release a frame as soon as it is complete, so the
+video assembler closes a frame on its RTP marker bit (set on the last packet of
+every video frame by RFC 7741 senders) and audio packets are frames on their
+own (one Opus frame per RTP packet, RFC 7587).
+
+The assembler also decides when a frame is lost for good: it waits up to
+``max_wait`` seconds for NACK retransmissions to fill a gap, then skips to the
+next frame start and reports the loss, so that the forwarder can hold
+subscribers back until the next keyframe instead of feeding their decoders a
+broken reference chain.
+
+This module knows RTP sequence arithmetic and the VP8 payload descriptor, but
+nothing about aiortc: ``klear_client.passthrough`` feeds it, for the SFU and
+the SDK alike.
 """
 
 from __future__ import annotations

@@ -1,21 +1,42 @@
-"""Receiving encoded frames with aiortc, without decoding them: the SDK's own copy of the server's adapter.
+"""The only module that touches aiortc internals: encoded-frame passthrough, for the SFU and the SDK alike.
 
-Why a copy: the SDK installs and runs without the server, so it cannot
-import ``rtc.sfu.passthrough``, and a synthetic participant must receive the
-encoded frames (to recognise them by their bytes, and to cost no decoder
-thread per track). It bends aiortc 1.16.0 exactly as the server does:
-``adopt_receiver`` turns a transceiver's ``RTCRtpReceiver`` into a
-``PassthroughReceiver`` whose ``receive()`` starts no decoder and whose
-jitter buffer is replaced by ``klear_client.assembly``, which hands complete
-frames to a sink; ``PassthroughReceiver.request_keyframe`` sends a PLI; and
-``intercept_keyframe_requests`` routes the PLI/FIR a sender receives to the
-track that replays pre-encoded frames (aiortc would ask an encoder). Sending
-pre-encoded frames needs no hook: a track's ``recv()`` may return an
-``av.Packet``, which aiortc only packetizes.
+It lives in the SDK because both need it and the SDK installs and runs without
+the server: the SFU (rtc.sfu) imports it from here, so the version-pinned hack
+has exactly one home.
 
-The private names used are those listed in rtc/sfu/passthrough.py; the
-version is checked at import, so any other aiortc fails loudly. Change both
-copies together.
+Why this exists: aiortc always decodes what it receives (one decoder thread
+per receiving track) and encodes what it sends, and its maintainer declined a
+passthrough mode (aiortc issue #449). An SFU must forward the encoded frames
+untouched, so this adapter bends aiortc 1.16.0 at three points and nowhere
+else:
+
+1. Receiving (``adopt_receiver``): the ``RTCRtpReceiver`` of a transceiver is
+   turned into a ``PassthroughReceiver`` before aiortc calls ``receive()`` on
+   it. Its ``receive()`` does what upstream does *minus* starting the decoder
+   thread, and the receiver's jitter buffer is replaced by an object that
+   feeds ``klear_client.assembly`` and hands complete frames to a sink synchronously on
+   the event loop. Upstream's SRTP, RTX unwrapping, NACK generation and
+   receiver reports stay in place; its REMB bandwidth estimator stays too
+   unless the caller opts out (it is pure Python and costs about as much as
+   the rest of the receive path, see the capacity benchmark). Private
+   attributes used: ``_RTCRtpReceiver__{started,codecs,rtx_ssrc,transport,
+   rtcp_task,jitter_buffer,decoder_thread,decoder_queue,
+   remote_bitrate_estimator}``; upstream's
+   ``__stop_decoder`` (called on stop, on transport loss and on RTCP BYE)
+   reaches our stand-in and becomes the end-of-stream signal.
+2. Keyframe requests in (``intercept_keyframe_requests``): a sender that
+   receives PLI/FIR calls ``self._send_keyframe()``, which upstream turns into
+   "encode the next frame as a keyframe", a no-op for pre-encoded packets. We
+   shadow that method on the instance so the request reaches the forwarder.
+3. Keyframe requests out (``PassthroughReceiver.request_keyframe``): sends a
+   PLI to the publisher through upstream's ``_send_rtcp_pli``.
+
+Sending needs no hook: aiortc's public ``MediaStreamTrack.recv()`` may return
+an ``av.Packet``, which ``RTCRtpSender._next_encoded_frame`` packetizes with the
+codec's ``pack()`` instead of encoding (see ``rtc.sfu.subscriber``).
+
+The version is checked at import: these names are private and change between
+releases, so any other aiortc version must fail loudly rather than misbehave.
 """
 
 from __future__ import annotations
@@ -65,7 +86,7 @@ class _JitterBufferStandIn:
     never queues anything for a decoder, and deliver frames to the sink
     ourselves: one packet can complete several frames when a retransmission
     fills a gap, which upstream's one-frame return value cannot express.
-    Keyframe requests are left to the caller (``request_keyframe``).
+    Keyframe requests are left to the forwarder, which rate-limits them.
     """
 
     def __init__(self, assembler: _Assembler, sink: FrameSink) -> None:
@@ -154,7 +175,7 @@ class PassthroughReceiver(RTCRtpReceiver):
     def request_keyframe(self) -> bool:
         """Send one PLI to the remote sender now; False if not yet possible.
 
-        Rate limiting is the caller's job.
+        Rate limiting is the caller's job (``rtc.sfu.forwarding``).
         """
         if self._ended or self._buffer is None or self._buffer.media_ssrc is None:
             return False
