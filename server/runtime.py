@@ -19,20 +19,20 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from storage.bus import Bus, MemoryBus, RedisBus
 from storage.crypto import Sealer
 from storage.database import Database
 from storage.embedded import EmbeddedPostgres
 from storage.errors import Unavailable
 from storage.migrate import migrate
+from storage.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 from . import keys
 from .auth.passwords import Passwords
 from .auth.sessions import SessionCache
 from .auth.tokens import Tokens
-from storage.bus import Bus, MemoryBus, RedisBus
 from .config import Settings
 from .metrics import Metrics
-from .ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 log = logging.getLogger(__name__)
 
