@@ -5,7 +5,7 @@ publishing after two attempts, backs off up to 60 s before resubscribing, and
 replaces its pub/sub object from the publishing path while the listener still
 reads the old one. We reuse its protocol (AsyncPubSubManager: emit, rooms,
 remote disconnects and callbacks) but carry it over the runtime's bus, whose
-listener reconnects and resubscribes by itself (server/bus.py) and is tested
+listener reconnects and resubscribes by itself (storage/bus.py) and is tested
 against a Redis restart. Without Redis the same code runs over the in-memory
 bus in one process.
 
@@ -20,18 +20,19 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgpack
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from storage.bus import Bus
+from storage.bus_messages import SocketIOPacket
+
 
 class BusManager(AsyncPubSubManager):
     """AsyncPubSubManager whose transport is the runtime bus (one bus channel per Socket.IO endpoint)."""
 
     name = "klear-bus"
 
-    def __init__(self, channel: str) -> None:
-        super().__init__(channel=channel)
+    def __init__(self, serializer: str) -> None:
+        super().__init__(channel=SocketIOPacket.channel_for(serializer))
         self._bus: Bus | None = None
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
@@ -50,11 +51,11 @@ class BusManager(AsyncPubSubManager):
             await asyncio.gather(task, return_exceptions=True)
 
     async def _receive(self, _: str, data: bytes) -> None:
-        self._inbox.put_nowait(msgpack.unpackb(data, raw=False))
+        self._inbox.put_nowait(SocketIOPacket.decode(data).fields)
 
     async def _publish(self, data: dict[str, Any]) -> None:
         assert self._bus is not None, "BusManager used before bind()"
-        await self._bus.publish(self.channel, msgpack.packb(data, use_bin_type=True))
+        await self._bus.publish(self.channel, SocketIOPacket(data).encode())
 
     async def _listen(self) -> AsyncIterator[dict[str, Any]]:
         while True:

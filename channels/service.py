@@ -55,7 +55,7 @@ class Endpoint:
 
 
 def _endpoint(path: str, serializer: str, max_payload: int) -> Endpoint:
-    manager = BusManager(channel=f"sio:{serializer}")
+    manager = BusManager(serializer)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,

@@ -134,3 +134,29 @@ class ChatPosted:
             deleted_at=_dt(f[13]),
         )
         return cls(f[0], message)
+
+
+SOCKETIO = "sio"
+
+
+@dataclass(frozen=True, slots=True)
+class SocketIOPacket:
+    """A python-socketio manager message (an emit, a room change, a disconnect, an ack) for every process.
+
+    Its fields are python-socketio's own (AsyncPubSubManager); each Socket.IO
+    endpoint has its own channel, named after the endpoint's serializer, so a
+    JSON endpoint never receives the msgpack endpoint's packets.
+    """
+
+    fields: dict[str, Any]
+
+    @staticmethod
+    def channel_for(serializer: str) -> str:
+        return f"{SOCKETIO}:{serializer}"
+
+    def encode(self) -> bytes:
+        return msgpack.packb(self.fields, use_bin_type=True)
+
+    @classmethod
+    def decode(cls, data: bytes) -> SocketIOPacket:
+        return cls(msgpack.unpackb(data, raw=False))
