@@ -3,24 +3,33 @@
 Membership is checked server-side on every event: joining reads it from
 PostgreSQL, sending is refused inside the same statement that stores the
 message, receipts update only a member's row, and typing requires a joined
-conversation.
+conversation. Messages stored here are delivered to this process's sockets
+at once and announced on the bus (sealed) for the other processes.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 from storage import audit, conversations, messages
-from storage.messages import NewMessage
+from storage.bus import Bus
+from storage.bus_messages import CHAT, ChatPosted
+from storage.database import Database
+from storage.messages import Message, NewMessage
+from storage.ratelimit import RateLimiter
+from storage.settings import Rate
 
 from . import wire
 from .connections import Conn
-from .payloads import ConversationRef, Delete, Edit, EventError, Join, Payload, Receipt, Send, Typing, ok
-
-if TYPE_CHECKING:
-    from .service import Channels
+from .hub import Hub
+from .payloads import ConversationRef, Delete, Edit, EventError, Join, Receipt, Send, Typing, ok
+from .sources import ConversationSource
+from .streams import Streams
+from .writer import MessageWriter
 
 TYPING_INTERVAL = 1.0
 _REFUSALS = {
@@ -44,50 +53,89 @@ def _refuse(status: str) -> EventError:
 
 
 class Chat:
-    """The chat events of one process's Socket.IO server."""
+    """The chat events of one process's Socket.IO hub, and delivery of every process's messages to its sockets."""
 
-    def __init__(self, channels: Channels) -> None:
-        self._ch = channels
+    def __init__(self, hub: Hub, db: Database, bus: Bus, limiter: RateLimiter, rate: Rate, *, lanes: int) -> None:
+        self._hub = hub
+        self._db = db
+        self._bus = bus
+        self._limiter = limiter
+        self._rate = rate
+        self.writer = MessageWriter(db, lanes=lanes)
+        self.streams = Streams(ConversationSource(db), self._deliver)
+        hub.on("conversation:join", Join, self.join)
+        hub.on("conversation:leave", ConversationRef, self.leave)
+        hub.on("message:send", Send, self.send)
+        hub.on("message:edit", Edit, self.edit)
+        hub.on("message:delete", Delete, self.delete)
+        hub.on("receipt:read", Receipt, self.read)
+        hub.on("typing", Typing, self.typing)
+        hub.on_disconnect(self._forget)
 
-    def handlers(self) -> dict[str, tuple[type[Payload], Any]]:
-        return {
-            "conversation:join": (Join, self.join),
-            "conversation:leave": (ConversationRef, self.leave),
-            "message:send": (Send, self.send),
-            "message:edit": (Edit, self.edit),
-            "message:delete": (Delete, self.delete),
-            "receipt:read": (Receipt, self.read),
-            "typing": (Typing, self.typing),
-        }
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls, hub: Hub, db: Database, bus: Bus, limiter: RateLimiter, rate: Rate, *, lanes: int,
+    ) -> AsyncIterator[Chat]:
+        """Chat until the block exits; then sends in flight are stored and delivery stops."""
+        chat = cls(hub, db, bus, limiter, rate, lanes=lanes)
+        await bus.subscribe(CHAT, chat._on_chat)
+        bus.on_reconnect(chat.streams.catch_up)
+        try:
+            yield chat
+        finally:
+            await chat.writer.close()
+            await chat.streams.close()
+
+    async def _deliver(self, cid: uuid.UUID, message: Message) -> None:
+        await self._hub.emit_local("message:new", wire.message_json(message), to=room(cid))
+
+    async def _received(self, kind: str, message: Message) -> None:
+        """A message was stored or revised (here or elsewhere): deliver it to this process's sockets."""
+        if kind == "new":
+            await self.streams.committed(message.conversation_id, message)
+        else:
+            await self._hub.emit_local("message:updated", wire.message_json(message), to=room(message.conversation_id))
+
+    async def _announce(self, kind: str, message: Message) -> None:
+        """A message was stored or revised here: deliver it locally and tell the other processes."""
+        await self._received(kind, message)
+        await self._bus.publish(CHAT, ChatPosted(kind, message).encode(self._db.sealer))
+
+    async def _on_chat(self, _: str, data: bytes) -> None:
+        posted = ChatPosted.decode(self._db.sealer, data)
+        await self._received(posted.kind, posted.message)
+
+    async def _forget(self, conn: Conn) -> None:
+        for cid in conn.joined:
+            self.streams.detach(cid, conn.sid)
 
     async def join(self, conn: Conn, p: Join) -> dict[str, Any]:
         """Join a conversation's room, first receiving every message after `last_seq`."""
-        ch, rt = self._ch, self._ch.rt
-        assert ch.streams is not None
-        summary = await conversations.for_member(rt.db, p.conversation_id, conn.user_id)
+        summary = await conversations.for_member(self._db, p.conversation_id, conn.user_id)
         if summary is None:
             raise _refuse("not_member")
         cid, sid = p.conversation_id, conn.sid
         if cid in conn.joined:
-            conn.endpoint.manager.basic_leave_room(sid, "/", room(cid))
-            ch.streams.detach(cid, sid)
+            self._hub.leave_room(conn, room(cid))
+            self.streams.detach(cid, sid)
             conn.joined -= {cid}
         others = [m for m in summary.conversation.member_ids if m != conn.user_id]
-        await audit.record(rt.db, actor_id=conn.user_id, action="conversation.join",
+        await audit.record(self._db, actor_id=conn.user_id, action="conversation.join",
                            subject_id=others[0] if len(others) == 1 else None, resource=f"conversation:{cid}",
                            request_id=None)
 
         async def send(m: messages.Message) -> None:
-            await ch.emit_local("message:new", wire.message_json(m), to=sid)
+            await self._hub.emit_local("message:new", wire.message_json(m), to=sid)
 
         def enter() -> None:
-            conn.endpoint.manager.basic_enter_room(sid, "/", room(cid))
+            self._hub.enter_room(conn, room(cid))
             conn.joined |= {cid}
 
-        attached = await ch.streams.attach(cid, sid, p.last_seq, send, enter)
+        attached = await self.streams.attach(cid, sid, p.last_seq, send, enter)
         if p.last_rev is not None:
-            for m in await messages.changed_since(rt.db, cid, p.last_rev, attached.upto, 1000):
-                await ch.emit_local("message:updated", wire.message_json(m), to=sid)
+            for m in await messages.changed_since(self._db, cid, p.last_rev, attached.upto, 1000):
+                await self._hub.emit_local("message:updated", wire.message_json(m), to=sid)
         conv = summary.conversation
         return ok(
             conversation={"id": str(cid), "kind": conv.kind, "e2ee": conv.e2ee,
@@ -96,23 +144,20 @@ class Chat:
         )
 
     async def leave(self, conn: Conn, p: ConversationRef) -> dict[str, Any]:
-        assert self._ch.streams is not None
         if p.conversation_id in conn.joined:
-            conn.endpoint.manager.basic_leave_room(conn.sid, "/", room(p.conversation_id))
-            self._ch.streams.detach(p.conversation_id, conn.sid)
+            self._hub.leave_room(conn, room(p.conversation_id))
+            self.streams.detach(p.conversation_id, conn.sid)
             conn.joined -= {p.conversation_id}
         return ok()
 
     async def send(self, conn: Conn, p: Send) -> dict[str, Any]:
         """Store a message (idempotent by client_id), then fan it out as `message:new`."""
-        ch, rt = self._ch, self._ch.rt
-        assert ch.writer is not None
         p.checked()
-        wait = await rt.limiter.take(f"chat:{conn.user_id}", rt.settings.channels.chat_rate)
+        wait = await self._limiter.take(f"chat:{conn.user_id}", self._rate)
         if wait > 0:
             raise EventError("rate_limited", "You are sending too fast.", retry_after=round(wait, 3))
         sealed = p.e2ee
-        posted = await ch.writer.post(NewMessage(
+        posted = await self.writer.post(NewMessage(
             p.conversation_id, conn.user_id, p.client_id, body=p.body,
             ciphertext=sealed.ciphertext if sealed else None, nonce=sealed.nonce if sealed else None,
             sender_key_id=sealed.sender_key_id if sealed else None,
@@ -121,35 +166,35 @@ class Chat:
             raise _refuse(posted.status)
         # A duplicate is announced again: if the first attempt's process died before
         # announcing, this is what delivers it (streams drop what they already have).
-        await ch.announce("new", posted.message)
+        await self._announce("new", posted.message)
         return ok(message=wire.message_json(posted.message), duplicate=posted.status == "duplicate")
 
     async def edit(self, conn: Conn, p: Edit) -> dict[str, Any]:
         p.checked()
         sealed = p.e2ee
         result = await messages.revise(
-            self._ch.rt.db, p.conversation_id, p.seq, conn.user_id, body=p.body,
+            self._db, p.conversation_id, p.seq, conn.user_id, body=p.body,
             ciphertext=sealed.ciphertext if sealed else None, nonce=sealed.nonce if sealed else None,
             sender_key_id=sealed.sender_key_id if sealed else None,
         )
         if result.message is None:
             raise _refuse(result.status)
-        await self._ch.announce("updated", result.message)
+        await self._announce("updated", result.message)
         return ok(message=wire.message_json(result.message))
 
     async def delete(self, conn: Conn, p: Delete) -> dict[str, Any]:
-        result = await messages.revise(self._ch.rt.db, p.conversation_id, p.seq, conn.user_id, delete=True)
+        result = await messages.revise(self._db, p.conversation_id, p.seq, conn.user_id, delete=True)
         if result.message is None:
             raise _refuse(result.status)
-        await self._ch.announce("updated", result.message)
+        await self._announce("updated", result.message)
         return ok(message=wire.message_json(result.message))
 
     async def read(self, conn: Conn, p: Receipt) -> dict[str, Any]:
         """Move the read position forward (never back) and tell the other members."""
-        stored = await conversations.mark_read(self._ch.rt.db, p.conversation_id, conn.user_id, p.seq)
+        stored = await conversations.mark_read(self._db, p.conversation_id, conn.user_id, p.seq)
         if stored is None:
             raise _refuse("not_member")
-        await self._ch.emit_all(
+        await self._hub.emit_all(
             "receipt:read", {"conversation_id": str(p.conversation_id), "user_id": str(conn.user_id), "seq": stored},
             to=room(p.conversation_id), skip_sid=conn.sid,
         )
@@ -169,7 +214,7 @@ class Chat:
             conn.typing_at[cid] = now
         elif conn.typing_at:
             conn.typing_at.pop(cid, None)
-        await self._ch.emit_all(
+        await self._hub.emit_all(
             "typing", {"conversation_id": str(cid), "user_id": str(conn.user_id), "state": p.state},
             to=room(cid), skip_sid=conn.sid,
         )

@@ -1,9 +1,9 @@
 """What other components may use of channels: the socket hub, as a Protocol, and its payload and error types.
 
 rtc signals over our Socket.IO but must not depend on how channels works
-inside; it codes against `SocketHub` and `Socket` here, which `Channels` and
-`Conn` implement (an import-linter contract in pyproject.toml keeps rtc to
-this module). Tests of rtc use the same protocol.
+inside; it codes against `SocketHub` and `Socket` here, which `Hub`
+(channels/hub.py) and `Conn` implement (an import-linter contract in
+pyproject.toml keeps rtc to this module). Tests of rtc use the same protocol.
 """
 
 from __future__ import annotations

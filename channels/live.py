@@ -12,25 +12,25 @@ the REST list is their durable record.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 
 from storage import audit, bookings
+from storage.bus import Bus
 from storage.bus_messages import BOOKINGS, NOTIFICATIONS, BookingChanged, NotificationCreated
+from storage.database import Database
 
 from .connections import Conn
+from .hub import Hub, user_room
 from .payloads import EventError, Payload, ok
 from .sources import BookingSource, FeedSource
 from .streams import Streams
 
-if TYPE_CHECKING:
-    from server.runtime import Runtime
-
-    from .service import Channels
 
 class BookingRef(Payload):
     booking_id: uuid.UUID = Field(strict=False)
@@ -96,29 +96,36 @@ _KINDS = {
 class Live:
     """Booking subscriptions and notification pushes of one process."""
 
-    def __init__(self, channels: Channels) -> None:
-        self._ch = channels
-        self._streams: dict[str, Streams] = {}
-        channels.on("booking:subscribe", BookingSubscribe, self.subscribe_booking)
-        channels.on("booking:unsubscribe", BookingRef, self.unsubscribe_booking)
-        channels.on("bookings:subscribe", FeedSubscribe, self.subscribe_feed)
-        channels.on("bookings:unsubscribe", Nothing, self.unsubscribe_feed)
-        channels.on_disconnect(self._forget)
+    def __init__(self, hub: Hub, db: Database) -> None:
+        self._hub = hub
+        self._db = db
+        self._streams = {
+            "booking": Streams(BookingSource(db), partial(self._deliver, _KINDS["booking"])),
+            "feed": Streams(FeedSource(db), partial(self._deliver, _KINDS["feed"])),
+        }
+        hub.on("booking:subscribe", BookingSubscribe, self.subscribe_booking)
+        hub.on("booking:unsubscribe", BookingRef, self.unsubscribe_booking)
+        hub.on("bookings:subscribe", FeedSubscribe, self.subscribe_feed)
+        hub.on("bookings:unsubscribe", Nothing, self.unsubscribe_feed)
+        hub.on_disconnect(self._forget)
 
-    async def start(self, rt: Runtime) -> None:
-        for name, source in (("booking", BookingSource(rt.db)), ("feed", FeedSource(rt.db))):
-            kind = _KINDS[name]
-            self._streams[name] = streams = Streams(source, partial(self._deliver, kind))
-            rt.bus.on_reconnect(streams.catch_up)
-        await rt.bus.subscribe(BOOKINGS, self._on_booking)
-        await rt.bus.subscribe(NOTIFICATIONS, self._on_notification)
-
-    async def stop(self) -> None:
-        for streams in self._streams.values():
-            await streams.close()
+    @classmethod
+    @asynccontextmanager
+    async def running(cls, hub: Hub, db: Database, bus: Bus) -> AsyncIterator[Live]:
+        """Follow the scheduler's announcements on `bus` until the block exits."""
+        live = cls(hub, db)
+        for streams in live._streams.values():
+            bus.on_reconnect(streams.catch_up)
+        await bus.subscribe(BOOKINGS, live._on_booking)
+        await bus.subscribe(NOTIFICATIONS, live._on_notification)
+        try:
+            yield live
+        finally:
+            for streams in live._streams.values():
+                await streams.close()
 
     async def _deliver(self, kind: _Kind, key: uuid.UUID, item: Any) -> None:
-        await self._ch.emit_local(kind.event, kind.payload(item), to=kind.room(key))
+        await self._hub.emit_local(kind.event, kind.payload(item), to=kind.room(key))
 
     async def _on_booking(self, _: str, data: bytes) -> None:
         change = BookingChanged.decode(data)
@@ -129,14 +136,13 @@ class Live:
 
     async def _on_notification(self, _: str, data: bytes) -> None:
         created = NotificationCreated.decode(data)
-        await self._ch.emit_local("notification:new", created.notification, to=f"user:{created.user_id}")
+        await self._hub.emit_local("notification:new", created.notification, to=user_room(created.user_id))
 
     async def subscribe_booking(self, conn: Conn, p: BookingSubscribe) -> dict[str, Any]:
         """Follow one booking you take part in; missed updates after `last_seq` come first."""
-        rt = self._ch.rt
-        if not await bookings.is_participant(rt.db, p.booking_id, conn.user_id):
+        if not await bookings.is_participant(self._db, p.booking_id, conn.user_id):
             raise EventError("not_participant", "You do not take part in this booking.")
-        await audit.record(rt.db, actor_id=conn.user_id, action="booking.subscribe", subject_id=None,
+        await audit.record(self._db, actor_id=conn.user_id, action="booking.subscribe", subject_id=None,
                            resource=f"booking:{p.booking_id}", request_id=None)
         return await self._follow(conn, "booking", p.booking_id, p.last_seq)
 
@@ -158,10 +164,10 @@ class Live:
         self._leave(conn, name, key)
 
         async def send(item: Any) -> None:
-            await self._ch.emit_local(kind.event, kind.payload(item), to=conn.sid)
+            await self._hub.emit_local(kind.event, kind.payload(item), to=conn.sid)
 
         def enter() -> None:
-            conn.endpoint.manager.basic_enter_room(conn.sid, "/", kind.room(key))
+            self._hub.enter_room(conn, kind.room(key))
             conn.subscribed |= {(name, key)}
 
         attached = await streams.attach(key, conn.sid, last_seq, send, enter)
@@ -169,12 +175,10 @@ class Live:
 
     def _leave(self, conn: Conn, name: str, key: uuid.UUID) -> None:
         if (name, key) in conn.subscribed:
-            conn.endpoint.manager.basic_leave_room(conn.sid, "/", _KINDS[name].room(key))
+            self._hub.leave_room(conn, _KINDS[name].room(key))
             self._streams[name].detach(key, conn.sid)
             conn.subscribed -= {(name, key)}
 
     async def _forget(self, conn: Conn) -> None:
         for name, key in conn.subscribed:
-            streams = self._streams.get(name)
-            if streams is not None:
-                streams.detach(key, conn.sid)
+            self._streams[name].detach(key, conn.sid)

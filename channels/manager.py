@@ -5,7 +5,7 @@ publishing after two attempts, backs off up to 60 s before resubscribing, and
 replaces its pub/sub object from the publishing path while the listener still
 reads the old one. We reuse its protocol (AsyncPubSubManager: emit, rooms,
 remote disconnects and callbacks) but carry it over the runtime's bus, whose
-listener reconnects and resubscribes by itself (server/bus.py) and is tested
+listener reconnects and resubscribes by itself (storage/bus.py) and is tested
 against a Redis restart. Without Redis the same code runs over the in-memory
 bus in one process.
 
@@ -17,44 +17,55 @@ manager instance; this class therefore must not override either.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
-import msgpack
 from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from storage.bus import Bus
+from storage.bus_messages import SocketIOPacket
+
+
+async def _unlinked(channel: str, data: bytes) -> bool:
+    raise RuntimeError("Socket.IO manager used outside Hub.serving(): it has no bus to publish on")
+
 
 class BusManager(AsyncPubSubManager):
-    """AsyncPubSubManager whose transport is the runtime bus (one bus channel per Socket.IO endpoint)."""
+    """AsyncPubSubManager whose transport is the runtime bus (one bus channel per Socket.IO endpoint).
+
+    It is created with its Socket.IO server when the app is built (aiohttp's
+    routes must exist before it starts) and linked to the bus, which exists
+    only while the app runs, for as long as `linked` lasts.
+    """
 
     name = "klear-bus"
 
-    def __init__(self, channel: str) -> None:
-        super().__init__(channel=channel)
-        self._bus: Bus | None = None
+    def __init__(self, serializer: str) -> None:
+        super().__init__(channel=SocketIOPacket.channel_for(serializer))
+        self._send: Callable[[str, bytes], Awaitable[bool]] = _unlinked
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
 
-    async def bind(self, bus: Bus) -> None:
-        """Attach to the runtime's bus and start listening (called once at start-up)."""
-        self._bus = bus
+    @asynccontextmanager
+    async def linked(self, bus: Bus) -> AsyncIterator[None]:
+        """Publish on `bus` and listen to it until the block exits."""
+        self._send = bus.publish
         await bus.subscribe(self.channel, self._receive)
         self.server.manager_initialized = True
         self.initialize()
-
-    async def unbind(self) -> None:
-        """Stop the listener task started by `initialize`."""
-        task = getattr(self, "thread", None)
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        try:
+            yield
+        finally:
+            task = getattr(self, "thread", None)  # the listener task `initialize` started
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def _receive(self, _: str, data: bytes) -> None:
-        self._inbox.put_nowait(msgpack.unpackb(data, raw=False))
+        self._inbox.put_nowait(SocketIOPacket.decode(data).fields)
 
     async def _publish(self, data: dict[str, Any]) -> None:
-        assert self._bus is not None, "BusManager used before bind()"
-        await self._bus.publish(self.channel, msgpack.packb(data, use_bin_type=True))
+        await self._send(self.channel, SocketIOPacket(data).encode())
 
     async def _listen(self) -> AsyncIterator[dict[str, Any]]:
         while True:

@@ -12,7 +12,9 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from channels.service import Channels
+from channels import service as channels_service
+from channels.hub import Hub
+from channels.identity import Identity
 from rtc.service import Video
 from scheduler import bookings as scheduler_bookings
 from scheduler import component as scheduler_component
@@ -25,6 +27,7 @@ from .api import (
     profiles, slots, users,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
+from .auth.principal import authenticate_token
 from .config import Settings
 from .logs import AccessLog
 from .metrics import Metrics
@@ -48,16 +51,24 @@ def build_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifespan)
-    app[CHANNELS] = channels = Channels(max_pending=settings.channels.socket_max_pending)
-    channels.attach(app)
+    hub = Hub(app, max_pending=settings.channels.socket_max_pending)  # Socket.IO's routes, before the router freezes
 
     async def channels_lifespan(app: web.Application) -> AsyncIterator[None]:
-        await channels.start(app[RUNTIME])
-        yield
-        await channels.stop()
+        rt = app[RUNTIME]
+
+        async def authenticate(token: str) -> Identity:
+            principal = await authenticate_token(rt, token, cached=False)
+            return Identity(principal.user_id, principal.session_id, float(principal.claims.expires_at))
+
+        async with channels_service.running(
+            hub, db=rt.db, bus=rt.bus, redis=rt.redis, redis_prefix=settings.storage.redis_prefix,
+            limiter=rt.limiter, authenticate=authenticate, settings=settings.channels,
+        ) as channels:
+            app[CHANNELS] = channels
+            yield
 
     async def close_sockets(app: web.Application) -> None:
-        await channels.close_sockets()
+        await hub.close_sockets()
 
     async def scheduler_lifespan(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
@@ -66,7 +77,7 @@ def build_app(settings: Settings) -> web.Application:
             app[SCHEDULER] = scheduler
             yield
 
-    app[VIDEO] = video = Video(channels)
+    app[VIDEO] = video = Video(hub)
 
     async def video_lifespan(app: web.Application) -> AsyncIterator[None]:
         rt, deps = app[RUNTIME], app[SCHEDULER].deps

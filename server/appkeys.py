@@ -1,4 +1,4 @@
-"""The typed keys under which the app holds the runtime and each component (only server/ knows them)."""
+"""The typed keys under which the app holds the runtime and each running component (only server/ knows them)."""
 
 from __future__ import annotations
 

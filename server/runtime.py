@@ -25,6 +25,7 @@ from storage.database import Database
 from storage.embedded import EmbeddedPostgres
 from storage.errors import Unavailable
 from storage.migrate import migrate
+from storage.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 from . import keys
 from .auth.passwords import Passwords
@@ -32,7 +33,6 @@ from .auth.sessions import SessionCache
 from .auth.tokens import Tokens
 from .config import Settings
 from .metrics import Metrics
-from .ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 log = logging.getLogger(__name__)
 

@@ -195,3 +195,29 @@ def decode_rtc(sealer: Sealer, data: bytes) -> RtcRequest | RtcReply | RtcEmit:
     if f["t"] == "emit":
         return RtcEmit(f["sid"], f["event"], f["data"])
     raise ValueError(f"not an rtc message: {f['t']!r}")
+
+
+SOCKETIO = "sio"
+
+
+@dataclass(frozen=True, slots=True)
+class SocketIOPacket:
+    """A python-socketio manager message (an emit, a room change, a disconnect, an ack) for every process.
+
+    Its fields are python-socketio's own (AsyncPubSubManager); each Socket.IO
+    endpoint has its own channel, named after the endpoint's serializer, so a
+    JSON endpoint never receives the msgpack endpoint's packets.
+    """
+
+    fields: dict[str, Any]
+
+    @staticmethod
+    def channel_for(serializer: str) -> str:
+        return f"{SOCKETIO}:{serializer}"
+
+    def encode(self) -> bytes:
+        return msgpack.packb(self.fields, use_bin_type=True)
+
+    @classmethod
+    def decode(cls, data: bytes) -> SocketIOPacket:
+        return cls(msgpack.unpackb(data, raw=False))

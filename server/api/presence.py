@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from storage import conversations
 
+from ..appkeys import CHANNELS
 from ..routing import Call, Output, QueryInput, RouteTable
 
 routes = RouteTable("presence")
@@ -48,9 +49,7 @@ async def presence(call: Call[None]) -> PresenceList:
     me = call.principal.user_id
     wanted = call.query.ids()
     allowed = await conversations.shared_with(call.runtime.db, me, wanted) | ({me} if me in wanted else set())
-    store = call.request.app[CHANNELS].presence
-    assert store is not None
-    statuses = await store.status([u for u in wanted if u in allowed])
+    statuses = await call.request.app[CHANNELS].presence.status([u for u in wanted if u in allowed])
     for user_id in allowed - {me}:
         await call.audit("user.presence.read", subject_id=user_id, resource=f"user:{user_id}:presence")
     return PresenceList(users=[

@@ -1,5 +1,8 @@
 """Token-bucket rate limits, shared through Redis or kept in memory for one process.
 
+Shared state over Redis is storage's business: the server throttles logins and
+channels throttles chat with the same limiter, which the server creates.
+
 `take(key, rate)` spends one token and returns 0.0 when allowed, otherwise the
 seconds until a token is available. The Redis version runs as one Lua script,
 so concurrent processes cannot both spend the last token.
@@ -15,7 +18,7 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from .config import Rate
+from .settings import Rate
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,262 @@
+"""This process's Socket.IO: its endpoints, its connected sockets, and the table of event handlers.
+
+The hub is built with the app, because Socket.IO's routes must be on the
+router before aiohttp freezes it; the services that handle events (chat,
+presence, live bookings, session checks, and video from rtc) register with
+it. It admits sockets only while `serving` (entered in the app's lifespan,
+once the bus and the token check exist) and closes them all when that ends.
+It implements `channels.interface.SocketHub`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from storage.bus import Bus
+from storage.errors import Refusal, StorageError
+
+from . import broadcast
+from .broadcast import FastBroadcast
+from .connections import Conn, Connections
+from .identity import Authenticate, Identity
+from .interface import EventError, Payload
+from .manager import BusManager
+from .payloads import parse, refusal_ack
+
+log = logging.getLogger(__name__)
+EventHandler = Callable[[Conn, Any], Awaitable[dict[str, Any]]]
+ConnHook = Callable[[Conn], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One Socket.IO server: its path, its cross-process manager, and the fast broadcast path on it."""
+
+    path: str
+    sio: socketio.AsyncServer
+    manager: BusManager
+    fast: FastBroadcast
+
+
+def _endpoint(app: web.Application, path: str, serializer: str, *, max_payload: int, max_pending: int) -> Endpoint:
+    """A Socket.IO server served on `app` through the fast broadcast path (channels/broadcast.py): every
+    broadcast is encoded once and written to each socket without a task, uncompressed, and a socket
+    leaving more than `max_pending` bytes unread is disconnected."""
+    manager = BusManager(serializer)
+    sio = socketio.AsyncServer(
+        async_mode="aiohttp",
+        client_manager=manager,
+        serializer=serializer,
+        async_handlers=False,
+        max_http_buffer_size=max_payload,
+        cors_allowed_origins=[],
+        logger=False,
+        engineio_logger=False,
+    )
+    fast = broadcast.install(sio, app=app, path=path, max_pending_bytes=max_pending)
+    return Endpoint(path, sio, manager, fast)
+
+
+def user_room(user_id: uuid.UUID | str) -> str:
+    """Every socket of a user is in this room (presence and notifications are sent to it)."""
+    return f"user:{user_id}"
+
+
+async def _not_serving(token: str) -> Identity:
+    raise Refusal("The service is unavailable; try again shortly.", code="unavailable", status=503)
+
+
+class Hub:
+    """Socket.IO endpoints, this process's connections, and dispatch of client events to their handlers."""
+
+    def __init__(self, app: web.Application, *, max_pending: int, max_payload: int = 64 * 1024) -> None:
+        # JSON for every client; msgpack for clients that want binary framing (same events).
+        self.endpoints = [
+            _endpoint(app, "socket.io", "default", max_payload=max_payload, max_pending=max_pending),
+            _endpoint(app, "socket.io-msgpack", "msgpack", max_payload=max_payload, max_pending=max_pending),
+        ]
+        self.conns = Connections(self._expire, self._warn)
+        self._authenticate: Authenticate = _not_serving
+        self._handlers: dict[str, tuple[type[Payload], EventHandler]] = {}
+        self._connect_hooks: list[ConnHook] = []
+        self._disconnect_hooks: list[ConnHook] = []
+        self._pending: set[asyncio.Future[None]] = set()
+        for ep in self.endpoints:
+            ep.sio.on("connect", partial(self._connect, ep))
+            ep.sio.on("disconnect", self._disconnect)
+            ep.sio.on("*", self._event)
+
+    # -- what services register -----------------------------------------------------------------
+
+    def on(self, event: str, model: type[Payload], handler: EventHandler) -> None:
+        """Handle client event `event`: `handler(conn, payload)` gets the validated payload and returns
+        the ack; raising a `Refusal` (such as `EventError`) answers `{ok: false, error}`."""
+        if event in self._handlers:
+            raise ValueError(f"event {event!r} is already handled")
+        self._handlers[event] = (model, handler)
+
+    def on_connect(self, callback: ConnHook) -> None:
+        """Call `callback(conn)` once a socket of this process has connected (after its CONNECT ack)."""
+        self._connect_hooks.append(callback)
+
+    def on_disconnect(self, callback: ConnHook) -> None:
+        """Call `callback(conn)` after a socket of this process disconnects."""
+        self._disconnect_hooks.append(callback)
+
+    # -- serving ------------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def serving(self, bus: Bus, authenticate: Authenticate) -> AsyncIterator[None]:
+        """Admit sockets whose token `authenticate` accepts, and reach other processes over `bus`, until the
+        block exits; then every socket is closed and the Socket.IO servers are shut down."""
+        async with AsyncExitStack() as stack:
+            stack.push_async_callback(self._shutdown)
+            for ep in self.endpoints:
+                await stack.enter_async_context(ep.manager.linked(bus))
+            self._authenticate = authenticate
+            deadlines = asyncio.create_task(self.conns.watch(), name="token-deadlines")
+            try:
+                yield
+            finally:
+                self._authenticate = _not_serving
+                await self.close_sockets()
+                deadlines.cancel()
+                await asyncio.gather(deadlines, *self._pending, return_exceptions=True)
+
+    async def close_sockets(self) -> None:
+        """Disconnect every socket, saying why, so clients reconnect to another process at once.
+
+        The goodbyes get a moment to reach the wire; then connections still
+        open are dropped, so shutdown never waits on a client's close handshake.
+        """
+        sids = list(self.conns.by_sid)
+        for sid in sids:
+            await self.drop(sid, "server_shutdown", "The server is restarting; reconnect.")
+        if sids:
+            await asyncio.sleep(0.2)
+        for ep in self.endpoints:
+            ep.fast.abort_all()
+
+    async def _shutdown(self) -> None:
+        for ep in self.endpoints:
+            await ep.sio.shutdown()
+            await ep.fast.shutdown()
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` soon, keeping a reference until it finishes (`serving` waits for it)."""
+        task = asyncio.ensure_future(work)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    # -- emitting and rooms -----------------------------------------------------------------------
+
+    async def emit_local(self, event: str, data: Any, to: str | list[str]) -> None:
+        """Deliver to sockets of this process only (other processes do their own)."""
+        for ep in self.endpoints:
+            await ep.sio.emit(event, data, to=to, ignore_queue=True)
+
+    async def emit_all(self, event: str, data: Any, to: str | list[str], skip_sid: str | None = None) -> None:
+        """Deliver to sockets in `to` on every process."""
+        for ep in self.endpoints:
+            await ep.sio.emit(event, data, to=to, skip_sid=skip_sid)
+
+    @staticmethod
+    def enter_room(conn: Conn, room: str) -> None:
+        """Put the socket in `room` of this process, synchronously (streams rely on no await here)."""
+        conn.endpoint.manager.basic_enter_room(conn.sid, "/", room)
+
+    @staticmethod
+    def leave_room(conn: Conn, room: str) -> None:
+        conn.endpoint.manager.basic_leave_room(conn.sid, "/", room)
+
+    # -- connecting and disconnecting -------------------------------------------------------------
+
+    async def _connect(self, ep: Endpoint, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "Send {token} in the connection's auth payload.", {"code": "missing_token"}
+            )
+        try:
+            identity = await self._authenticate(token)
+        except StorageError:
+            raise socketio.exceptions.ConnectionRefusedError(
+                "The service is unavailable; try again shortly.", {"code": "unavailable"}
+            ) from None
+        except Refusal as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, {"code": exc.code}) from None
+        conn = Conn(sid, ep, identity.user_id, identity.session_id, identity.expires_at)
+        self.conns.add(conn)
+        self.enter_room(conn, user_room(conn.user_id))
+        broadcast.forget_environ(ep.sio, sid)  # nothing needs the handshake's headers any more
+        # Run after this handler returns, so the client hears its CONNECT ack before any event.
+        for hook in self._connect_hooks:
+            self._background(hook(conn))
+
+    async def _disconnect(self, sid: str, reason: str | None = None) -> None:
+        conn = self.conns.remove(sid)
+        if conn is None:
+            return
+        if reason == broadcast.SLOW_CONSUMER:
+            log.warning("slow consumer disconnected", extra={"event": "slow_consumer", "sid": sid})
+        for hook in self._disconnect_hooks:
+            try:
+                await hook(conn)
+            except Exception:
+                log.exception("disconnect hook failed")
+
+    async def drop(self, sid: str, code: str, message: str = "The server closed this connection.") -> None:
+        """Tell the socket why, then disconnect it."""
+        await self.emit_local("auth:expired" if code.startswith("token") else "server:disconnect",
+                              {"code": code, "message": message}, to=sid)
+        conn = self.conns.by_sid.get(sid)
+        if conn is not None:
+            sio = conn.endpoint.sio
+            eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+            await sio.disconnect(sid, ignore_queue=True)
+            if eio_sid is not None:
+                await sio.eio.disconnect(eio_sid)  # close the connection too, not just the namespace
+
+    async def _expire(self, conn: Conn, code: str) -> None:
+        log.info("socket token expired", extra={"event": "socket_expired", "sid": conn.sid, "code": code})
+        await self.drop(conn.sid, code, "Your access token expired; reconnect with a fresh one.")
+
+    async def _warn(self, conn: Conn) -> None:
+        await self.emit_local("auth:expiring", {"expires_at": conn.expires_at}, to=conn.sid)
+
+    # -- events -----------------------------------------------------------------------------------
+
+    async def _event(self, event: str, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
+        """Every client event: validate, run, and answer in the ack shape."""
+        entry = self._handlers.get(event)
+        if entry is None:
+            log.warning("unknown event ignored", extra={"event": "unknown_event", "sid": sid})
+            return refusal_ack(EventError("unknown_event", "No such event."))
+        conn = self.conns.by_sid.get(sid)
+        if conn is None:
+            return refusal_ack(EventError("not_connected", "Connect first."))
+        model, handler = entry
+        try:
+            if conn.expires_at <= time.time():
+                raise EventError("token_expired", "Your access token expired; send auth:refresh.")
+            result: dict[str, Any] = await handler(conn, parse(model, data))
+            return result
+        except Refusal as exc:  # every domain's refusals
+            return refusal_ack(exc)
+        except StorageError:
+            log.exception("storage error in event")
+            return refusal_ack(EventError("unavailable", "The service is unavailable; try again shortly."))
+        except Exception:
+            log.exception("event handler failed")
+            return refusal_ack(EventError("internal_error", "Something went wrong on our side."))
