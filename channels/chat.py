@@ -26,7 +26,8 @@ from storage.settings import Rate
 from . import wire
 from .connections import Conn
 from .hub import Hub
-from .payloads import ConversationRef, Delete, Edit, EventError, Join, Receipt, Send, Typing, ok
+from .interface import EventError, ok
+from .payloads import ConversationRef, Delete, Edit, Join, Receipt, Send, Typing
 from .sources import ConversationSource
 from .streams import Streams
 from .writer import MessageWriter

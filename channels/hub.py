@@ -30,9 +30,9 @@ from . import broadcast
 from .broadcast import FastBroadcast
 from .connections import Conn, Connections
 from .identity import Authenticate, Identity
-from .interface import EventError, Payload
+from .interface import EventError, Payload, refusal_ack
 from .manager import BusManager
-from .payloads import parse, refusal_ack
+from .payloads import parse
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[Conn, Any], Awaitable[dict[str, Any]]]

@@ -36,6 +36,17 @@ def ok(**fields: Any) -> dict[str, Any]:
     return {"ok": True, **fields}
 
 
+def refusal_ack(refusal: Refusal) -> dict[str, Any]:
+    """The one place a refusal of any domain becomes a Socket.IO ack (rtc renders an owner's answers with it too,
+    since they travel between processes as data)."""
+    error: dict[str, Any] = {"code": refusal.code, "message": refusal.message}
+    if refusal.details:
+        error["details"] = refusal.details
+    if isinstance(refusal, EventError):
+        error.update(refusal.extra)
+    return {"ok": False, "error": error}
+
+
 class Socket(Protocol):
     """One connected, authenticated socket."""
 

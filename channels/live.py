@@ -27,7 +27,7 @@ from storage.database import Database
 
 from .connections import Conn
 from .hub import Hub, user_room
-from .payloads import EventError, Payload, ok
+from .interface import EventError, Payload, ok
 from .sources import BookingSource, FeedSource
 from .streams import Streams
 

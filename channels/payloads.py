@@ -13,22 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError
 
-from storage.errors import Refusal
-
-from .interface import EventError, Payload, ok
+from .interface import EventError, Payload
 
 MAX_TEXT_BYTES = 8 * 1024
 MAX_CIPHERTEXT_BYTES = 12 * 1024
-
-
-def refusal_ack(refusal: Refusal) -> dict[str, Any]:
-    """The one place a refusal of any domain becomes a Socket.IO ack."""
-    error: dict[str, Any] = {"code": refusal.code, "message": refusal.message}
-    if refusal.details:
-        error["details"] = refusal.details
-    if isinstance(refusal, EventError):
-        error.update(refusal.extra)
-    return {"ok": False, "error": error}
 
 
 def _b64(value: Any) -> bytes:

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration
 
-from channels.interface import EventError
+from channels.interface import EventError, refusal_ack
 from rtc.sessions.ownership import Ownership, refresh_interval
 from rtc.sessions.plan import Plan
 from rtc.sessions.session import Deliver, Limits, StartBooking, VideoSession
@@ -31,20 +31,6 @@ from storage.errors import Refusal
 log = logging.getLogger(__name__)
 
 LoadPlan = Callable[[uuid.UUID], Awaitable[Plan | None]]  # booking id -> its session's plan
-
-
-def refused(refusal: Refusal) -> dict[str, Any]:
-    """A refused request's answer, in the shape channels acks any refusal with.
-
-    An owner's answers travel as data (through ``rtc.sessions.relay`` too), so
-    they are rendered where they are made, not by the Socket.IO dispatcher.
-    """
-    error: dict[str, Any] = {"code": refusal.code, "message": refusal.message}
-    if refusal.details:
-        error["details"] = refusal.details
-    if isinstance(refusal, EventError):
-        error.update(refusal.extra)
-    return {"ok": False, "error": error}
 
 
 class Host:
@@ -111,7 +97,7 @@ class Host:
                 raise EventError("unknown_event", "No such event.")
             return {"ok": True}
         except Refusal as refusal:
-            return refused(refusal)
+            return refusal_ack(refusal)
 
     async def booking_changed(self, booking_id: uuid.UUID, session_id: uuid.UUID, status: str) -> None:
         """A booking of a session hosted here changed: apply its current plan."""
