@@ -1,4 +1,8 @@
-"""Shared fixtures: real PostgreSQL, real Redis, real server processes, the SDK."""
+"""Shared fixtures: real PostgreSQL, real Redis, the app in-process or in real server processes, the SDK.
+
+Tests marked `quick` (the tier `./klear test --quick` runs) use the in-process app
+(`app`, `start_app`) and never start a server process; the guard below enforces it.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,22 @@ import pytest
 
 from klear_client import KlearClient
 
+from .support.inprocess import InProcessServer, StartApp, running_apps
 from .support.postgres import TestPostgres
 from .support.redis import shared_redis_url
 from .support.servers import ServerProcess, stop_all
 
 PASSWORD = "correct horse battery staple"
 _emails = itertools.count(1)
+# Fixtures that start `klear serve` processes; a quick test may use none of them.
+PROCESS_FIXTURES = frozenset({"server", "start_server", "shared_server"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wrong = [item.nodeid for item in items
+             if item.get_closest_marker("quick") and PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    if wrong:
+        raise pytest.UsageError("tests marked quick must not start server processes:\n  " + "\n  ".join(wrong))
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +50,11 @@ async def redis_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def database_url(postgres: TestPostgres) -> AsyncIterator[str]:
-    """A database of this test's own, migrated."""
+async def database_url(postgres: TestPostgres, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A database of this test's own, migrated (for a quick test: the scratch database, emptied for it)."""
+    if request.node.get_closest_marker("quick"):
+        yield await postgres.scratch()
+        return
     url = await postgres.create()
     yield url
     await postgres.drop(url)
@@ -79,6 +96,19 @@ async def start_server(server_env: dict[str, str]) -> AsyncIterator[StartServer]
 
     yield start
     await stop_all(started)
+
+
+@pytest.fixture
+async def start_app(server_env: dict[str, str]) -> AsyncIterator[StartApp]:
+    """Start the app inside this process (on this test's database); all are stopped at its end."""
+    async with running_apps(server_env) as start:
+        yield start
+
+
+@pytest.fixture
+async def app(start_app: StartApp) -> InProcessServer:
+    """The app running inside the test process, without Redis."""
+    return await start_app()
 
 
 @pytest.fixture
