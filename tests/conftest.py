@@ -23,7 +23,7 @@ from .support.servers import ServerProcess, stop_all
 PASSWORD = "correct horse battery staple"
 _emails = itertools.count(1)
 # Fixtures that start `klear serve` processes; a quick test may use none of them.
-PROCESS_FIXTURES = frozenset({"server", "start_server", "shared_server"})
+PROCESS_FIXTURES = frozenset({"server", "start_server"})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -60,12 +60,11 @@ async def database_url(postgres: TestPostgres, request: pytest.FixtureRequest) -
     await postgres.drop(url)
 
 
-@pytest.fixture
-def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    """The environment of this test's servers: its database, its data folder, fixed keys."""
+def server_env_for(database_url: str, data_dir: Path) -> dict[str, str]:
+    """Settings of a test server on `database_url`: fixed keys, generous rate limits, a small pool."""
     return {
         "DATABASE_URL": database_url,
-        "KLEAR_DATA_DIR": str(tmp_path / "data"),
+        "KLEAR_DATA_DIR": str(data_dir),
         "KLEAR_SECRET_KEY": "test-secret-" + "s" * 40,
         "KLEAR_DATA_KEY": "test-data-key-" + "d" * 40,
         "KLEAR_DB_POOL_MIN": "1",
@@ -73,6 +72,12 @@ def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "KLEAR_LOGIN_RATE_ACCOUNT": "100/60",
         "KLEAR_CHAT_RATE": "1000/1",
     }
+
+
+@pytest.fixture
+def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of this test's servers: its database, its data folder, fixed keys."""
+    return server_env_for(database_url, tmp_path / "data")
 
 
 @pytest.fixture
@@ -109,6 +114,18 @@ async def start_app(server_env: dict[str, str]) -> AsyncIterator[StartApp]:
 async def app(start_app: StartApp) -> InProcessServer:
     """The app running inside the test process, without Redis."""
     return await start_app()
+
+
+@pytest.fixture(scope="module")
+async def shared_app(postgres: TestPostgres, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcessServer]:
+    """One in-process app and database for a whole module, for tests that only add their own users and data."""
+    url = await postgres.create()
+    env = server_env_for(url, tmp_path_factory.mktemp("data"))
+    try:
+        async with running_apps(env) as start:
+            yield await start()
+    finally:
+        await postgres.drop(url)
 
 
 @pytest.fixture

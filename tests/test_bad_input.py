@@ -8,6 +8,12 @@ from .conftest import PASSWORD, new_email, signed_up
 
 pytestmark = pytest.mark.quick
 
+
+@pytest.fixture
+def app(shared_app):
+    """One app for the module: every case here adds at most its own account."""
+    return shared_app
+
 VALID = {"password": PASSWORD, "display_name": "Valid Name", "role": "client", "time_zone": "Europe/London"}
 
 

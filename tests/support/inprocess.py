@@ -2,9 +2,9 @@
 
 This is the quick tier's server. It is built exactly as `klear serve` builds it
 (`server.config.load` + `server.app.build_app`), runs its real lifespan (pool,
-migrations check, bus, channels, job runner, video) and is served by aiohttp's
-`TestServer` on 127.0.0.1, so the SDK and Socket.IO clients talk to it over real
-HTTP. What a process adds on top (signals, workers, stderr logging set-up) is
+migrations check, bus, channels, job runner, video) and is served by an aiohttp
+`AppRunner` on a free port of 127.0.0.1 (runner options as in server/serve.py), so
+the SDK and Socket.IO clients talk to it over real HTTP. What a process adds on top (signals, workers, stderr logging set-up) is
 covered by the tests that start `klear serve` (tests/support/servers.py).
 
 Everything that knows how the app is put together lives in this module, so a
@@ -16,11 +16,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import timedelta
-from typing import Any
+from datetime import datetime, timedelta
 
+import asyncpg
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from scheduler.clock import Clock
 from scheduler.component import SCHEDULER
@@ -28,28 +27,45 @@ from server.app import build_app
 from server.config import Settings, load
 from server.logs import JsonFormatter
 
+from .eventually import eventually
+
 
 class TestClock:
     """The app's own scheduling clock (the one `KLEAR_CLOCK_SHIFT` sets), moved by the test instead of waited on.
 
-    Notice, horizons, session windows, reminders and job due times all read this
-    clock, so `advance` makes a job fall due at once for the app's job runner.
+    Notice, horizons, session windows, reminders, job due times and job leases all read this clock, so
+    moving it makes a job fall due at once for the app's job runner. It moves only while no job is running
+    (a jump would also expire the lease of a running job, and another runner slot would take it over).
     """
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, database_url: str) -> None:
         self._clock = clock
+        self._database_url = database_url
 
-    def now(self) -> Any:
+    def now(self) -> datetime:
         return self._clock.now()
 
-    def advance(self, by: timedelta | float) -> None:
-        self._clock.shift += by if isinstance(by, timedelta) else timedelta(seconds=by)
+    async def advance(self, by: timedelta) -> None:
+        await self._idle()
+        self._clock.shift += by
 
-    def set(self, instant: Any) -> None:
+    async def set(self, instant: datetime) -> None:
         """Make the clock read `instant` now (it keeps running from there)."""
+        await self._idle()
         self._clock.shift += instant - self._clock.now()
+
+    async def _idle(self) -> None:
+        async def no_job_running() -> None:
+            conn = await asyncpg.connect(self._database_url)
+            try:
+                running = await conn.fetch("SELECT id, kind FROM jobs WHERE state = 'running'")
+            finally:
+                await conn.close()
+            assert not running, f"jobs still running: {running}"
+
+        await eventually(no_job_running)
 
 
 class _Records(logging.Handler):
@@ -71,21 +87,19 @@ class InProcessServer:
         self.env = env
         self.settings: Settings = load(env=env)
         self.app: web.Application = build_app(self.settings)
-        self._server = TestServer(self.app, host="127.0.0.1", access_log=None)
+        self._runner = web.AppRunner(
+            self.app, handle_signals=False, access_log=None, shutdown_timeout=self.settings.shutdown_timeout)
         self._records = _Records()
+        self.port = 0
 
     @property
     def url(self) -> str:
-        return str(self._server.make_url("")).rstrip("/")
-
-    @property
-    def port(self) -> int:
-        assert self._server.port is not None
-        return self._server.port
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def clock(self) -> TestClock:
-        return TestClock(self.app[SCHEDULER].deps.clock)
+        assert self.settings.database_url is not None
+        return TestClock(self.app[SCHEDULER].deps.clock, self.settings.database_url)
 
     def log_text(self) -> str:
         """Everything the app logged through `logging` while it ran, one JSON object a line."""
@@ -96,12 +110,18 @@ class InProcessServer:
         self._level = root.level
         root.addHandler(self._records)
         root.setLevel(min(root.level or logging.WARNING, logging.INFO))
-        await self._server.start_server()
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
         return self
 
     async def stop(self) -> None:
+        if self.port == 0:
+            return
+        self.port = 0
         try:
-            await self._server.close()
+            await self._runner.cleanup()
         finally:
             root = logging.getLogger()
             root.removeHandler(self._records)
