@@ -110,9 +110,14 @@ class InProcessServer:
         self._level = root.level
         root.addHandler(self._records)
         root.setLevel(min(root.level or logging.WARNING, logging.INFO))
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
+        try:
+            await self._runner.setup()  # the app's lifespan: pool, migrations, bus, channels, jobs, video
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+        except BaseException:
+            await self._runner.cleanup()
+            self._detach_logs()
+            raise
         self.port = self._runner.addresses[0][1]
         return self
 
@@ -123,9 +128,12 @@ class InProcessServer:
         try:
             await self._runner.cleanup()
         finally:
-            root = logging.getLogger()
-            root.removeHandler(self._records)
-            root.setLevel(self._level)
+            self._detach_logs()
+
+    def _detach_logs(self) -> None:
+        root = logging.getLogger()
+        root.removeHandler(self._records)
+        root.setLevel(self._level)
 
 
 # Settings of every in-process app unless a test overrides them: the app's per-request access line goes to
