@@ -1,4 +1,8 @@
-"""Shared fixtures: real PostgreSQL, real Redis, real server processes, the SDK."""
+"""Shared fixtures: real PostgreSQL, real Redis, the app in-process or in real server processes, the SDK.
+
+Tests marked `quick` (the tier `./klear test --quick` runs) use the in-process app
+(`app`, `start_app`) and never start a server process; the guard below enforces it.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +15,22 @@ import pytest
 
 from klear_client import KlearClient
 
+from .support.inprocess import InProcessServer, StartApp, running_apps
 from .support.postgres import TestPostgres
 from .support.redis import shared_redis_url
 from .support.servers import ServerProcess, stop_all
 
 PASSWORD = "correct horse battery staple"
 _emails = itertools.count(1)
+# Fixtures that start `klear serve` processes; a quick test may use none of them.
+PROCESS_FIXTURES = frozenset({"server", "start_server"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    wrong = [item.nodeid for item in items
+             if item.get_closest_marker("quick") and PROCESS_FIXTURES & set(getattr(item, "fixturenames", ()))]
+    if wrong:
+        raise pytest.UsageError("tests marked quick must not start server processes:\n  " + "\n  ".join(wrong))
 
 
 @pytest.fixture(scope="session")
@@ -36,19 +50,21 @@ async def redis_url() -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def database_url(postgres: TestPostgres) -> AsyncIterator[str]:
-    """A database of this test's own, migrated."""
+async def database_url(postgres: TestPostgres, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A database of this test's own, migrated (for a quick test: the scratch database, emptied for it)."""
+    if request.node.get_closest_marker("quick"):
+        yield await postgres.scratch()
+        return
     url = await postgres.create()
     yield url
     await postgres.drop(url)
 
 
-@pytest.fixture
-def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
-    """The environment of this test's servers: its database, its data folder, fixed keys."""
+def server_env_for(database_url: str, data_dir: Path) -> dict[str, str]:
+    """Settings of a test server on `database_url`: fixed keys, generous rate limits, a small pool."""
     return {
         "DATABASE_URL": database_url,
-        "KLEAR_DATA_DIR": str(tmp_path / "data"),
+        "KLEAR_DATA_DIR": str(data_dir),
         "KLEAR_SECRET_KEY": "test-secret-" + "s" * 40,
         "KLEAR_DATA_KEY": "test-data-key-" + "d" * 40,
         "KLEAR_DB_POOL_MIN": "1",
@@ -56,6 +72,12 @@ def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
         "KLEAR_LOGIN_RATE_ACCOUNT": "100/60",
         "KLEAR_CHAT_RATE": "1000/1",
     }
+
+
+@pytest.fixture
+def server_env(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of this test's servers: its database, its data folder, fixed keys."""
+    return server_env_for(database_url, tmp_path / "data")
 
 
 @pytest.fixture
@@ -79,6 +101,31 @@ async def start_server(server_env: dict[str, str]) -> AsyncIterator[StartServer]
 
     yield start
     await stop_all(started)
+
+
+@pytest.fixture
+async def start_app(server_env: dict[str, str]) -> AsyncIterator[StartApp]:
+    """Start the app inside this process (on this test's database); all are stopped at its end."""
+    async with running_apps(server_env) as start:
+        yield start
+
+
+@pytest.fixture
+async def app(start_app: StartApp) -> InProcessServer:
+    """The app running inside the test process, without Redis."""
+    return await start_app()
+
+
+@pytest.fixture(scope="module")
+async def shared_app(postgres: TestPostgres, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[InProcessServer]:
+    """One in-process app and database for a whole module, for tests that only add their own users and data."""
+    url = await postgres.create()
+    env = server_env_for(url, tmp_path_factory.mktemp("data"))
+    try:
+        async with running_apps(env) as start:
+            yield await start()
+    finally:
+        await postgres.drop(url)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Accounts: register, login, refresh rotation with reuse detection, logout, profile."""
+"""Accounts: register, login, refresh rotation with reuse detection, logout, profile (in-process app)."""
 
 from __future__ import annotations
 
@@ -9,43 +9,45 @@ from klear_client import ApiError
 
 from .conftest import PASSWORD, new_email, signed_up
 
+pytestmark = pytest.mark.quick
 
-async def test_register_then_login_returns_the_same_account(server, clients):
+
+async def test_register_then_login_returns_the_same_account(app, clients):
     email = new_email()
-    first = await clients(server.url).register(email, PASSWORD, "Ada Client", "client", "America/New_York")
-    again = await clients(server.url).login(email.upper(), PASSWORD)
+    first = await clients(app.url).register(email, PASSWORD, "Ada Client", "client", "America/New_York")
+    again = await clients(app.url).login(email.upper(), PASSWORD)
     assert again.user == first.user
     assert first.user["email"] == email
     assert first.user["role"] == "client"
     assert first.user["time_zone"] == "America/New_York"
 
 
-async def test_me_returns_your_own_account(server, clients):
-    c = await signed_up(clients(server.url), "practitioner", "Asia/Kolkata")
+async def test_me_returns_your_own_account(app, clients):
+    c = await signed_up(clients(app.url), "practitioner", "Asia/Kolkata")
     me = await c.me()
     assert me["id"] == c.session.user_id and me["role"] == "practitioner" and me["time_zone"] == "Asia/Kolkata"
 
 
-async def test_registering_an_email_twice_is_a_conflict(server, clients):
+async def test_registering_an_email_twice_is_a_conflict(app, clients):
     email = new_email()
-    await clients(server.url).register(email, PASSWORD, "One", "client", "UTC")
+    await clients(app.url).register(email, PASSWORD, "One", "client", "UTC")
     with pytest.raises(ApiError) as err:
-        await clients(server.url).register(email, PASSWORD, "Two", "practitioner", "UTC")
+        await clients(app.url).register(email, PASSWORD, "Two", "practitioner", "UTC")
     assert (err.value.status, err.value.code) == (409, "email_taken")
 
 
-async def test_wrong_password_and_unknown_email_look_the_same(server, clients):
-    c = await signed_up(clients(server.url))
+async def test_wrong_password_and_unknown_email_look_the_same(app, clients):
+    c = await signed_up(clients(app.url))
     with pytest.raises(ApiError) as wrong:
-        await clients(server.url).login(c.session.user["email"], "not the password")
+        await clients(app.url).login(c.session.user["email"], "not the password")
     with pytest.raises(ApiError) as unknown:
-        await clients(server.url).login(new_email(), PASSWORD)
+        await clients(app.url).login(new_email(), PASSWORD)
     assert (wrong.value.status, wrong.value.code) == (401, "invalid_credentials")
     assert (unknown.value.status, unknown.value.code, unknown.value.message) == (401, wrong.value.code, wrong.value.message)
 
 
-async def test_refresh_rotates_the_refresh_token(server, clients):
-    c = await signed_up(clients(server.url))
+async def test_refresh_rotates_the_refresh_token(app, clients):
+    c = await signed_up(clients(app.url))
     old = c.session
     new = await c.refresh()
     assert new.refresh_token != old.refresh_token
@@ -53,12 +55,12 @@ async def test_refresh_rotates_the_refresh_token(server, clients):
     assert (await c.me())["id"] == old.user_id
 
 
-async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(server, clients):
-    c = await signed_up(clients(server.url))
+async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(app, clients):
+    c = await signed_up(clients(app.url))
     stolen = c.session.refresh_token
     legit = await c.refresh()
 
-    thief = clients(server.url)
+    thief = clients(app.url)
     thief.session = type(c.session)(c.session.access_token, stolen, c.session.user)
     with pytest.raises(ApiError) as err:
         await thief.refresh()
@@ -74,8 +76,8 @@ async def test_reusing_a_rotated_refresh_token_revokes_the_whole_family(server, 
     assert (me_err.value.status, me_err.value.code) == (401, "token_revoked")
 
 
-async def test_logout_revokes_the_access_and_refresh_tokens(server, clients):
-    c = await signed_up(clients(server.url))
+async def test_logout_revokes_the_access_and_refresh_tokens(app, clients):
+    c = await signed_up(clients(app.url))
     assert await c.me()
     await c.logout()
     with pytest.raises(ApiError) as me_err:
@@ -86,32 +88,32 @@ async def test_logout_revokes_the_access_and_refresh_tokens(server, clients):
     assert refresh_err.value.code == "token_revoked"
 
 
-async def test_logging_out_one_device_keeps_the_others_signed_in(server, clients):
-    phone = await signed_up(clients(server.url))
-    laptop = clients(server.url)
+async def test_logging_out_one_device_keeps_the_others_signed_in(app, clients):
+    phone = await signed_up(clients(app.url))
+    laptop = clients(app.url)
     await laptop.login(phone.session.user["email"], PASSWORD)
     await phone.logout()
     assert (await laptop.me())["id"] == phone.session.user_id
 
 
-async def test_profile_update_changes_name_and_time_zone(server, clients):
-    c = await signed_up(clients(server.url))
+async def test_profile_update_changes_name_and_time_zone(app, clients):
+    c = await signed_up(clients(app.url))
     updated = await c.update_me(display_name="  Renamed Person ", time_zone="Europe/Berlin")
     assert (updated["display_name"], updated["time_zone"]) == ("Renamed Person", "Europe/Berlin")
     assert (await c.me())["display_name"] == "Renamed Person"
 
 
-async def test_profile_update_refuses_an_unknown_time_zone_and_keeps_the_old_one(server, clients):
-    c = await signed_up(clients(server.url), tz="Europe/Paris")
+async def test_profile_update_refuses_an_unknown_time_zone_and_keeps_the_old_one(app, clients):
+    c = await signed_up(clients(app.url), tz="Europe/Paris")
     with pytest.raises(ApiError) as err:
         await c.update_me(time_zone="Mars/Olympus_Mons")
     assert (err.value.status, err.value.code) == (422, "validation_failed")
     assert (await c.me())["time_zone"] == "Europe/Paris"
 
 
-async def test_reading_another_users_profile_is_audited(server, clients, database_url):
-    alice = await signed_up(clients(server.url), "client", name="Alice")
-    bob = await signed_up(clients(server.url), "practitioner", name="Bob")
+async def test_reading_another_users_profile_is_audited(app, clients, database_url):
+    alice = await signed_up(clients(app.url), "client", name="Alice")
+    bob = await signed_up(clients(app.url), "practitioner", name="Bob")
     seen = await alice.user(bob.session.user_id)
     assert seen == {"id": bob.session.user_id, "display_name": "Bob", "role": "practitioner", "time_zone": "Europe/London"}
     assert "email" not in seen
@@ -124,8 +126,8 @@ async def test_reading_another_users_profile_is_audited(server, clients, databas
     assert rows[0]["request_id"]
 
 
-async def test_emails_are_not_stored_in_plaintext(server, clients, database_url):
-    c = await signed_up(clients(server.url))
+async def test_emails_are_not_stored_in_plaintext(app, clients, database_url):
+    c = await signed_up(clients(app.url))
     email = c.session.user["email"].encode()
     conn = await asyncpg.connect(database_url)
     try:
@@ -136,41 +138,29 @@ async def test_emails_are_not_stored_in_plaintext(server, clients, database_url)
     assert c.session.user["email"].split("@")[0] not in row["all_columns"]
 
 
-async def test_login_is_throttled_per_account(start_server, clients):
-    server = await start_server(KLEAR_LOGIN_RATE_ACCOUNT="3/300")
-    c = await signed_up(clients(server.url))
+async def test_login_is_throttled_per_account(start_app, clients):
+    app = await start_app(KLEAR_LOGIN_RATE_ACCOUNT="3/300")
+    c = await signed_up(clients(app.url))
     email = c.session.user["email"]
     for _ in range(3):
-        await clients(server.url).login(email, PASSWORD)
+        await clients(app.url).login(email, PASSWORD)
     with pytest.raises(ApiError) as err:
-        await clients(server.url).login(email, PASSWORD)
+        await clients(app.url).login(email, PASSWORD)
     assert (err.value.status, err.value.code) == (429, "rate_limited")
     assert 1 <= int(err.value.headers["Retry-After"]) <= 100
     # Another account from the same address is unaffected.
-    other = await signed_up(clients(server.url))
-    await clients(server.url).login(other.session.user["email"], PASSWORD)
+    other = await signed_up(clients(app.url))
+    await clients(app.url).login(other.session.user["email"], PASSWORD)
 
 
-async def test_login_is_throttled_per_ip(start_server, clients):
-    server = await start_server(KLEAR_LOGIN_RATE_IP="2/120")
+async def test_login_is_throttled_per_ip(start_app, clients):
+    app = await start_app(KLEAR_LOGIN_RATE_IP="2/120")
     emails = [new_email() for _ in range(3)]
     with pytest.raises(ApiError) as err:
         for email in emails:
             try:
-                await clients(server.url).login(email, PASSWORD)
+                await clients(app.url).login(email, PASSWORD)
             except ApiError as exc:
                 if exc.code != "invalid_credentials":
                     raise
     assert err.value.status == 429 and int(err.value.headers["Retry-After"]) >= 1
-
-
-async def test_login_throttle_is_shared_by_processes_through_redis(start_server, clients, redis_env):
-    a = await start_server(KLEAR_LOGIN_RATE_ACCOUNT="2/300", **redis_env)
-    b = await start_server(KLEAR_LOGIN_RATE_ACCOUNT="2/300", **redis_env)
-    c = await signed_up(clients(a.url))
-    email = c.session.user["email"]
-    await clients(a.url).login(email, PASSWORD)
-    await clients(b.url).login(email, PASSWORD)
-    with pytest.raises(ApiError) as err:
-        await clients(a.url).login(email, PASSWORD)
-    assert err.value.status == 429

@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from .conftest import PASSWORD, new_email, signed_up
+from .support.eventually import eventually
 from .support.servers import ServerProcess, run_cli
 
 
@@ -140,10 +141,18 @@ async def test_workers_share_one_port_and_stop_together(start_server, clients, r
     workers = {e["pid"] for e in server.logs if e.get("event") == "worker_ready"}
     assert len(workers) == 2
     assert await server.stop() == 0
-    await asyncio.sleep(0.2)
-    for pid in workers:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
+
+    def workers_gone() -> None:
+        alive = []
+        for pid in workers:
+            try:
+                os.kill(pid, 0)
+                alive.append(pid)
+            except ProcessLookupError:
+                pass
+        assert not alive, f"workers still running: {alive}"
+
+    await eventually(workers_gone, timeout=2)
 
 
 async def test_workers_without_redis_are_refused(tmp_path):

@@ -1,20 +1,26 @@
-"""Health, readiness, metrics, request ids, logs without secrets, and the OpenAPI document."""
+"""Health, readiness, metrics, request ids, logs without secrets, and the OpenAPI document.
+
+What needs no process of its own (answers, metrics, documents) runs in-process in the quick tier.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
+
+import pytest
 from aiohttp import web
 
 from server.app import build_app
 from server.config import load
 
 from .conftest import PASSWORD, signed_up
+from .support.eventually import eventually
 from .support.proxy import proxy_for_postgres
 
 
-async def test_healthz_and_readyz_answer(server, clients):
-    c = clients(server.url)
+@pytest.mark.quick
+async def test_healthz_and_readyz_answer(app, clients):
+    c = clients(app.url)
     health = await c.raw("GET", "/healthz")
     ready = await c.raw("GET", "/readyz")
     assert (health.status, health.body) == (200, {"status": "ok"})
@@ -46,11 +52,11 @@ async def test_readyz_is_503_while_the_database_is_down_and_recovers(start_serve
     assert (await c.raw("GET", "/healthz")).status == 200
 
     await proxy.restore()
-    for _ in range(100):
-        if (await c.raw("GET", "/readyz")).status == 200:
-            break
-        await asyncio.sleep(0.1)
-    assert (await c.raw("GET", "/readyz")).status == 200
+
+    async def ready() -> None:
+        assert (await c.raw("GET", "/readyz")).status == 200
+
+    await eventually(ready)
     await proxy.cut()
 
 
@@ -62,9 +68,12 @@ async def test_request_id_is_echoed_or_generated_and_logged(server, clients):
     assert given.headers["X-Request-ID"] == "trace-abc.123"
     assert generated.headers["X-Request-ID"] and generated.headers["X-Request-ID"] != "trace-abc.123"
     assert hostile.headers["X-Request-ID"] != 'bad"id\\with{json}'
-    await asyncio.sleep(0.2)
-    ids = {e.get("request_id") for e in server.logs if e.get("msg") == "request"}
-    assert {"trace-abc.123", generated.headers["X-Request-ID"], hostile.headers["X-Request-ID"]} <= ids
+
+    def logged() -> None:
+        ids = {e.get("request_id") for e in server.logs if e.get("msg") == "request"}
+        assert {"trace-abc.123", generated.headers["X-Request-ID"], hostile.headers["X-Request-ID"]} <= ids, ids
+
+    await eventually(logged)
 
 
 async def test_logs_hold_no_password_token_or_email(server, clients):
@@ -73,7 +82,7 @@ async def test_logs_hold_no_password_token_or_email(server, clients):
     await c.me()
     await clients(server.url).raw("POST", "/api/v1/auth/login", json_body={"email": c.session.user["email"], "password": "wrong password"})
     await c.logout()
-    await asyncio.sleep(0.2)
+    await server.logs_flushed()
     text = server.log_text()
     assert server.logs, "the server wrote no structured logs"
     for secret in (PASSWORD, "wrong password", c.session.user["email"], c.session.access_token, c.session.refresh_token,
@@ -82,8 +91,9 @@ async def test_logs_hold_no_password_token_or_email(server, clients):
     assert all(json.loads(line) for line in server.raw_logs)
 
 
-async def test_metrics_count_requests_by_route_and_status_and_show_the_pool(server, clients):
-    c = clients(server.url)
+@pytest.mark.quick
+async def test_metrics_count_requests_by_route_and_status_and_show_the_pool(app, clients):
+    c = clients(app.url)
     for _ in range(3):
         await c.raw("GET", "/healthz")
     await c.raw("GET", "/api/v1/me")
@@ -94,8 +104,9 @@ async def test_metrics_count_requests_by_route_and_status_and_show_the_pool(serv
     assert "klear_db_pool_connections" in text and "klear_db_pool_in_use" in text
 
 
-async def test_openapi_document_covers_every_route(server, clients, server_env):
-    doc = (await clients(server.url).raw("GET", "/api/v1/openapi.json")).body
+@pytest.mark.quick
+async def test_openapi_document_covers_every_route(app, clients, server_env):
+    doc = (await clients(app.url).raw("GET", "/api/v1/openapi.json")).body
     assert doc["openapi"].startswith("3.1")
     app = build_app(load(env=server_env))
     routes = {
@@ -117,6 +128,7 @@ async def test_openapi_document_covers_every_route(server, clients, server_env):
                 assert name in doc["components"]["schemas"], (path, name)
 
 
-async def test_docs_page_is_served(server, clients):
-    resp = await clients(server.url).raw("GET", "/api/v1/docs")
+@pytest.mark.quick
+async def test_docs_page_is_served(app, clients):
+    resp = await clients(app.url).raw("GET", "/api/v1/docs")
     assert resp.status == 200 and b"openapi.json" in resp.raw and resp.headers["Content-Type"].startswith("text/html")

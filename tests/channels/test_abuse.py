@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import pytest
 
+from ..support.eventually import eventually, holds
 from ..support.rawws import RawSocketIO
 from .conftest import pair
 
@@ -91,7 +91,8 @@ async def test_a_client_that_stops_reading_is_disconnected_and_others_keep_recei
     alice, bob, cid = await pair(clients, server.url)
     stalled = await RawSocketIO.connect(server.port, bob.session.access_token)
     stalled.emit("conversation:join", {"conversation_id": cid}, ack_id=1)
-    await asyncio.sleep(0.3)  # joined; from now on it never reads again
+    while not (await stalled.recv()).startswith("431"):  # read up to the join's ack; from now on it never reads again
+        pass
     ra = await realtime(alice)
     await ra.join(cid)
     watcher = await realtime(await _second_device(clients, server.url, bob))
@@ -102,10 +103,7 @@ async def test_a_client_that_stops_reading_is_disconnected_and_others_keep_recei
         await ra.send(cid, f"{sent:04d}" + "x" * 8000)
         sent += 1
     assert any(e.get("event") == "slow_consumer" for e in server.logs), f"not dropped after {sent} messages"
-    for _ in range(200):
-        if len(watcher.received[cid]) == sent:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: holds(len(watcher.received[cid]) >= sent, len(watcher.received[cid])))
     assert [m["seq"] for m in watcher.received[cid]] == list(range(1, sent + 1))
     await stalled.close()
 

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from ..support.eventually import eventually, holds
 from ..support.proxy import balancer as make_balancer
 from .conftest import joined_pair, pair
 
@@ -15,20 +16,12 @@ async def two(start_server, redis_env):
     return await start_server(**redis_env), await start_server(**redis_env)
 
 
-async def _until(predicate, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def test_messages_cross_processes_in_order(two, clients, realtime):
     a, b = two
     alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
     for i in range(30):
         await (ra if i % 2 == 0 else rb).send(cid, f"m{i}")
-    await _until(lambda: len(ra.received[cid]) == 30 and len(rb.received[cid]) == 30)
+    await eventually(lambda: holds(len(ra.received[cid]) == 30 and len(rb.received[cid]) == 30))
     for r in (ra, rb):
         assert [m["seq"] for m in r.received[cid]] == list(range(1, 31))
         assert [m["body"] for m in r.received[cid]] == [f"m{i}" for i in range(30)]
@@ -39,7 +32,7 @@ async def test_concurrent_sends_on_two_processes_are_gap_free_and_ordered_for_ev
     alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
     sent = await asyncio.gather(*(r.send(cid, f"x{i}") for i in range(25) for r in (ra, rb)))
     assert sorted(m["seq"] for m in sent) == list(range(1, 51))
-    await _until(lambda: len(ra.received[cid]) == 50 and len(rb.received[cid]) == 50)
+    await eventually(lambda: holds(len(ra.received[cid]) == 50 and len(rb.received[cid]) == 50))
     for r in (ra, rb):
         assert [m["seq"] for m in r.received[cid]] == list(range(1, 51))
 
@@ -49,7 +42,7 @@ async def test_recovery_after_a_client_disconnects_has_no_gap_or_duplicate(two, 
     alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
     for i in range(5):
         await ra.send(cid, f"before{i}")
-    await _until(lambda: len(rb.received[cid]) == 5)
+    await eventually(lambda: holds(len(rb.received[cid]) == 5))
     await rb.sio.disconnect()
     for i in range(7):
         await ra.send(cid, f"offline{i}")
@@ -57,7 +50,7 @@ async def test_recovery_after_a_client_disconnects_has_no_gap_or_duplicate(two, 
     await rb.join(cid)
     for i in range(3):
         await ra.send(cid, f"after{i}")
-    await _until(lambda: len(rb.received[cid]) == 15)
+    await eventually(lambda: holds(len(rb.received[cid]) == 15))
     assert [m["seq"] for m in rb.received[cid]] == list(range(1, 16))
 
 
@@ -82,12 +75,14 @@ async def test_recovery_after_a_server_process_is_killed_mid_stream(start_server
                 await asyncio.sleep(0.005)
 
         producing = asyncio.create_task(produce())
-        await _until(lambda: len(receiver.received[cid]) >= 30)
+        await eventually(lambda: holds(len(receiver.received[cid]) >= 30))
         await b.kill()  # SIGKILL: no goodbye to anyone
         await producing
-        await _until(lambda: len(receiver.received[cid]) >= total, timeout=20)
-        await asyncio.sleep(0.3)
-        assert [m["seq"] for m in receiver.received[cid]] == list(range(1, total + 1))
+        await eventually(lambda: holds(len(receiver.received[cid]) >= total), timeout=20)
+        # One more message as a probe: once it is in, anything (a duplicate) sent before it would be too.
+        await sender.send(cid, "probe")
+        await eventually(lambda: holds(receiver.received[cid][-1]["body"] == "probe"))
+        assert [m["seq"] for m in receiver.received[cid]] == list(range(1, total + 2))
     finally:
         await balancer.stop()
 

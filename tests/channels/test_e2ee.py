@@ -12,9 +12,11 @@ from klear_client import EventRefused
 
 from .conftest import pair
 
+pytestmark = pytest.mark.quick
 
-async def test_e2ee_messages_are_stored_as_ciphertext_and_decrypted_by_the_sdk(server, clients, realtime, database_url):
-    alice, bob, cid = await pair(clients, server.url, e2ee=True)
+
+async def test_e2ee_messages_are_stored_as_ciphertext_and_decrypted_by_the_sdk(app, clients, realtime, database_url):
+    alice, bob, cid = await pair(clients, app.url, e2ee=True)
     ra, rb = await realtime(alice), await realtime(bob)
     await ra.enable_e2ee()
     await rb.enable_e2ee()
@@ -41,9 +43,9 @@ async def test_e2ee_messages_are_stored_as_ciphertext_and_decrypted_by_the_sdk(s
     assert base64.b64decode(raw["ciphertext"]) == row["ciphertext"]
 
 
-async def test_plaintext_is_refused_in_an_e2ee_conversation_and_vice_versa(server, clients, realtime):
-    alice, _, secret = await pair(clients, server.url, e2ee=True)
-    carol, _, plain = await pair(clients, server.url)
+async def test_plaintext_is_refused_in_an_e2ee_conversation_and_vice_versa(app, clients, realtime):
+    alice, _, secret = await pair(clients, app.url, e2ee=True)
+    carol, _, plain = await pair(clients, app.url)
     ra, rc = await realtime(alice), await realtime(carol)
     with pytest.raises(EventRefused) as err:
         await ra.call("message:send", {"conversation_id": secret, "client_id": str(uuid.uuid4()), "body": "oops"})
@@ -55,9 +57,9 @@ async def test_plaintext_is_refused_in_an_e2ee_conversation_and_vice_versa(serve
     assert err2.value.code == "plaintext_required"
 
 
-async def test_device_keys_are_visible_only_to_conversation_partners(server, clients, realtime):
-    alice, bob, _ = await pair(clients, server.url, e2ee=True)
-    stranger, _, _ = await pair(clients, server.url)
+async def test_device_keys_are_visible_only_to_conversation_partners(app, clients, realtime):
+    alice, bob, _ = await pair(clients, app.url, e2ee=True)
+    stranger, _, _ = await pair(clients, app.url)
     ra = await realtime(alice)
     await ra.enable_e2ee("phone")
     keys = await bob.call("GET", f"/users/{alice.session.user_id}/keys")

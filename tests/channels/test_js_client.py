@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from ..support.eventually import eventually
 from ..support.tools import require
 from .conftest import pair
 
@@ -86,13 +87,14 @@ async def test_js_client_connects_sends_receives_and_recovers_after_reconnect(se
     rejoined = await js.expect("joined")
     assert rejoined["ok"] and rejoined["last_seq"] == 5
     await py.send(cid, "live again")
-    await js.tell(do="report")
-    for _ in range(50):
-        report = await js.expect("report")
-        if report["received"][-1:] == [6]:
-            break
-        await asyncio.sleep(0.05)
+
+    async def reported_the_live_one() -> dict:
         await js.tell(do="report")
+        report = await js.expect("report")
+        assert report["received"][-1:] == [6], report
+        return report
+
+    report = await eventually(reported_the_live_one)
     assert report["received"] == [1, 2, 3, 4, 5, 6]
     await js.tell(do="quit")
 

@@ -6,7 +6,7 @@ import asyncio
 
 from ..support.redis import RedisServer
 from .conftest import pair
-from .test_cluster import _until
+from ..support.eventually import eventually, holds
 
 
 async def test_messages_sent_while_redis_is_down_still_arrive_and_live_delivery_resumes(start_server, clients, realtime):
@@ -21,7 +21,7 @@ async def test_messages_sent_while_redis_is_down_still_arrive_and_live_delivery_
         await ra.join(cid)
         await rb.join(cid)
         await ra.send(cid, "before")
-        await _until(lambda: len(rb.received[cid]) == 1)
+        await eventually(lambda: holds(len(rb.received[cid]) == 1))
 
         await redis.stop()
         for i in range(3):
@@ -29,9 +29,9 @@ async def test_messages_sent_while_redis_is_down_still_arrive_and_live_delivery_
         await asyncio.sleep(0.5)
         await redis.start()
 
-        await _until(lambda: len(rb.received[cid]) == 4, timeout=15)
+        await eventually(lambda: holds(len(rb.received[cid]) == 4), timeout=15)
         await ra.send(cid, "after")
-        await _until(lambda: len(rb.received[cid]) == 5, timeout=10)
+        await eventually(lambda: holds(len(rb.received[cid]) == 5), timeout=10)
         assert [m["body"] for m in rb.received[cid]] == ["before", "during0", "during1", "during2", "after"]
         assert [m["seq"] for m in rb.received[cid]] == [1, 2, 3, 4, 5]
         # Socket.IO's own cross-process events flow again as well.

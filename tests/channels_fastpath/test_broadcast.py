@@ -17,6 +17,7 @@ from socketio.async_pubsub_manager import AsyncPubSubManager
 from channels import broadcast
 from channels.wire_frames import frame_message
 
+from ..support.eventually import eventually, holds
 from .conftest import FANOUT, ROOM, ROOT, Served
 
 HERE = Path(__file__).resolve().parent
@@ -40,10 +41,8 @@ class Collector:
         return self
 
     async def wait_for(self, n: int, timeout: float = 10.0) -> list:
-        async def _wait():
-            while len(self.events) < n:
-                await asyncio.sleep(0.005)
-        await asyncio.wait_for(_wait(), timeout)
+        """Every event so far, once there are at least `n`."""
+        await eventually(lambda: holds(len(self.events) >= n, len(self.events)), timeout=timeout)
         return self.events
 
     async def close(self) -> None:
@@ -54,15 +53,8 @@ async def collectors(served: Served, n: int, serializer="default",
                      transports=("websocket",)) -> list[Collector]:
     cs = [await Collector(serializer).connect(served.url, transports)
           for _ in range(n)]
-    await _until(lambda: len(served.connected) >= n)
+    await eventually(lambda: holds(len(served.connected) >= n))
     return cs
-
-
-async def _until(pred, timeout: float = 10.0) -> None:
-    async def _wait():
-        while not pred():
-            await asyncio.sleep(0.005)
-    await asyncio.wait_for(_wait(), timeout)
 
 
 # ------------------------------------------------------------------ basics
@@ -200,7 +192,7 @@ async def test_acks_both_directions_and_order_with_unicast(server_factory):
 
     c.client.on("bcast", lambda p: order.append(("b", p["seq"])))
     await c.connect(served.url)
-    await _until(lambda: served.connected)
+    await eventually(lambda: holds(served.connected))
     sid = served.connected[0]
     # client -> server acks (the ack travels back through the fast writer)
     assert await c.client.call("echo", {"a": 1}, timeout=5) == {"a": 1}
@@ -212,7 +204,7 @@ async def test_acks_both_directions_and_order_with_unicast(server_factory):
         await served.sio.emit("direct", {"seq": i}, to=sid,
                               callback=lambda r: acks.append(r))
         await served.sio.emit("bcast", {"seq": i}, room=ROOM)
-    await _until(lambda: len(acks) == 40 and len(order) == 80)
+    await eventually(lambda: holds(len(acks) == 40 and len(order) == 80))
     assert order == [x for i in range(40) for x in (("d", i), ("b", i))]
     assert sorted(a["thanks"] for a in acks) == list(range(40))
     assert await served.sio.call("direct", {"seq": 99}, to=sid, timeout=5) == {"thanks": 99}
@@ -229,10 +221,13 @@ async def test_skip_sid_and_unicast(server_factory):
     await cs[2].wait_for(2)
     await cs[1].wait_for(3)
     await cs[0].wait_for(1)
-    await asyncio.sleep(0.05)
+    # A probe to everybody: once a client has it, whatever was sent to it before has arrived too.
+    await served.sio.emit("bcast", {"seq": "probe"})
+    for c in cs:
+        await eventually(lambda c=c: holds(c.events[-1:] == [{"seq": "probe"}], c.events))
     by_sid = {}
     for c in cs:
-        by_sid[c.client.get_sid()] = [e["seq"] for e in c.events]
+        by_sid[c.client.get_sid()] = [e["seq"] for e in c.events[:-1]]
     assert by_sid[sids[0]] == [2]
     assert by_sid[sids[1]] == [0, 1, 2]
     assert by_sid[sids[2]] == [0, 2]
@@ -246,14 +241,14 @@ async def test_polling_client_receives_broadcasts(server_factory):
     served = await server_factory()
     ws_clients = await collectors(served, 2)
     poller = await Collector().connect(served.url, transports=("polling",))
-    await _until(lambda: len(served.connected) == 3)
+    await eventually(lambda: holds(len(served.connected) == 3))
     n = 30
     for i in range(n):
         await served.sio.emit("bcast", {"seq": i, "b": bytes([i])}, room=ROOM)
         # python-engineio's *client* refuses a polling payload of more than
         # 16 packets (Payload.max_decode_packets) and the server does not cap
         # what one poll returns, so pace the sender to the poller
-        await _until(lambda: len(poller.events) > i)
+        await eventually(lambda: holds(len(poller.events) > i))
     for c in ws_clients + [poller]:
         got = await c.wait_for(n)
         assert got == [{"seq": i, "b": bytes([i])} for i in range(n)]
@@ -263,7 +258,7 @@ async def test_polling_client_receives_broadcasts(server_factory):
     # a client-side disconnect of a polling AsyncClient waits ~30 s for its
     # pending long-poll (stock behaviour); ending it from the server is quick
     await served.sio.disconnect(poller.client.get_sid())
-    await _until(lambda: not poller.client.connected)
+    await eventually(lambda: holds(not poller.client.connected))
     for c in ws_clients:
         await c.close()
 
@@ -284,13 +279,14 @@ async def test_upgrading_client_gets_everything_in_order(server_factory):
 
     task = asyncio.create_task(pump())
     c = await Collector().connect(served.url, transports=("polling", "websocket"))
-    await _until(lambda: c.client.transport() == "websocket")
-    await asyncio.sleep(0.2)
+    await eventually(lambda: holds(c.client.transport() == "websocket"))
+    upgraded_at = len(c.events)
+    await eventually(lambda: holds(len(c.events) >= upgraded_at + 100))  # broadcasts flow over the websocket
     stop.set()
     await task
-    await asyncio.sleep(0.2)
+    assert c.events, "nothing received"
+    await eventually(lambda: holds(c.events[-1] == {"seq": seq - 1}, c.events[-1]))  # the last one sent arrived
     got = [e["seq"] for e in c.events]
-    assert got, "nothing received"
     assert got == list(range(got[0], seq))
     await c.close()
 
@@ -326,7 +322,7 @@ async def test_non_reading_client_is_disconnected_others_continue(server_factory
     served = await server_factory(max_pending_bytes=limit)
     cs = await collectors(served, 3)
     stalled = await _stalled_ws_client(served.port)
-    await _until(lambda: len(served.connected) == 4)
+    await eventually(lambda: holds(len(served.connected) == 4))
     stalled_sid = served.connected[-1]
     eio_sid = served.sio.manager.eio_sid_from_sid(stalled_sid, "/")
     fb = served.fb
@@ -340,7 +336,7 @@ async def test_non_reading_client_is_disconnected_others_continue(server_factory
         if p is not None:
             max_pending = max(max_pending, p)
         # let the (same-loop) healthy clients read what they were sent
-        await _until(lambda: all(len(c.events) > i for c in cs))
+        await eventually(lambda: holds(all(len(c.events) > i for c in cs)))
 
     await asyncio.wait_for(served.disconnected.wait(), 5)
     assert served.disconnects == {stalled_sid: broadcast.SLOW_CONSUMER}
@@ -368,7 +364,7 @@ async def test_polling_client_that_stops_polling_is_disconnected(server_factory)
             assert r.status == 200
         async with http.get(f"{base}&sid={sid}") as r:
             assert (await r.text()).startswith("40")
-        await _until(lambda: len(served.connected) == 2)
+        await eventually(lambda: holds(len(served.connected) == 2))
         stalled_sid = served.connected[-1]
         # ...and never polls again
         for i in range(120):
@@ -498,7 +494,7 @@ async def test_heartbeat_keeps_live_clients_and_drops_silent_ones(server_factory
     served = await server_factory(ping_interval=1, ping_timeout=1)
     live = await collectors(served, 1)
     silent = await _stalled_ws_client(served.port)  # never reads, never pongs
-    await _until(lambda: len(served.connected) == 2)
+    await eventually(lambda: holds(len(served.connected) == 2))
     silent_sid = served.connected[-1]
     await asyncio.wait_for(served.disconnected.wait(), 5)
     assert served.disconnects == {silent_sid: "ping timeout"}
@@ -514,10 +510,10 @@ async def test_heartbeat_keeps_live_clients_and_drops_silent_ones(server_factory
 async def test_server_side_disconnect_closes_the_websocket(server_factory):
     served = await server_factory()
     c = await Collector().connect(served.url)
-    await _until(lambda: served.connected)
+    await eventually(lambda: holds(served.connected))
     await served.sio.disconnect(served.connected[0])
-    await _until(lambda: not c.client.connected)
-    await _until(lambda: served.fb.stats()["websocket_connections"] == 0)
+    await eventually(lambda: holds(not c.client.connected))
+    await eventually(lambda: holds(served.fb.stats()["websocket_connections"] == 0))
 
 
 async def test_custom_namespace_and_uninstall(server_factory):
@@ -533,15 +529,15 @@ async def test_custom_namespace_and_uninstall(server_factory):
     client.on("bcast", lambda p: got.append(p), namespace="/chat")
     await client.connect(served.url, transports=["websocket"], namespaces=["/", "/chat"],
                          wait_timeout=5)
-    await _until(lambda: "c1" in sio.manager.rooms.get("/chat", {}))
+    await eventually(lambda: holds("c1" in sio.manager.rooms.get("/chat", {})))
     await sio.emit("bcast", {"seq": 0}, room="c1", namespace="/chat")
     await sio.emit("bcast", {"seq": -1}, room=ROOM)  # "/" namespace: not this handler
-    await _until(lambda: got == [{"seq": 0}])
+    await eventually(lambda: holds(got == [{"seq": 0}]))
     before = served.fb.stats()["broadcasts"]
     served.fb.uninstall()
     assert broadcast.get(sio) is None
     await sio.emit("bcast", {"seq": 1}, room="c1", namespace="/chat")  # stock path
-    await _until(lambda: got == [{"seq": 0}, {"seq": 1}])
+    await eventually(lambda: holds(got == [{"seq": 0}, {"seq": 1}]))
     assert served.fb.stats()["broadcasts"] == before
     await client.disconnect()
 
@@ -592,15 +588,18 @@ async def test_pubsub_manager_local_delivery_on_both_hosts(server_factory):
     for c in cb:
         await c.wait_for(n + 1)
         assert c.events[-1] == {"seq": "local"}
-    await asyncio.sleep(0.05)
-    assert all(len(c.events) == n for c in ca)
+    # A probe from b through the bus: a's clients get it after anything b had put on the bus before.
+    await b.sio.emit("bcast", {"seq": "probe"}, room=ROOM)
+    for c in ca + cb:
+        await eventually(lambda c=c: holds(c.events[-1:] == [{"seq": "probe"}], c.events[-1:]))
+    assert all(len(c.events) == n + 1 for c in ca)
     # the publisher side's acks still work through a pub/sub host
     pub = socketio.AsyncClient(reconnection=False)
     await pub.connect(b.url, transports=["websocket"], auth={"role": "publisher"},
                       wait_timeout=5)
     assert (await pub.call("publish", {"seq": "via-b"}, timeout=5))["ok"]
     for c in ca + cb:
-        await _until(lambda c=c: c.events[-1] == {"seq": "via-b"})
+        await eventually(lambda c=c: holds(c.events[-1] == {"seq": "via-b"}))
     await pub.disconnect()
     for c in ca + cb:
         await c.close()
@@ -635,7 +634,7 @@ async def test_direct_route_rejections_and_passthrough(server_factory):
         async with http.get(f"{served.url}/elsewhere") as r:
             assert r.status == 404
     ok = await Collector().connect(served.url)
-    await _until(lambda: served.connected)
+    await eventually(lambda: holds(served.connected))
     await sio.emit("bcast", {"seq": 1}, room=ROOM)
     assert await ok.wait_for(1) == [{"seq": 1}]
     await ok.close()
@@ -657,7 +656,7 @@ async def test_direct_route_environ_matches_engineio(server_factory):
         served.connected.append(sid)
 
     c = await Collector().connect(served.url)
-    await _until(lambda: served.connected)
+    await eventually(lambda: holds(served.connected))
     ours, stock = seen["ours"], seen["stock"]
     assert ours.keys() == stock.keys()
     assert {k: v for k, v in ours.items() if k != "wsgi.input"} == \

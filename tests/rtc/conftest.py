@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from klear_client.participant import Received, SyntheticParticipant
 from rtc.sfu.peer import Message
 from rtc.sfu.room import SfuRoom
 
+from ..support.eventually import eventually, holds
 from ..support.media import Media
 
 
@@ -38,28 +38,18 @@ def _loopback_only() -> Iterator[None]:
         yield
 
 
-async def _settled(
-    baseline: set[asyncio.Task[object]], timeout: float
-) -> set[asyncio.Task[object]]:
-    deadline = time.monotonic() + timeout
-    while True:
-        extra = {t for t in asyncio.all_tasks() if t not in baseline and not t.done()}
-        current = asyncio.current_task()
-        if current is not None:
-            extra.discard(current)
-        if not extra or time.monotonic() > deadline:
-            return extra
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture(autouse=True)
 async def no_leaks() -> AsyncIterator[None]:
     """Fail a test that leaves an asyncio task or a thread behind."""
     tasks = set(asyncio.all_tasks())
     threads = set(threading.enumerate())
     yield
-    leaked = await _settled(tasks, timeout=2.0)
-    assert not leaked, f"leaked tasks: {leaked}"
+
+    def no_task_left() -> None:
+        leaked = {t for t in asyncio.all_tasks() if t not in tasks and not t.done()} - {asyncio.current_task()}
+        assert not leaked, f"leaked tasks: {leaked}"
+
+    await eventually(no_task_left, timeout=2.0)
     assert set(threading.enumerate()) <= threads, "leaked threads"
 
 
@@ -117,11 +107,7 @@ class Harness:
     async def wait_for(
         self, condition: Callable[[], bool], timeout: float = 10.0
     ) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() > deadline:
-                raise AssertionError("condition not met in time")
-            await asyncio.sleep(0.02)
+        await eventually(lambda: holds(condition()), timeout=timeout)
 
     async def close(self) -> None:
         await self.room.close()

@@ -52,9 +52,10 @@ async def test_subscriber_plis_are_rate_limited_towards_the_publisher(
     for _ in range(20):  # a decoder in distress: 20 PLIs in 0.2 s
         assert harness.clients["bob"].request_keyframe(cam)
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.1)
+    await harness.wait_for(lambda: publisher_track.keyframe_requests >= before + 1)
     assert publisher_track.keyframe_requests == before + 1  # leading edge only
-    await asyncio.sleep(0.6)
+    # the trailing request goes out once the 0.5 s interval has passed
+    await harness.wait_for(lambda: publisher_track.keyframe_requests >= before + 2, timeout=0.7)
     assert publisher_track.keyframe_requests == before + 2  # one trailing request
 
     stats = harness.room.stats()[cam]

@@ -14,6 +14,8 @@ from klear_client.participant import SyntheticParticipant
 from rtc.sfu.peer import NegotiationError
 from rtc.sfu.room import SfuRoom
 
+from ..support.eventually import eventually, holds
+
 if TYPE_CHECKING:
     from tests.rtc.conftest import Harness, Media
 
@@ -41,21 +43,19 @@ async def test_close_mid_stream_leaves_no_tasks_or_threads(media: Media) -> None
         )
     for name in clients:
         await room.add_participant(name, [("video", "camera"), ("audio", "microphone")])
-    while len(frames) < 200:
-        await asyncio.sleep(0.05)
+    await eventually(lambda: holds(len(frames) >= 200, len(frames)))
     assert len(asyncio.all_tasks()) > len(tasks_before) + 10  # senders, RTCP, ICE...
     assert threading.active_count() == threads_before
 
     await room.close()
     for client in clients.values():
         await client.close()
-    for _ in range(40):
-        leftover = {t for t in asyncio.all_tasks() - tasks_before if not t.done()}
-        leftover.discard(asyncio.current_task())
-        if not leftover:
-            break
-        await asyncio.sleep(0.05)
-    assert not leftover, leftover
+
+    def nothing_left_running() -> None:
+        leftover = {t for t in asyncio.all_tasks() - tasks_before if not t.done()} - {asyncio.current_task()}
+        assert not leftover, leftover
+
+    await eventually(nothing_left_running, timeout=2.0)
     assert threading.active_count() == threads_before
     assert all(c.connection_state == "closed" for c in clients.values())
     assert room.participant_ids == []

@@ -3,7 +3,6 @@ participant (the server offers, clients answer)."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -32,10 +31,14 @@ async def test_screen_share_publish_unpublish_republish(harness: Harness) -> Non
     assert directions(harness, "bob")[screen] == "inactive"
     assert directions(harness, "alice")[screen] == "inactive"
     assert screen not in harness.clients["alice"].published
-    await asyncio.sleep(0.2)
+    # alice's camera on the same connection marks the time (30 fps): screen
+    # packets already on their way land during ~0.2 s of camera frames ...
+    drained_from = len(harness.frames("bob", cam))
+    await harness.wait_for(lambda: len(harness.frames("bob", cam)) >= drained_from + 6)
     stopped_at = len(harness.frames("bob", screen))
     camera_at = len(harness.frames("bob", cam))
-    await asyncio.sleep(0.4)
+    # ... and then no screen frame may come during another ~0.4 s of them.
+    await harness.wait_for(lambda: len(harness.frames("bob", cam)) >= camera_at + 12)
     assert len(harness.frames("bob", screen)) == stopped_at, (
         "unpublished track still flows"
     )

@@ -6,7 +6,7 @@ import asyncio
 import email
 import email.policy
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -18,9 +18,7 @@ from aiosmtpd.controller import Controller
 from klear_client import KlearClient
 
 from ..conftest import signed_up
-from ..support.postgres import TestPostgres
 from ..support.redis import free_port
-from ..support.servers import ServerProcess, stop_all
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 NINE_TO_FIVE = [{"weekday": d, "start": "09:00", "end": "17:00"} for d in WEEKDAYS]
@@ -93,30 +91,12 @@ def reminder_clock(lead: timedelta, in_seconds: float, grid: timedelta = timedel
     return str((start - unshifted).total_seconds()), start
 
 
-@pytest.fixture(scope="module")
-async def shared_server(postgres: TestPostgres, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[ServerProcess]:
-    """One server and database for a whole module, for tests that only add their own users and data."""
-    url = await postgres.create()
-    server = ServerProcess({
-        "DATABASE_URL": url, "KLEAR_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-        "KLEAR_SECRET_KEY": "test-secret-" + "s" * 40, "KLEAR_DATA_KEY": "test-data-key-" + "d" * 40,
-        "KLEAR_DB_POOL_MIN": "1", "KLEAR_LOGIN_RATE_IP": "1000/60", "KLEAR_LOGIN_RATE_ACCOUNT": "100/60",
-    })
-    try:
-        await server.start()
-        yield server
-    finally:
-        await stop_all([server])
-        await postgres.drop(url)
-
-
 class Mailbox:
     """A real SMTP server (aiosmtpd) on a free local port; keeps every message it is sent."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.messages: list[EmailMessage] = []
-        self.arrived = asyncio.Event()
         self.stalled = asyncio.Event()
         self.hold_first = False  # stall the first delivery until `release`, then refuse it (451)
         self._release = threading.Event()
@@ -138,7 +118,6 @@ class Mailbox:
 
     def _deliver(self, message: EmailMessage) -> None:
         self.messages.append(message)
-        self.arrived.set()
 
     def start(self) -> None:
         self._controller.start()
@@ -155,11 +134,9 @@ class Mailbox:
     def to(self, address: str) -> list[EmailMessage]:
         return [m for m in self.messages if address in str(m["To"])]
 
-    async def wait_for(self, predicate: Callable[[list[EmailMessage]], bool], timeout: float = 20.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not predicate(self.messages):
-                self.arrived.clear()
-                await self.arrived.wait()
+    def subjects(self, containing: str = "") -> list[str]:
+        """The subjects of the messages received so far that contain `containing`."""
+        return [str(m["Subject"]) for m in self.messages if containing in str(m["Subject"])]
 
 
 @pytest.fixture
@@ -168,13 +145,3 @@ async def mailbox() -> AsyncIterator[Mailbox]:
     await asyncio.to_thread(box.start)
     yield box
     await asyncio.to_thread(box.stop)
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
-    """Poll the awaitable factory `check` until it returns something truthy."""
-    async with asyncio.timeout(timeout):
-        while True:
-            result = await check()
-            if result:
-                return result
-            await asyncio.sleep(interval)

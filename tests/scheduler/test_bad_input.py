@@ -6,18 +6,25 @@ import uuid
 
 import pytest
 
+from klear_client import KlearClient
+
 from ..conftest import signed_up
 from ..test_bad_input import assert_error_shape
 from .conftest import make_practitioner, next_weekday_date
 
+pytestmark = pytest.mark.quick
 
-@pytest.fixture
-async def setup(shared_server, clients):
-    server = shared_server
-    p = await make_practitioner(clients(server.url))
-    other = await make_practitioner(clients(server.url), name="Other Practitioner")
-    client = await signed_up(clients(server.url))
-    return p, other, client
+
+@pytest.fixture(scope="module")
+async def setup(shared_app):
+    """Two practitioners and a client on the module's app; each case only sends requests that are refused."""
+    made = [KlearClient(shared_app.url) for _ in range(3)]
+    p = await make_practitioner(made[0])
+    other = await make_practitioner(made[1], name="Other Practitioner")
+    client = await signed_up(made[2])
+    yield p, other, client
+    for c in made:
+        await c.close()
 
 
 def slots_path(pid: str) -> str:

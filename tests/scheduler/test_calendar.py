@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
+import pytest
 from icalendar import Calendar
 
 from ..conftest import signed_up
@@ -21,7 +20,9 @@ async def _events(c, url: str) -> dict[str, dict]:
     }
 
 
-async def test_feeds_keep_uids_raise_sequence_and_mark_cancellations(server, clients):
+@pytest.mark.quick
+async def test_feeds_keep_uids_raise_sequence_and_mark_cancellations(app, clients):
+    server = app
     p = await make_practitioner(clients(server.url), weekly=ALL_DAY, needs_approval=True)
     client = await signed_up(clients(server.url), name="Calendar Client")
     day = next_weekday_date(2)
@@ -55,7 +56,7 @@ async def test_rotating_retires_the_old_url_and_tokens_stay_out_of_logs(server, 
     assert (await anonymous.raw("GET", "/api/v1/calendar/guess.ics", auth=False)).status == 404
     await client.call("DELETE", "/me/calendar-feed")
     assert (await anonymous.raw("GET", new, auth=False)).status == 404
-    await asyncio.sleep(0.2)
+    await server.logs_flushed()
     for url in (old, new):
         assert url.rsplit("/", 1)[1].removesuffix(".ics") not in server.log_text()
     assert any(e.get("route") == "/api/v1/calendar/{token}.ics" for e in server.logs)

@@ -83,9 +83,10 @@ async def test_forty_clients_on_two_processes_race_for_a_class_of_five_and_exact
         sorted([c.session.user_id, p.id]) for c in winners)
 
 
-async def test_slots_show_the_places_left_and_cancelling_or_moving_gives_a_place_back(shared_server, clients):
-    p = await make_practitioner(clients(shared_server.url), weekly=ALL_DAY, capacity=3)
-    people = [await signed_up(clients(shared_server.url)) for _ in range(4)]
+@pytest.mark.quick
+async def test_slots_show_the_places_left_and_cancelling_or_moving_gives_a_place_back(app, clients):
+    p = await make_practitioner(clients(app.url), weekly=ALL_DAY, capacity=3)
+    people = [await signed_up(clients(app.url)) for _ in range(4)]
     day = next_weekday_date(5)
     start, other_start = f"{day}T09:00:00Z", f"{day}T15:00:00Z"
 
@@ -114,8 +115,9 @@ async def test_slots_show_the_places_left_and_cancelling_or_moving_gives_a_place
     assert (await places())["09:00"] == 1
 
 
-async def test_a_video_class_fits_in_one_video_session(shared_server, clients):
-    teacher = clients(shared_server.url)
+@pytest.mark.quick
+async def test_a_video_class_fits_in_one_video_session(app, clients):
+    teacher = clients(app.url)
     p = await make_practitioner(teacher, capacity=9)  # the default session holds ten people
     with pytest.raises(ApiError) as refused:
         await teacher.create_offering(p.id, name="Big class", duration_min=60, price_minor=1000, currency="EUR",

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from storage import conversations
 from storage.crypto import Sealer
 from storage.database import Database
@@ -12,10 +14,12 @@ from storage.database import Database
 from ..conftest import signed_up
 from .conftest import ALL_DAY, make_practitioner, next_weekday_date
 
+pytestmark = pytest.mark.quick
 
-async def test_a_new_booking_has_a_two_person_conversation(server, clients, database_url):
-    p = await make_practitioner(clients(server.url), weekly=ALL_DAY)
-    client = await signed_up(clients(server.url))
+
+async def test_a_new_booking_has_a_two_person_conversation(app, clients, database_url):
+    p = await make_practitioner(clients(app.url), weekly=ALL_DAY)
+    client = await signed_up(clients(app.url))
     booked = await client.book(p.offering_id, f"{next_weekday_date(2)}T10:00:00Z")
     me, them = uuid.UUID(client.session.user_id), uuid.UUID(p.id)
     db = await Database.connect(database_url, Sealer(b"k" * 32), min_size=1, max_size=1)

@@ -14,6 +14,8 @@ import pytest
 from ..conftest import signed_up
 from .conftest import make_practitioner, parse
 
+pytestmark = pytest.mark.quick
+
 # (zone, day, UTC hour of the first 09:00 start)
 DAYS = [
     ("America/New_York", "2027-03-13", 14),  # EST, the day before the change
@@ -33,15 +35,15 @@ def expected(day: str, first_hour: int) -> list[str]:
 
 
 @pytest.fixture
-async def practices(shared_server, clients):
+async def practices(app, clients):
     return {
-        tz: await make_practitioner(clients(shared_server.url), tz=tz, name=f"In {tz}")
+        tz: await make_practitioner(clients(app.url), tz=tz, name=f"In {tz}")
         for tz in ("America/New_York", "Europe/London")
     }
 
 
-async def test_nine_to_five_rules_give_the_right_utc_slots_on_both_sides_of_each_change(shared_server, clients, practices):
-    viewer = await signed_up(clients(shared_server.url), tz="UTC")
+async def test_nine_to_five_rules_give_the_right_utc_slots_on_both_sides_of_each_change(app, clients, practices):
+    viewer = await signed_up(clients(app.url), tz="UTC")
     for tz, day, first_hour in DAYS:
         p = practices[tz]
         got = await viewer.slots(p.id, p.offering_id, day, day, tz)  # dates read in the practitioner's zone
@@ -51,8 +53,8 @@ async def test_nine_to_five_rules_give_the_right_utc_slots_on_both_sides_of_each
         assert got["practitioner_time_zone"] == tz
 
 
-async def test_a_viewer_in_kolkata_sees_the_same_instants_in_local_time(shared_server, clients, practices):
-    viewer = await signed_up(clients(shared_server.url), tz="Asia/Kolkata")
+async def test_a_viewer_in_kolkata_sees_the_same_instants_in_local_time(app, clients, practices):
+    viewer = await signed_up(clients(app.url), tz="Asia/Kolkata")
     for tz, day, first_hour in DAYS:
         p = practices[tz]
         start = datetime.fromisoformat(day).replace(tzinfo=UTC)
@@ -68,10 +70,10 @@ async def test_a_viewer_in_kolkata_sees_the_same_instants_in_local_time(shared_s
         )
 
 
-async def test_kolkata_dates_select_the_kolkata_day(shared_server, clients, practices):
+async def test_kolkata_dates_select_the_kolkata_day(app, clients, practices):
     """`from`/`to` dates are days in the viewer's zone: 14 March in Kolkata is 13 March 18:30 to 14 March 18:30 UTC."""
     p = practices["America/New_York"]
-    viewer = await signed_up(clients(shared_server.url), tz="Asia/Kolkata")
+    viewer = await signed_up(clients(app.url), tz="Asia/Kolkata")
     got = await viewer.slots(p.id, p.offering_id, "2027-03-14", "2027-03-14", "Asia/Kolkata")
     assert got["range_start"] == "2027-03-13T18:30:00Z" and got["range_end"] == "2027-03-14T18:30:00Z"
     starts = [s["start"] for s in got["slots"]]
@@ -79,9 +81,9 @@ async def test_kolkata_dates_select_the_kolkata_day(shared_server, clients, prac
     assert starts == [*expected("2027-03-13", 14)[9:], *expected("2027-03-14", 13)[:11]]
 
 
-async def test_a_booking_across_the_change_keeps_its_local_time(shared_server, clients, practices):
+async def test_a_booking_across_the_change_keeps_its_local_time(app, clients, practices):
     p = practices["America/New_York"]
-    client = await signed_up(clients(shared_server.url), tz="Asia/Kolkata")
+    client = await signed_up(clients(app.url), tz="Asia/Kolkata")
     booked = await client.book(p.offering_id, "2027-03-14T13:00:00Z")
     assert booked["start_at"] == "2027-03-14T13:00:00Z" and booked["end_at"] == "2027-03-14T14:00:00Z"
     slots = await client.slots(p.id, p.offering_id, "2027-03-14", "2027-03-14", "America/New_York")

@@ -1,8 +1,9 @@
-"""Durable jobs with real processes: reminders sent once, skipped when cancelled, run after downtime, taken over
-from a killed process, retried and finally dead; request expiry and session finish.
+"""Durable jobs: reminders sent once, skipped when cancelled, run after downtime, taken over from a killed
+process, retried and finally dead; request expiry and session finish.
 
-Reminder offsets are fixed (24 h and 15 min), so the tests start servers with
-KLEAR_CLOCK_SHIFT chosen to make a reminder fall due a few seconds from now.
+The quick tests run the app in-process and move its scheduling clock (`app.clock`) to when a reminder,
+an expiry or a finish falls due. The tests about several processes start servers with KLEAR_CLOCK_SHIFT
+chosen to make a reminder fall due a few seconds from now (reminder offsets are fixed: 24 h and 15 min).
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import asyncpg
 import pytest
 
 from ..conftest import PASSWORD, new_email, signed_up
+from ..support.eventually import eventually, holds
 from ..support.servers import run_cli
-from .conftest import ALL_DAY, FAST_JOBS, eventually, iso, make_practitioner, reminder_clock
+from .conftest import ALL_DAY, FAST_JOBS, Mailbox, iso, make_practitioner, reminder_clock
 
 MINUTES_15 = timedelta(minutes=15)
+REMINDER = "In 15 minutes"
 
 
 async def _jobs(database_url: str, sql: str, *args: object) -> list[asyncpg.Record]:
@@ -35,26 +38,42 @@ async def _notified(c, kind: str) -> list[dict]:
     return [n for n in (await c.notifications())["items"] if n["kind"] == kind]
 
 
-async def _book_due_soon(clients, server, *, in_seconds_shift: tuple[str, datetime], client_tz: str = "Europe/London"):
-    _, start = in_seconds_shift
-    p = await make_practitioner(clients(server.url), tz="UTC", weekly=ALL_DAY, account_tz="America/New_York")
-    client = await signed_up(clients(server.url), tz=client_tz)
+async def _emails_settled(database_url: str) -> None:
+    """No email is queued or being sent: what the mailbox holds now is all it will get."""
+    pending = await _jobs(database_url, "SELECT id FROM jobs WHERE kind = 'email.send' AND state IN ('queued', 'running')")
+    assert pending == [], pending
+
+
+def _reminders(mailbox: Mailbox, count: int) -> None:
+    assert len(mailbox.subjects(REMINDER)) == count, mailbox.subjects()
+
+
+def _next_start(after: timedelta, grid: timedelta = timedelta(minutes=30)) -> datetime:
+    """The first slot start on a `grid` from midnight UTC at least `after` from now."""
+    earliest = datetime.now(UTC) + after
+    midnight = earliest.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + grid * -((midnight - earliest) // grid)
+
+
+async def _book(clients, url: str, start: datetime, *, client_tz: str = "Europe/London"):
+    p = await make_practitioner(clients(url), tz="UTC", weekly=ALL_DAY, account_tz="America/New_York")
+    client = await signed_up(clients(url), tz=client_tz)
     booked = await client.book(p.offering_id, iso(start))
     return p, client, booked
 
 
-async def test_the_15_minute_reminder_reaches_both_by_email_in_their_own_time(start_server, clients, mailbox):
-    clock = reminder_clock(MINUTES_15, 8)
-    server = await start_server(KLEAR_CLOCK_SHIFT=clock[0], **FAST_JOBS, **mailbox.env)
-    p, client, booked = await _book_due_soon(clients, server, in_seconds_shift=clock, client_tz="Asia/Kolkata")
+@pytest.mark.quick
+async def test_the_15_minute_reminder_reaches_both_by_email_in_their_own_time(start_app, clients, mailbox):
+    app = await start_app(**mailbox.env)
+    start = _next_start(timedelta(minutes=20))
+    p, client, booked = await _book(clients, app.url, start, client_tz="Asia/Kolkata")
     client_email, practitioner_email = client.session.user["email"], p.client.session.user["email"]
 
-    await mailbox.wait_for(lambda ms: any("In 15 minutes" in str(m["Subject"]) for m in ms) and len(
-        [m for m in ms if "In 15 minutes" in str(m["Subject"])]) == 2, timeout=30)
+    await app.clock.set(start - MINUTES_15)
+    await eventually(lambda: _reminders(mailbox, 2))
 
-    start = clock[1]
-    to_client = [m for m in mailbox.to(client_email) if "In 15 minutes" in str(m["Subject"])]
-    to_practitioner = [m for m in mailbox.to(practitioner_email) if "In 15 minutes" in str(m["Subject"])]
+    to_client = [m for m in mailbox.to(client_email) if REMINDER in str(m["Subject"])]
+    to_practitioner = [m for m in mailbox.to(practitioner_email) if REMINDER in str(m["Subject"])]
     assert len(to_client) == len(to_practitioner) == 1
     kolkata, new_york = start.astimezone(ZoneInfo("Asia/Kolkata")), start.astimezone(ZoneInfo("America/New_York"))
     client_text, practitioner_text = to_client[0].get_content(), to_practitioner[0].get_content()
@@ -68,56 +87,109 @@ async def test_the_15_minute_reminder_reaches_both_by_email_in_their_own_time(st
     assert booked["status"] == "confirmed"
 
 
+@pytest.mark.quick
+async def test_a_cancelled_booking_gets_no_reminder(start_app, clients, mailbox, database_url):
+    app = await start_app(**mailbox.env)
+    start = _next_start(timedelta(minutes=20))
+    p, client, booked = await _book(clients, app.url, start)
+    await client.booking_action(booked["id"], "cancel", "feeling unwell")
+
+    await app.clock.set(start - MINUTES_15)
+    rows = await eventually(lambda: _timeline_done(database_url))
+    assert [r["outcome"] for r in rows] == ["skipped_cancelled"]  # and the timeline stops: no finish to come
+    # The timeline that would have queued the reminder emails is done; the mails it did queue are all sent.
+    await eventually(lambda: _emails_settled(database_url))
+    assert mailbox.subjects(REMINDER) == []
+    assert await _notified(client, "reminder_15m") == []
+    assert sorted(str(m["Subject"]) for m in mailbox.to(p.client.session.user["email"])) == [
+        "Cancelled: Hatha yoga with Test Client", "New booking: Hatha yoga with Test Client"]
+    assert len(mailbox.messages) == 2
+
+
+async def _timeline_done(database_url: str) -> list[asyncpg.Record]:
+    rows = await _jobs(database_url, "SELECT outcome FROM jobs WHERE kind = 'booking.timeline' AND state = 'done'")
+    assert rows, "the booking's timeline has not run"
+    return rows
+
+
+@pytest.mark.quick
+async def test_an_unanswered_request_lapses_and_the_client_is_told(app, clients):
+    p = await make_practitioner(clients(app.url), weekly=ALL_DAY, needs_approval=True, rules={"request_ttl_min": 5})
+    client = await signed_up(clients(app.url))
+    booked = await client.book(p.offering_id, f"{(datetime.now(UTC) + timedelta(days=2)).date()}T10:00:00Z")
+    assert booked["status"] == "requested"
+    await app.clock.advance(timedelta(minutes=6))  # nobody answered for six minutes
+
+    async def declined():
+        assert (await client.booking(booked["id"]))["status"] == "declined"
+
+    await eventually(declined)
+    history = (await client.booking_events(booked["id"]))["events"]
+    assert [(e["kind"], e["actor_role"]) for e in history] == [("created", "client"), ("expired", "system")]
+    assert len(await _notified(client, "booking_expired")) == 1
+
+
+@pytest.mark.quick
+async def test_after_the_end_sessions_are_completed_or_marked_no_show(app, clients):
+    video = await make_practitioner(clients(app.url), weekly=ALL_DAY)
+    in_person = await make_practitioner(clients(app.url), weekly=ALL_DAY, mode="in_person", address="1 Quiet Lane")
+    client = await signed_up(clients(app.url))
+    start = _next_start(timedelta(minutes=45))
+    held = await client.book(video.offering_id, iso(start))
+    missed = await client.book(video.offering_id, iso(start + timedelta(hours=2)))
+    met = await client.book(in_person.offering_id, iso(start + timedelta(hours=2)))
+    await app.clock.set(start + timedelta(minutes=5))
+    assert (await client.booking_action(held["id"], "start"))["status"] == "in_session"
+    # Past every session's end and the grace period: the finish jobs run.
+    await app.clock.advance(timedelta(hours=4))
+
+    async def finished():
+        states = [(await client.booking(b["id"]))["status"] for b in (held, missed, met)]
+        assert "confirmed" not in states and "in_session" not in states, states
+        return states
+
+    assert await eventually(finished) == ["completed", "no_show", "completed"]
+
+
 async def test_a_reminder_is_sent_once_with_two_processes_running(start_server, clients, mailbox, redis_env, database_url):
     clock = reminder_clock(MINUTES_15, 8)
     env = {"KLEAR_CLOCK_SHIFT": clock[0], **FAST_JOBS, **mailbox.env, **redis_env}
     servers = await asyncio.gather(start_server(**env), start_server(**env))
-    p, client, _ = await _book_due_soon(clients, servers[0], in_seconds_shift=clock)
+    p, client, _ = await _book(clients, servers[0].url, clock[1])
 
-    await mailbox.wait_for(lambda ms: len([m for m in ms if "In 15 minutes" in str(m["Subject"])]) >= 2, timeout=30)
-    await asyncio.sleep(1.5)  # room for a duplicate to show up, if there were going to be one
+    await eventually(lambda: holds(len(mailbox.subjects(REMINDER)) >= 2, mailbox.subjects()), timeout=30)
 
-    reminders = [m for m in mailbox.messages if "In 15 minutes" in str(m["Subject"])]
+    async def reminder_step_recorded() -> list[tuple]:
+        jobs = await _jobs(database_url, """SELECT state, outcome, ARRAY(SELECT s ->> 'do' FROM jsonb_array_elements(
+                                                payload -> 'steps') AS s) AS steps FROM jobs WHERE kind = 'booking.timeline'""")
+        assert [tuple(j) for j in jobs] == [("queued", "notified", ["finish"])]
+        return jobs
+
+    # The booking's one timeline job ran its reminder step once and waits for its finish; no email is pending
+    # and both servers have written their logs up to now: a duplicate would be visible by this point.
+    await eventually(reminder_step_recorded)
+    await eventually(lambda: _emails_settled(database_url))
+    for s in servers:
+        await s.logs_flushed()
+    reminders = mailbox.subjects(REMINDER)
     assert len(reminders) == 2
     assert len(await _notified(client, "reminder_15m")) == 1 and len(await _notified(p.client, "reminder_15m")) == 1
-    # The booking's one timeline job ran its reminder step once and waits for its finish.
-    jobs = await _jobs(database_url, """SELECT state, outcome, ARRAY(SELECT s ->> 'do' FROM jsonb_array_elements(
-                                            payload -> 'steps') AS s) AS steps FROM jobs WHERE kind = 'booking.timeline'""")
-    assert [tuple(j) for j in jobs] == [("queued", "notified", ["finish"])]
     steps = [e for s in servers for e in s.logs if e.get("event") == "job_step_done"]
     assert [e["reason"] for e in steps] == ["notified"]
 
 
-async def test_a_cancelled_booking_gets_no_reminder(start_server, clients, mailbox, database_url):
-    clock = reminder_clock(MINUTES_15, 6)
-    server = await start_server(KLEAR_CLOCK_SHIFT=clock[0], **FAST_JOBS, **mailbox.env)
-    p, client, booked = await _book_due_soon(clients, server, in_seconds_shift=clock)
-    await client.booking_action(booked["id"], "cancel", "feeling unwell")
-
-    rows = await eventually(lambda: _jobs(
-        database_url, "SELECT outcome FROM jobs WHERE kind = 'booking.timeline' AND state = 'done'"), timeout=30)
-    assert [r["outcome"] for r in rows] == ["skipped_cancelled"]  # and the timeline stops: no finish to come
-    await asyncio.sleep(0.5)
-    assert [m for m in mailbox.messages if "In 15 minutes" in str(m["Subject"])] == []
-    assert await _notified(client, "reminder_15m") == []
-    await mailbox.wait_for(lambda ms: len(ms) == 2)
-    assert sorted(str(m["Subject"]) for m in mailbox.to(p.client.session.user["email"])) == [
-        "Cancelled: Hatha yoga with Test Client", "New booking: Hatha yoga with Test Client"]
-
-
 async def test_jobs_that_fell_due_while_no_server_ran_run_at_start_up(start_server, clients, mailbox, database_url):
-    clock = reminder_clock(MINUTES_15, 6)
-    env = {"KLEAR_CLOCK_SHIFT": clock[0], **FAST_JOBS, **mailbox.env}
-    first = await start_server(**env)
-    await _book_due_soon(clients, first, in_seconds_shift=clock)
+    clock = reminder_clock(MINUTES_15, 60)
+    first = await start_server(KLEAR_CLOCK_SHIFT=clock[0], **FAST_JOBS, **mailbox.env)
+    await _book(clients, first.url, clock[1])
     assert await first.stop() == 0
-    due = clock[1] - MINUTES_15 - timedelta(seconds=float(clock[0]))
-    await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 1)
     assert [r["state"] for r in await _jobs(database_url, "SELECT state FROM jobs WHERE kind = 'booking.timeline'")] == ["queued"]
 
-    second = await start_server(**env)
+    # The next server starts a minute after the reminder fell due (its clock is that much further on).
+    later = str(float(clock[0]) + 120)
+    second = await start_server(KLEAR_CLOCK_SHIFT=later, **FAST_JOBS, **mailbox.env)
     started = datetime.now(UTC)
-    await mailbox.wait_for(lambda ms: len([m for m in ms if "In 15 minutes" in str(m["Subject"])]) == 2, timeout=20)
+    await eventually(lambda: _reminders(mailbox, 2), timeout=20)
     assert datetime.now(UTC) - started < timedelta(seconds=10)
     assert second.proc is not None
 
@@ -140,10 +212,15 @@ async def test_a_job_held_by_a_killed_process_is_completed_by_another(start_serv
     await victim.kill()
     mailbox.release()
 
-    await mailbox.wait_for(lambda ms: len(ms) == 1, timeout=20)
-    done = await eventually(lambda: _jobs(
-        database_url, "SELECT state, attempts, outcome, locked_by FROM jobs WHERE id = $1 AND state = 'done'", holder[0]["id"]))
-    job = done[0]
+    await eventually(lambda: holds(len(mailbox.messages) == 1, mailbox.subjects()), timeout=20)
+
+    async def done() -> asyncpg.Record:
+        rows = await _jobs(database_url, "SELECT state, attempts, outcome, locked_by FROM jobs WHERE id = $1 AND state = 'done'",
+                           holder[0]["id"])
+        assert rows, "the held job is not done yet"
+        return rows[0]
+
+    job = await eventually(done, timeout=20)
     assert (job["state"], job["attempts"], job["outcome"], job["locked_by"]) == ("done", 2, "sent", None)
     assert [str(m["Subject"]) for m in mailbox.messages] == ["New booking: Hatha yoga with Test Client"]
     assert survivor.proc is not None and survivor.proc.returncode is None
@@ -156,7 +233,13 @@ async def test_failing_jobs_retry_with_backoff_then_die_and_admins_see_them(star
     client = await signed_up(clients(server.url))
     await client.book(p.offering_id, f"{(datetime.now(UTC) + timedelta(days=3)).date()}T10:00:00Z")
 
-    dead = await eventually(lambda: _jobs(database_url, "SELECT * FROM jobs WHERE state = 'dead'"), timeout=40)
+    async def dead_jobs() -> list[asyncpg.Record]:
+        rows = await _jobs(database_url, "SELECT * FROM jobs WHERE state = 'dead'")
+        assert rows, "no job has died yet"
+        return rows
+
+    dead = await eventually(dead_jobs, timeout=40)
+    await server.logs_flushed()
     assert dead[0]["kind"] == "email.send" and dead[0]["attempts"] == dead[0]["max_attempts"] == 8
     assert dead[0]["last_error"] in ("SMTPConnectError", "SMTPConnectTimeoutError", "ConnectionRefusedError")
     failures = [e for e in server.logs if e.get("event") in ("job_failed", "job_dead")]
@@ -176,46 +259,3 @@ async def test_failing_jobs_retry_with_backoff_then_die_and_admins_see_them(star
     assert getattr(refused.value, "status", None) == 403
     again = await admin.call("POST", f"/admin/jobs/{dead[0]['id']}/retry")
     assert again["state"] == "queued" and again["attempts"] == 0
-
-
-async def test_an_unanswered_request_lapses_and_the_client_is_told(start_server, clients, database_url):
-    front = await start_server(KLEAR_JOB_CONCURRENCY="0")
-    p = await make_practitioner(clients(front.url), weekly=ALL_DAY, needs_approval=True, rules={"request_ttl_min": 5})
-    client = await signed_up(clients(front.url))
-    booked = await client.book(p.offering_id, f"{(datetime.now(UTC) + timedelta(days=2)).date()}T10:00:00Z")
-    assert booked["status"] == "requested"
-    # A process whose clock is six minutes ahead finds the expiry due.
-    await start_server(KLEAR_CLOCK_SHIFT="360", **FAST_JOBS)
-
-    async def declined():
-        return (await client.booking(booked["id"]))["status"] == "declined"
-
-    await eventually(declined, timeout=20)
-    history = (await client.booking_events(booked["id"]))["events"]
-    assert [(e["kind"], e["actor_role"]) for e in history] == [("created", "client"), ("expired", "system")]
-    assert len(await _notified(client, "booking_expired")) == 1
-
-
-async def test_after_the_end_sessions_are_completed_or_marked_no_show(start_server, clients, database_url):
-    front = await start_server(KLEAR_JOB_CONCURRENCY="0")
-    video = await make_practitioner(clients(front.url), weekly=ALL_DAY)
-    in_person = await make_practitioner(clients(front.url), weekly=ALL_DAY, mode="in_person", address="1 Quiet Lane")
-    client = await signed_up(clients(front.url))
-    start = (datetime.now(UTC) + timedelta(minutes=45)).replace(second=0, microsecond=0)
-    start += timedelta(minutes=30 - start.minute % 30)
-    held = await client.book(video.offering_id, iso(start))
-    missed = await client.book(video.offering_id, iso(start + timedelta(hours=2)))
-    met = await client.book(in_person.offering_id, iso(start + timedelta(hours=2)))
-    shift = (start + timedelta(minutes=5) - datetime.now(UTC)).total_seconds()
-    during = await start_server(KLEAR_CLOCK_SHIFT=str(shift), KLEAR_JOB_CONCURRENCY="0")
-    c_during = clients(during.url)
-    c_during.session = client.session
-    assert (await c_during.booking_action(held["id"], "start"))["status"] == "in_session"
-    # Past every session's end and the grace period: the finish jobs run.
-    await start_server(KLEAR_CLOCK_SHIFT=str(shift + 4 * 3600), **FAST_JOBS)
-
-    async def finished():
-        states = [(await client.booking(b["id"]))["status"] for b in (held, missed, met)]
-        return states if "confirmed" not in states and "in_session" not in states else None
-
-    assert await eventually(finished, timeout=20) == ["completed", "no_show", "completed"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import msgpack
@@ -15,6 +14,7 @@ from storage.crypto import Sealer
 from storage.database import Database
 
 from ..conftest import signed_up
+from ..support.eventually import eventually, holds
 from .conftest import ALL_DAY, make_practitioner, next_weekday_date
 
 pytestmark = pytest.mark.redis
@@ -39,9 +39,7 @@ async def bus_messages(redis_url, redis_env):
 
 
 async def _settle(got: dict[str, list[dict]], channel: str, count: int) -> list[dict]:
-    async with asyncio.timeout(10):
-        while len(got[channel]) < count:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: holds(len(got[channel]) >= count, got[channel]))
     return got[channel]
 
 

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
+import pytest
 
 from ..conftest import signed_up
-from .conftest import ALL_DAY, FAST_JOBS, make_practitioner, next_weekday_date
+from ..support.eventually import eventually, holds
+from .conftest import ALL_DAY, make_practitioner, next_weekday_date
+
+pytestmark = pytest.mark.quick
 
 
-async def test_notifications_are_listed_newest_first_and_marked_read(start_server, clients, database_url):
-    server = await start_server()
-    p = await make_practitioner(clients(server.url), weekly=ALL_DAY)
-    client = await signed_up(clients(server.url))
+async def test_notifications_are_listed_newest_first_and_marked_read(app, clients, database_url):
+    p = await make_practitioner(clients(app.url), weekly=ALL_DAY)
+    client = await signed_up(clients(app.url))
     day = next_weekday_date(2)
     first = await client.book(p.offering_id, f"{day}T09:00:00Z")
     second = await client.book(p.offering_id, f"{day}T12:00:00Z")
@@ -40,8 +41,8 @@ async def test_notifications_are_listed_newest_first_and_marked_read(start_serve
         await conn.close()
 
 
-async def test_preferences_choose_what_is_also_emailed(start_server, clients, mailbox):
-    server = await start_server(**FAST_JOBS, **mailbox.env)
+async def test_preferences_choose_what_is_also_emailed(start_app, clients, mailbox, database_url):
+    server = await start_app(**mailbox.env)
     quiet = await make_practitioner(clients(server.url), weekly=ALL_DAY, name="Quiet One")
     chatty = await make_practitioner(clients(server.url), weekly=ALL_DAY, name="Chatty One")
     assert await quiet.client.notification_preferences() == {"email_reminders": True, "email_updates": True}
@@ -52,7 +53,15 @@ async def test_preferences_choose_what_is_also_emailed(start_server, clients, ma
     await client.book(quiet.offering_id, f"{day}T09:00:00Z")
     await client.book(chatty.offering_id, f"{day}T09:00:00Z")
 
-    await mailbox.wait_for(lambda ms: len(ms) >= 1)
-    await asyncio.sleep(1.0)
+    await eventually(lambda: holds(len(mailbox.messages) >= 1))
+
+    async def emails_settled() -> None:  # every email queued so far has been sent: the mailbox is final
+        conn = await asyncpg.connect(database_url)
+        try:
+            assert await conn.fetchval("SELECT count(*) FROM jobs WHERE kind = 'email.send' AND state <> 'done'") == 0
+        finally:
+            await conn.close()
+
+    await eventually(emails_settled)
     assert [m["To"].addresses[0].display_name for m in mailbox.messages] == ["Chatty One"]
     assert len((await quiet.client.notifications())["items"]) == 1  # still in the app

@@ -3,8 +3,6 @@ out of logs."""
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
 import pytest
 
@@ -13,10 +11,12 @@ from klear_client import ApiError
 from ..conftest import signed_up
 from .conftest import make_practitioner, next_weekday_date
 
+pytestmark = pytest.mark.quick
 
-async def test_anyone_signed_in_reads_a_profile_and_only_its_practitioner_edits_it(shared_server, clients):
-    p = await make_practitioner(clients(shared_server.url), tz="Europe/Paris", name="Élodie")
-    reader = await signed_up(clients(shared_server.url))
+
+async def test_anyone_signed_in_reads_a_profile_and_only_its_practitioner_edits_it(app, clients):
+    p = await make_practitioner(clients(app.url), tz="Europe/Paris", name="Élodie")
+    reader = await signed_up(clients(app.url))
     profile = await reader.practitioner(p.id)
     assert profile["display_name"] == "Élodie" and profile["time_zone"] == "Europe/Paris"
     assert profile["modalities"] == ["yoga", "breathwork"] and profile["languages"] == ["en"]
@@ -43,17 +43,17 @@ async def test_anyone_signed_in_reads_a_profile_and_only_its_practitioner_edits_
     assert err.value.status == 403
 
 
-async def test_search_by_modality_and_language(shared_server, clients):
-    p = await make_practitioner(clients(shared_server.url), name="Searchable")
+async def test_search_by_modality_and_language(app, clients):
+    p = await make_practitioner(clients(app.url), name="Searchable")
     await p.client.save_practitioner_profile(p.id, modalities=["ayurveda"], languages=["hi", "en"])
-    reader = await signed_up(clients(shared_server.url))
+    reader = await signed_up(clients(app.url))
     found = await reader.search_practitioners(modality="ayurveda", language="hi")
     assert p.id in [x["id"] for x in found["items"]]
     assert p.id not in [x["id"] for x in (await reader.search_practitioners(modality="reiki"))["items"]]
 
 
-async def test_hours_overrides_and_time_off_shape_the_slots(shared_server, clients):
-    p = await make_practitioner(clients(shared_server.url), tz="UTC")
+async def test_hours_overrides_and_time_off_shape_the_slots(app, clients):
+    p = await make_practitioner(clients(app.url), tz="UTC")
     day_off, extra = next_weekday_date(1), next_weekday_date(2)
     saved = await p.client.set_hours(
         p.id, [{"weekday": "monday", "start": "09:00", "end": "12:00"}, {"weekday": "monday", "start": "13:00", "end": "17:00"},
@@ -64,7 +64,7 @@ async def test_hours_overrides_and_time_off_shape_the_slots(shared_server, clien
     assert saved["overrides"] == sorted([{"date": day_off, "kind": "day_off", "start": None, "end": None},
                                          {"date": extra, "kind": "extra_hours", "start": "18:00", "end": "24:00"}],
                                         key=lambda o: o["date"])  # in date order
-    c = await signed_up(clients(shared_server.url))
+    c = await signed_up(clients(app.url))
 
     async def starts(day: str) -> list[str]:
         return [s["start"][11:16] for s in (await c.slots(p.id, p.offering_id, day, day, "UTC"))["slots"]]
@@ -81,17 +81,16 @@ async def test_hours_overrides_and_time_off_shape_the_slots(shared_server, clien
     assert len(await starts(monday)) == 12
 
 
-async def test_reads_of_others_are_audited_and_health_data_is_sealed_and_unlogged(shared_server, clients):
-    p = await make_practitioner(clients(shared_server.url))
-    client = await signed_up(clients(shared_server.url))
+async def test_reads_of_others_are_audited_and_health_data_is_sealed_and_unlogged(app, clients):
+    p = await make_practitioner(clients(app.url))
+    client = await signed_up(clients(app.url))
     note, reason = "recurring lower back pain since March", "my migraine is back"
     booked = await client.book(p.offering_id, f"{next_weekday_date(3)}T10:00:00Z", note=note)
     seen = await p.client.booking(booked["id"])
     assert seen["note"] == note
     await client.booking_action(booked["id"], "cancel", reason)
-    await asyncio.sleep(0.2)
 
-    conn = await asyncpg.connect(shared_server.env["DATABASE_URL"])
+    conn = await asyncpg.connect(app.env["DATABASE_URL"])
     try:
         row = await conn.fetchrow("SELECT note_sealed, cancel_reason_sealed FROM bookings WHERE id = $1", booked["id"])
         audits = await conn.fetch("SELECT actor_id::text, action, subject_id::text FROM audit_log ORDER BY id")
@@ -103,4 +102,4 @@ async def test_reads_of_others_are_audited_and_health_data_is_sealed_and_unlogge
     actions = [(a["actor_id"], a["action"], a["subject_id"]) for a in audits]
     assert (p.id, "booking.read", client.session.user_id) in actions
     assert (client.session.user_id, "booking.cancel", p.id) in actions
-    assert note not in shared_server.log_text() and reason not in shared_server.log_text()
+    assert note not in app.log_text() and reason not in app.log_text()

@@ -1,6 +1,6 @@
 """The booking state machine over the API, idempotent creation, cancellation records, reschedule, history and feed.
 
-Two processes share the database: `now` runs on the real clock and `later`
+Two in-process apps share the database: `now` runs on the real clock and `later`
 with its scheduling clock shifted to ten minutes after the sessions start, so
 the same bookings can be acted on before and after their start time. `later`
 runs no jobs, which would otherwise fall due early there.
@@ -24,6 +24,8 @@ from storage.video import SessionBooking
 
 from ..conftest import signed_up
 from .conftest import ALL_DAY, Practice, iso, make_practitioner, parse
+
+pytestmark = pytest.mark.quick
 
 ACTIONS = {"confirm": Action.CONFIRM, "decline": Action.DECLINE, "cancel": Action.CANCEL, "start": Action.START,
            "complete": Action.COMPLETE, "no-show": Action.NO_SHOW, "reschedule": Action.RESCHEDULE}
@@ -59,10 +61,10 @@ async def session_start() -> datetime:
 
 
 @pytest.fixture
-async def servers(start_server, session_start):
-    now = await start_server()
+async def servers(start_app, session_start):
+    now = await start_app()
     shift = (session_start + timedelta(minutes=10) - datetime.now(UTC)).total_seconds()
-    later = await start_server(KLEAR_CLOCK_SHIFT=str(shift), KLEAR_JOB_CONCURRENCY="0")  # its jobs would run early
+    later = await start_app(KLEAR_CLOCK_SHIFT=str(shift), KLEAR_JOB_CONCURRENCY="0")  # its jobs would run early
     return now, later
 
 

@@ -12,6 +12,8 @@ import pytest
 from scheduler.localtime import day_bounds, to_utc
 from scheduler.slots import Busy, Override, Policy, Refusal, Schedule, SlotFinder, Span, Window, open_spans
 
+pytestmark = pytest.mark.quick
+
 NY = ZoneInfo("America/New_York")
 LONDON = ZoneInfo("Europe/London")
 SPRING_NY, FALL_NY = date(2027, 3, 14), date(2027, 11, 7)

@@ -1,5 +1,9 @@
 """Real PostgreSQL for tests: one migrated template per run, one clone per test.
 
+Quick tests share one more clone, the scratch database, emptied of every row before
+each of them: cloning costs a few hundred milliseconds (PostgreSQL writes and syncs
+the copy), emptying a few tables a millisecond. The schema is the migrated one either way.
+
 With DATABASE_URL set (CI) its server is used; otherwise an embedded pgserver
 cluster under .test-data/ is started once and reused by later runs.
 """
@@ -50,6 +54,8 @@ class TestPostgres:
         self.admin_url = os.environ.get("DATABASE_URL", "")
         self.template = f"klear_tpl_{os.getpid()}_{secrets.token_hex(3)}"
         self._lock = asyncio.Lock()
+        self._scratch: str | None = None
+        self._clear_sql = ""
 
     async def start(self) -> None:
         if not self.admin_url:
@@ -71,6 +77,8 @@ class TestPostgres:
             await tpl.close()
 
     async def stop(self) -> None:
+        if self._scratch is not None:
+            await self.drop(self._scratch)
         conn = await asyncpg.connect(self.admin_url)
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
@@ -100,3 +108,33 @@ class TestPostgres:
             await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await conn.close()
+
+    async def scratch(self) -> str:
+        """The shared scratch database, with the migrated schema and no rows but the migrations'; returns its URL.
+
+        The previous user must have closed its connections (in-process apps are stopped at the end of their test).
+        """
+        if self._scratch is None:
+            self._scratch = await self.create()
+            conn = await asyncpg.connect(self._scratch)
+            try:
+                kept = {"schema_migrations"}
+                relations = await conn.fetch(
+                    """SELECT c.relname, c.relkind::text AS relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                       WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S') ORDER BY c.relname""")
+                filled = [r["relname"] for r in relations if r["relkind"] != "S" and r["relname"] not in kept
+                          and await conn.fetchval(f'SELECT EXISTS (SELECT FROM "{r["relname"]}")')]
+                assert not filled, f"migrations left rows in {filled}: keep them when clearing the scratch database"
+            finally:
+                await conn.close()
+            # Foreign keys are triggers; with replication_role=replica they do not fire, so order does not matter.
+            self._clear_sql = "SET LOCAL session_replication_role = replica;" + "".join(
+                f'DELETE FROM "{r["relname"]}";' for r in relations if r["relkind"] != "S" and r["relname"] not in kept
+            ) + "".join(f"""SELECT setval('"{r["relname"]}"', 1, false);""" for r in relations if r["relkind"] == "S")
+        conn = await asyncpg.connect(self._scratch)
+        try:
+            async with conn.transaction():
+                await conn.execute(self._clear_sql)
+        finally:
+            await conn.close()
+        return self._scratch

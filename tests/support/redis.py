@@ -16,6 +16,8 @@ from pathlib import Path
 
 from redis.asyncio import Redis
 
+from .eventually import eventually
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -49,14 +51,15 @@ class RedisServer:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         client = Redis.from_url(self.url)
+
+        async def answers() -> None:
+            try:
+                await client.ping()
+            except Exception as exc:
+                raise AssertionError(f"redis-server on port {self.port} does not answer: {exc!r}") from exc
+
         try:
-            for _ in range(200):
-                try:
-                    await client.ping()
-                    return
-                except Exception:
-                    await asyncio.sleep(0.025)
-            raise RuntimeError("redis-server did not start")
+            await eventually(answers, timeout=5)
         finally:
             await client.aclose()
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
+from .eventually import eventually
 from .postgres import ROOT
 
 
@@ -91,6 +95,22 @@ class ServerProcess:
 
     def log_text(self) -> str:
         return "\n".join(self.raw_logs)
+
+    async def logs_flushed(self, timeout: float = 10.0) -> None:
+        """Return once every line the server logged before this call has been read into `logs`.
+
+        The signal is a probe: a request with a request id of its own, whose access-log line is written after
+        everything logged before it (one process writes its log lines to stderr in order). With several
+        workers it covers the worker that answered the probe only.
+        """
+        probe = f"log-probe-{secrets.token_hex(4)}"
+        async with aiohttp.ClientSession() as http, http.get(f"{self.url}/healthz", headers={"X-Request-ID": probe}) as resp:
+            assert resp.status == 200
+
+        def probe_logged() -> None:
+            assert any(e.get("request_id") == probe for e in self.logs), f"no access-log line for {probe}"
+
+        await eventually(probe_logged, timeout=timeout)
 
 
 async def run_cli(*args: str, env: dict[str, str], stdin: bytes | None = None, timeout: float = 60.0) -> tuple[int, str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -104,18 +103,6 @@ async def calls(media: Media) -> AsyncIterator[Callable[..., Awaitable[VideoCall
     for realtime, call in made:
         await call.close()
         await realtime.close()
-
-
-async def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05) -> Any:
-    """Poll the coroutine function `check` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 async def next_event(realtime: Realtime, name: str, timeout: float = 10.0, **match: Any) -> dict[str, Any]:

@@ -10,7 +10,8 @@ import pytest
 from klear_client import ApiError
 
 from ..conftest import signed_up
-from .conftest import eventually, iso, practitioner_with_offering
+from ..support.eventually import eventually
+from .conftest import iso, practitioner_with_offering
 
 
 async def test_a_class_of_three_booked_over_the_api_meets_in_one_session(start_server, clients, calls) -> None:
@@ -39,8 +40,8 @@ async def test_a_class_of_three_booked_over_the_api_meets_in_one_session(start_s
         await call.wait_for(lambda call=call, me=me: all(call.frames_from(o, "video") >= 5 for o in ids if o != me))
     await host.wait_for(lambda: all(host.frames_from(o, "video") >= 20 for o in ids))
 
-    async def all_started() -> bool:
+    async def all_started() -> None:
         statuses = [(await s.booking(b["id"]))["status"] for s, b in zip(students, booked, strict=False)]
-        return statuses == ["in_session"] * 3
+        assert statuses == ["in_session"] * 3, statuses
 
-    await eventually(all_started)
+    await eventually(all_started, timeout=15)

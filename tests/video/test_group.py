@@ -25,6 +25,7 @@ from rtc.sessions.plan import Plan, plan_of
 from rtc.sessions.session import Limits, Member
 from storage.video import SessionBooking
 
+from ..support.eventually import eventually, holds
 from .conftest import Media
 
 START = datetime(2030, 5, 6, 18, 0, tzinfo=UTC)
@@ -111,9 +112,7 @@ class Class:
         return [d["reason"] for e, d in self.events[user] if e == event]
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(0.02)
+        await eventually(lambda: holds(condition()), timeout=timeout)
 
     async def close(self) -> None:
         await self.host.stop("server_shutdown")
@@ -193,10 +192,11 @@ async def test_stopping_the_host_closes_every_connection_and_leaves_nothing_runn
     for user in cls.people:
         assert cls.reasons(user) == ["server_shutdown"]
     assert all(p.connection_state == "closed" for p in cls.people.values())
-    async with asyncio.timeout(5):
-        while leftover := {t for t in asyncio.all_tasks() - tasks_before if not t.done()} - {asyncio.current_task()}:
-            await asyncio.sleep(0.05)
-    assert not leftover
+    def nothing_left_running() -> None:
+        leftover = {t for t in asyncio.all_tasks() - tasks_before if not t.done()} - {asyncio.current_task()}
+        assert not leftover, leftover
+
+    await eventually(nothing_left_running, timeout=5)
     assert threading.active_count() <= threads_before
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from klear_client import Realtime
 
-from .conftest import book_video, eventually, gauge, next_event
+from ..support.eventually import eventually
+from .conftest import book_video, gauge, next_event
 
 
 async def test_a_finished_session_leaves_no_peer_task_or_thread_behind(start_server, clients, calls) -> None:
@@ -33,8 +34,8 @@ async def test_a_finished_session_leaves_no_peer_task_or_thread_behind(start_ser
     await practitioner.leave()
     assert await gauge(api, "klear_rtc_sessions") == 0
 
-    async def back_to_baseline() -> bool:
-        return await gauge(api, "klear_asyncio_tasks") <= tasks_before
+    async def back_to_baseline() -> None:
+        assert await gauge(api, "klear_asyncio_tasks") <= tasks_before
 
     await eventually(back_to_baseline, timeout=10)
     assert await gauge(api, "klear_threads") <= threads_before

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from klear_client import EventRefused
 
+from ..support.eventually import eventually, holds
 from .conftest import Media, book_video, next_event
 
 
@@ -42,12 +41,19 @@ async def test_screen_share_starts_stops_and_starts_again(start_server, clients,
     session_id = client.session_id
     assert session_id is not None
     await client.wait_for(lambda: last_directions(client.offers, session_id).get(screen["id"]) == "inactive")
-    await asyncio.sleep(0.3)
+
+    def camera() -> int:  # the camera's frames on the same connection mark the time
+        return client.frames_from(pid, "video") - len(client.received[screen["id"]])
+
+    # Screen packets already on their way land while the camera sends another ~0.3 s (30 fps) ...
+    drained_from = camera()
+    await eventually(lambda: holds(camera() >= drained_from + 9, camera()))
     stopped_at = len(client.received[screen["id"]])
-    camera_at = client.frames_from(pid, "video") - stopped_at
-    await asyncio.sleep(0.5)
+    camera_at = camera()
+    # ... then no screen frame may come while the camera sends another ~0.5 s.
+    await eventually(lambda: holds(camera() >= camera_at + 15, camera()))
     assert len(client.received[screen["id"]]) == stopped_at, "an unpublished track still flows"
-    assert client.frames_from(pid, "video") - stopped_at > camera_at + 5, "the camera stopped with the screen"
+    assert camera() > camera_at + 5, "the camera stopped with the screen"
 
     again = await practitioner.publish("screen")
     assert again["id"] != screen["id"]

@@ -10,7 +10,8 @@ from klear_client import EventRefused
 from klear_client.video import VideoCall
 
 from ..conftest import PASSWORD, signed_up
-from .conftest import Media, book_video, eventually, next_event
+from ..support.eventually import eventually
+from .conftest import Media, book_video, next_event
 
 FAST_JOBS = {"KLEAR_JOB_POLL_INTERVAL": "0.1", "KLEAR_JOB_LEASE": "2"}
 
@@ -47,10 +48,10 @@ async def test_two_participants_exchange_byte_identical_audio_and_video_and_star
             assert set(indexes) <= set(sent)
             assert in_order(indexes, len(loop.frames)), indexes[:40]  # type: ignore[arg-type]
 
-    async def started() -> bool:
-        return (await booked.client.booking(booked.id))["status"] == "in_session"
+    async def started() -> None:
+        assert (await booked.client.booking(booked.id))["status"] == "in_session"
 
-    await eventually(started)
+    await eventually(started, timeout=15)
     history = (await booked.client.booking_events(booked.id))["events"]
     assert history[-1]["kind"] == "started" and history[-1]["to_status"] == "in_session"
 
@@ -128,10 +129,10 @@ async def test_two_people_who_first_meet_after_the_end_still_start_the_booking_a
     for person in people:
         await person.join(booked.id, publish=["camera"])
 
-    async def status_is(wanted: str) -> bool:
-        return (await booked.client.booking(booked.id))["status"] == wanted
+    async def status_is(wanted: str) -> None:
+        assert (await booked.client.booking(booked.id))["status"] == wanted
 
-    await eventually(lambda: status_is("in_session"))
+    await eventually(lambda: status_is("in_session"), timeout=15)
     # When the window closes the finish job completes it.
     await start_server(KLEAR_CLOCK_SHIFT=str(shift + 4 * 60), **FAST_JOBS)
     await eventually(lambda: status_is("completed"), timeout=20)
