@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 import asyncpg
 from aiohttp import web
 
-from scheduler.clock import Clock
-from scheduler.component import SCHEDULER
+from storage.clock import Clock
+from server.appkeys import SCHEDULER
 from server.app import build_app
 from server.config import Settings, load
 from server.logs import JsonFormatter
@@ -88,7 +88,7 @@ class InProcessServer:
         self.settings: Settings = load(env=env)
         self.app: web.Application = build_app(self.settings)
         self._runner = web.AppRunner(
-            self.app, handle_signals=False, access_log=None, shutdown_timeout=self.settings.shutdown_timeout)
+            self.app, handle_signals=False, access_log=None, shutdown_timeout=self.settings.server.shutdown_timeout)
         self._records = _Records()
         self.port = 0
 
@@ -98,8 +98,8 @@ class InProcessServer:
 
     @property
     def clock(self) -> TestClock:
-        assert self.settings.database_url is not None
-        return TestClock(self.app[SCHEDULER].deps.clock, self.settings.database_url)
+        assert self.settings.storage.database_url is not None
+        return TestClock(self.app[SCHEDULER].deps.clock, self.settings.storage.database_url)
 
     def log_text(self) -> str:
         """Everything the app logged through `logging` while it ran, one JSON object a line."""
