@@ -118,7 +118,7 @@ class TestPostgres:
             self._scratch = await self.create()
             conn = await asyncpg.connect(self._scratch)
             try:
-                kept = {"schema_migrations"}
+                kept = {"schema_migrations", "schema_functions"}
                 relations = await conn.fetch(
                     """SELECT c.relname, c.relkind::text AS relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'S') ORDER BY c.relname""")
