@@ -93,30 +93,27 @@ def load_section(section: type, env: Mapping[str, str], flags: Mapping[str, Any]
 # -- parsers ------------------------------------------------------------------------------------
 
 
-def whole(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _number(convert: Callable[[str], Any], what: str, lo: float, hi: float) -> Callable[[str], Any]:
+    spec = "g" if convert is float else "d"
+
+    def parse(raw: str) -> Any:
         try:
-            value = int(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError(f"must be a whole number between {lo} and {hi}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"must be a whole number between {lo} and {hi}")
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise ValueError(f"must be {what} between {lo:{spec}} and {hi:{spec}}")
         return value
 
     return parse
+
+
+def whole(lo: int, hi: int) -> Callable[[str], int]:
+    return _number(int, "a whole number", lo, hi)
 
 
 def seconds(lo: float, hi: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError(f"must be a number of seconds between {lo:g} and {hi:g}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"must be a number of seconds between {lo:g} and {hi:g}")
-        return value
-
-    return parse
+    return _number(float, "a number of seconds", lo, hi)
 
 
 def text(raw: str) -> str:

@@ -47,6 +47,7 @@ from aiortc import (
     RTCSessionDescription,
 )
 from aiortc.sdp import candidate_from_sdp
+from klear_client.passthrough import close_connection
 
 Message = dict[str, Any]
 Signal = Callable[[str, Message], Awaitable[None]]
@@ -69,39 +70,6 @@ CODEC_PREFERENCES = {kind: _passthrough_codecs(kind) for kind in ("audio", "vide
 
 class NegotiationError(Exception):
     """A signalling message that does not fit the negotiation state."""
-
-
-async def close_connection(pc: RTCPeerConnection, settle_timeout: float = 2.0) -> None:
-    """Close ``pc`` without leaking aioice's consent task or aiortc's RTCP tasks.
-
-    aioice 0.13 races: once ICE checks succeed, ``Connection.connect()`` may
-    sleep up to 20 ms before it reads the result and starts its consent
-    freshness task; a ``close()`` landing in that window runs first, and the
-    task started afterwards loops forever. Waiting until no ICE transport is
-    ``checking`` (bounded: a peer that never answers checks must still close)
-    lets ``connect()`` finish, so ``close()`` cancels the task.
-    """
-    if pc.iceConnectionState == "checking":
-        settled = asyncio.Event()
-
-        def on_change() -> None:
-            if pc.iceConnectionState != "checking":
-                settled.set()
-
-        pc.on("iceconnectionstatechange", on_change)
-        try:
-            await asyncio.wait_for(settled.wait(), settle_timeout)
-        except TimeoutError:
-            pass
-        finally:
-            pc.remove_listener("iceconnectionstatechange", on_change)
-    await pc.close()
-    # aiortc's connect task (started by a renegotiation) may start a sender or
-    # receiver while close() is stopping the others, leaving its RTCP task
-    # running; once the transports are closed it can start no more, so stop
-    # every transceiver again (stopping is idempotent).
-    for transceiver in pc.getTransceivers():
-        await transceiver.stop()
 
 
 def default_configuration() -> RTCConfiguration:

@@ -14,7 +14,6 @@ received stream low.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSess
 
 from .assembly import Assembled, EncodedFrame
 from .media import EncodedLoop, ReplayTrack
-from .passthrough import PassthroughReceiver, adopt_receiver, intercept_keyframe_requests
+from .passthrough import PassthroughReceiver, adopt_receiver, close_connection, intercept_keyframe_requests
 
 Message = dict[str, Any]  # an offer from the server, or this side's answer
 
@@ -37,33 +36,6 @@ def default_configuration() -> RTCConfiguration:
     """No STUN/TURN servers (aiortc would otherwise contact a public one) and
     one transport for all m-lines, as the server offers (max-bundle)."""
     return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
-
-
-async def close_connection(pc: RTCPeerConnection, settle_timeout: float = 2.0) -> None:
-    """Close ``pc`` without leaking aioice's consent task or aiortc's RTCP tasks.
-
-    The same workaround as the server's (rtc/sfu/peer.py gives the races in
-    full): wait, bounded, until no ICE transport is ``checking`` so aioice's
-    ``connect()`` finishes before ``close()`` cancels its consent task, then
-    stop every transceiver again in case a renegotiation started one meanwhile.
-    """
-    if pc.iceConnectionState == "checking":
-        settled = asyncio.Event()
-
-        def on_change() -> None:
-            if pc.iceConnectionState != "checking":
-                settled.set()
-
-        pc.on("iceconnectionstatechange", on_change)
-        try:
-            await asyncio.wait_for(settled.wait(), settle_timeout)
-        except TimeoutError:
-            pass
-        finally:
-            pc.remove_listener("iceconnectionstatechange", on_change)
-    await pc.close()
-    for transceiver in pc.getTransceivers():
-        await transceiver.stop()
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 import aiortc
-from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.rtcrtpparameters import RTCRtpReceiveParameters
 from aiortc.rtp import RtpPacket
 
@@ -231,3 +231,36 @@ def intercept_keyframe_requests(
     PLI and FIR; an instance attribute shadows the method.
     """
     sender._send_keyframe = on_request  # type: ignore[method-assign]
+
+
+async def close_connection(pc: RTCPeerConnection, settle_timeout: float = 2.0) -> None:
+    """Close ``pc`` without leaking aioice's consent task or aiortc's RTCP tasks.
+
+    aioice 0.13 races: once ICE checks succeed, ``Connection.connect()`` may
+    sleep up to 20 ms before it reads the result and starts its consent
+    freshness task; a ``close()`` landing in that window runs first, and the
+    task started afterwards loops forever. Waiting until no ICE transport is
+    ``checking`` (bounded: a peer that never answers checks must still close)
+    lets ``connect()`` finish, so ``close()`` cancels the task.
+    """
+    if pc.iceConnectionState == "checking":
+        settled = asyncio.Event()
+
+        def on_change() -> None:
+            if pc.iceConnectionState != "checking":
+                settled.set()
+
+        pc.on("iceconnectionstatechange", on_change)
+        try:
+            await asyncio.wait_for(settled.wait(), settle_timeout)
+        except TimeoutError:
+            pass
+        finally:
+            pc.remove_listener("iceconnectionstatechange", on_change)
+    await pc.close()
+    # aiortc's connect task (started by a renegotiation) may start a sender or
+    # receiver while close() is stopping the others, leaving its RTCP task
+    # running; once the transports are closed it can start no more, so stop
+    # every transceiver again (stopping is idempotent).
+    for transceiver in pc.getTransceivers():
+        await transceiver.stop()
