@@ -67,7 +67,7 @@ async def _with_database(settings: Settings, work: str, admin: _AdminIn | None =
         async with db.connection("migrate") as conn:
             applied = await migrate(conn)
         if work == "migrate":
-            return f"applied migrations: {', '.join(map(str, applied))}" if applied else "database is up to date"
+            return f"applied {applied.describe()}" if applied else "database is up to date"
         assert admin is not None
         try:
             user = await accounts.create_user(

@@ -99,7 +99,7 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
         async with db.connection("migrate") as conn:
             applied = await migrate(conn)
         if applied:
-            log.info("migrations applied", extra={"event": "migrated", "migrations": ",".join(map(str, applied))})
+            log.info("schema changed", extra={"event": "migrated", "migrations": applied.describe()})
         metrics.watch_pool(db.usage)
         stack.callback(metrics.watch_pool, None)
 

@@ -108,10 +108,26 @@ def available_functions() -> list[Function]:
     return sorted(found, key=lambda f: f.name)
 
 
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one `migrate` call changed: migration versions, and functions (re)defined or dropped."""
+
+    versions: list[int]
+    functions: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.versions or self.functions)
+
+    def describe(self) -> str:
+        parts = [f"migrations {', '.join(map(str, self.versions))}"] if self.versions else []
+        parts += [f"functions {', '.join(self.functions)}"] if self.functions else []
+        return "; ".join(parts) or "nothing"
+
+
 async def migrate(
     conn: asyncpg.Connection, migrations: list[Migration] | None = None, functions: list[Function] | None = None
-) -> list[int]:
-    """Apply the missing migrations, then the changed functions; return the versions applied by this call."""
+) -> Applied:
+    """Apply the missing migrations, then the changed functions; say what this call changed."""
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
     try:
         await conn.execute(
@@ -129,9 +145,9 @@ async def migrate(
             )
             """
         )
-        done = await _apply_migrations(conn, available() if migrations is None else migrations)
-        await _apply_functions(conn, available_functions() if functions is None else functions)
-        return done
+        versions = await _apply_migrations(conn, available() if migrations is None else migrations)
+        names = await _apply_functions(conn, available_functions() if functions is None else functions)
+        return Applied(versions, names)
     finally:
         await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
@@ -156,12 +172,12 @@ async def _apply_migrations(conn: asyncpg.Connection, todo: list[Migration]) -> 
     return done
 
 
-async def _apply_functions(conn: asyncpg.Connection, wanted: list[Function]) -> None:
+async def _apply_functions(conn: asyncpg.Connection, wanted: list[Function]) -> list[str]:
     recorded = {r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schema_functions")}
     changed = [f for f in wanted if recorded.get(f.name) != f.checksum]
     retired = sorted(recorded.keys() - {f.name for f in wanted})
     if not changed and not retired:
-        return
+        return []
     async with conn.transaction():
         for name in retired:
             await _drop(conn, await _signatures(conn, name))
@@ -174,6 +190,7 @@ async def _apply_functions(conn: asyncpg.Connection, wanted: list[Function]) -> 
                 f.name,
                 f.checksum,
             )
+    return sorted([*retired, *(f.name for f in changed)])
 
 
 async def _define(conn: asyncpg.Connection, f: Function) -> None:

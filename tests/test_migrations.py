@@ -30,12 +30,12 @@ async def empty_db(postgres):
 async def test_migrating_twice_applies_nothing_the_second_time(empty_db):
     conn = await asyncpg.connect(empty_db)
     try:
-        first = await migrate(conn)
+        first = (await migrate(conn)).versions
         second = await migrate(conn)
         recorded = [r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")]
     finally:
         await conn.close()
-    assert first == [m.version for m in available()] and second == []
+    assert first == [m.version for m in available()] and not second
     assert recorded == first
 
 
@@ -182,7 +182,7 @@ async def test_a_database_migrated_before_the_split_upgrades_to_the_schema_of_a_
         await migrate(conn, old, functions=[])
         await conn.execute("DROP TABLE schema_functions")  # the code of the time kept no such table
         assert "booking_create" in {f for f, in await conn.fetch("SELECT proname FROM pg_proc")}
-        assert await migrate(conn) == []
+        assert (await migrate(conn)).versions == []
         upgraded = await _schema(conn)
         recorded = {r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schema_functions")}
     finally:
@@ -231,11 +231,12 @@ async def test_a_function_is_applied_again_only_when_its_file_changes_and_then_i
         await migrate(conn)
         before = await conn.fetch("SELECT name, applied_at FROM schema_functions ORDER BY name")
         oid = await conn.fetchval("SELECT 'booking_create'::regproc::oid")
-        await migrate(conn)
+        assert not await migrate(conn)
         assert await conn.fetch("SELECT name, applied_at FROM schema_functions ORDER BY name") == before
         edited = Function("booking_create", next(f.sql for f in available_functions() if f.name == "booking_create")
                           + "\n-- edited")
-        await migrate(conn, functions=[f for f in available_functions() if f.name != edited.name] + [edited])
+        applied = await migrate(conn, functions=[f for f in available_functions() if f.name != edited.name] + [edited])
+        assert applied.functions == ["booking_create"] and applied.describe() == "functions booking_create"
         assert await conn.fetchval("SELECT 'booking_create'::regproc::oid") == oid
         assert await conn.fetchval("SELECT checksum FROM schema_functions WHERE name = $1", edited.name) == edited.checksum
     finally:
