@@ -21,6 +21,8 @@ from typing import Any
 from storage.jobs import NewJob
 from storage.session_window import CLOSES_AFTER
 
+from .events import iso
+
 TIMELINE = "booking.timeline"
 EXPIRE = "expire"
 FINISH = "finish"
@@ -43,8 +45,8 @@ def payload(booking_id: uuid.UUID, start: datetime | None, steps: list[Step]) ->
     """The job payload of a timeline whose next step is `steps[0]`."""
     return {
         "booking_id": str(booking_id),
-        "start_at": None if start is None else start.isoformat(),
-        "steps": [{"do": s.do, "at": s.at.isoformat()} for s in steps],
+        "start_at": iso(start),
+        "steps": [{"do": s.do, "at": iso(s.at)} for s in steps],
     }
 
 
