@@ -67,6 +67,17 @@ def confirmed(booking_id: uuid.UUID, start: datetime, end: datetime, now: dateti
     return _job(booking_id, start, steps)
 
 
+def reminder_due(kind: str, start: datetime) -> datetime:
+    """When reminder `kind` (a key of REMINDERS, also the kind of its notification) of a session at `start` is due."""
+    return start - REMINDERS[kind]
+
+
+def is_stale(due: datetime, now: datetime, grace: timedelta) -> bool:
+    """A reminder later than `grace` (the process was down, the queue was stuck) would say something no longer
+    true, such as "starts in 15 minutes" about a session that is over: it is dropped instead of sent."""
+    return now - due > grace
+
+
 def requested(booking_id: uuid.UUID, expires_at: datetime) -> NewJob:
     """The timeline of a request awaiting the practitioner's answer: its expiry."""
     return _job(booking_id, None, [Step(EXPIRE, expires_at)])
