@@ -139,7 +139,8 @@ async def book(
     """Book `offering_id` at `start` for `requester`; returns the booking and whether it was created now
     (False: a retry with the same Idempotency-Key, answered with the booking it made)."""
     now = deps.clock.now()
-    fingerprint = request_hash("book", offering_id, start.astimezone(UTC).isoformat(), note)
+    start = start.astimezone(UTC)  # the caller's offset goes no further: not into the answer, events or notices
+    fingerprint = request_hash("book", offering_id, start.isoformat(), note)
     snap = await _snapshot_around(
         deps, start, practitioner_id=None, offering_id=offering_id, requested_by=requester.id, key=key
     )
@@ -157,8 +158,9 @@ async def book(
         snap, offering, client_id=requester.id, requested_by=requester.id, role=Role.CLIENT, start=start, note=note,
         status=status, key=key, fingerprint=fingerprint, now=now,
     )
+    # Each person's zone is their account's, as every read of a booking shows it (docs/booking.md).
     client = Person(requester.id, requester.display_name, requester.time_zone)
-    practitioner_person = Person(practitioner.user_id, practitioner.display_name, practitioner.time_zone)
+    practitioner_person = Person(practitioner.user_id, practitioner.display_name, snap.practitioner_account_time_zone)
     gist = Gist(new.id, offering.name, offering.mode, offering.address, new.start_at, new.end_at, client,
                 practitioner_person)
     kind = "requested" if status is Status.REQUESTED else "created"
@@ -184,11 +186,12 @@ async def reschedule(
     """Move a booking to `start` in one step: the new booking is created (and its time claimed) and the old
     one cancelled and linked to it in the same transaction. Returns the new booking and whether it is new."""
     now = deps.clock.now()
+    start = start.astimezone(UTC)  # as in `book`: the mover's offset goes no further
     current = await bookings.get_with_participants(deps.db, booking_id)
     if current is None or role_of(current, actor.id) is None:
         raise not_found("booking")
     old = current.booking
-    fingerprint = request_hash("reschedule", booking_id, start.astimezone(UTC).isoformat())
+    fingerprint = request_hash("reschedule", booking_id, start.isoformat())
     snap = await _snapshot_around(
         deps, start, practitioner_id=old.practitioner_id, offering_id=old.offering_id, requested_by=actor.id, key=key
     )

@@ -38,7 +38,7 @@ async def running(db: Database, bus: Bus, settings: SchedulerSettings, *, grace:
     mailer = Mailer.from_settings(settings)
     deps = Deps(db, bus, Clock(timedelta(seconds=settings.clock_shift)), email=mailer is not None)
     runner = JobRunner(
-        db, handlers(deps, mailer), deps.clock,
+        db, handlers(deps, mailer, reminder_grace=timedelta(seconds=settings.reminder_grace)), deps.clock,
         poll_interval=settings.job_poll_interval, lease=timedelta(seconds=settings.job_lease),
         concurrency=settings.job_concurrency, retry_base=settings.job_retry_base,
     )

@@ -9,7 +9,7 @@ authorized and audited. Documented in docs/booking.md.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from storage.bookings import Booking, NewBooking
@@ -18,8 +18,9 @@ from .states import Role
 
 
 def iso(instant: datetime | None) -> str | None:
-    """UTC ISO 8601 with a Z, as the REST API writes instants."""
-    return None if instant is None else instant.isoformat().replace("+00:00", "Z")
+    """UTC ISO 8601 with a Z, as the REST API writes instants, whatever offset `instant` carries: an event or
+    a notification must say the same as a later read, and must not pass one person's offset to the other."""
+    return None if instant is None else instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def _uid(value: uuid.UUID | None) -> str | None:

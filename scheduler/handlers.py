@@ -7,16 +7,23 @@ Message-ID; a state change refused by the state machine (someone else got
 there first) is a skip, not a failure. A booking's timeline goes on to its
 next step only while the booking is still the one it was made for (confirmed
 or in session, at the same start); otherwise it stops.
+
+A reminder that comes later than the grace period (after downtime) is
+dropped, in-app and by email alike: its job records `skipped_stale` and the
+log gets a `reminder_stale` event, since "starts in 15 minutes" about a session
+that is over misleads more than silence does.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage import bookings, notifications
 from storage.bookings import BookingDetail
 from storage.jobs import Job
+from storage.notifications import Notice
 
 from . import emails, live, notices, timeline
 from .bookings import Deps, act
@@ -25,22 +32,42 @@ from .notices import Gist
 from .states import Action, Status, TransitionRefused
 from .worker import Handler, Next
 
+log = logging.getLogger(__name__)
+
 EMAIL = "email.send"
+STALE = "skipped_stale"
 # A confirmed timeline has more to do for a booking in these statuses.
 _GOES_ON = frozenset({Status.CONFIRMED, Status.IN_SESSION})
 
 
-def handlers(deps: Deps, mailer: Mailer | None) -> dict[str, Handler]:
+def _dropped(booking_id: uuid.UUID | None, name: str, due: datetime, now: datetime, channel: str) -> str:
+    late = round((now - due).total_seconds())
+    log.info(f"reminder dropped: {late} s late", extra={
+        "event": "reminder_stale", "booking_id": str(booking_id), "reason": name, "channel": channel,
+    })
+    return STALE
+
+
+def _reminder_due(notice: Notice) -> datetime | None:
+    """When the reminder a notification is would have been due; None for a notification that is no reminder."""
+    if notice.kind not in timeline.REMINDERS:
+        return None
+    return timeline.reminder_due(notice.kind, datetime.fromisoformat(notice.data["start_at"]))
+
+
+def handlers(deps: Deps, mailer: Mailer | None, *, reminder_grace: timedelta) -> dict[str, Handler]:
     """The handler of every job kind, bound to the service's dependencies."""
 
-    async def remind(detail: BookingDetail, name: str) -> str:
+    async def remind(detail: BookingDetail, name: str, due: datetime) -> str:
         b = detail.booking
         if b.status != Status.CONFIRMED:
             return f"skipped_{b.status}"
+        now = deps.clock.now()
+        if timeline.is_stale(due, now, reminder_grace):
+            return _dropped(b.id, name, due, now, "in_app")
         async with deps.db.transaction("jobs.remind") as conn:
             written = await notifications.write(
-                conn, notices.reminders(name.removeprefix("reminder_"), Gist.of(detail)), deps.clock.now(),
-                email=deps.email,
+                conn, notices.reminders(name.removeprefix("reminder_"), Gist.of(detail)), now, email=deps.email,
             )
         await live.publish_notices(deps.bus, written)
         return "notified" if written else "already_notified"
@@ -72,7 +99,7 @@ def handlers(deps: Deps, mailer: Mailer | None) -> dict[str, Handler]:
             return "skipped_gone"
         if detail.booking.start_at != datetime.fromisoformat(job.payload["start_at"]):
             return "skipped_moved"
-        outcome = await (finish(detail) if first.do == timeline.FINISH else remind(detail, first.do))
+        outcome = await (finish(detail) if first.do == timeline.FINISH else remind(detail, first.do, first.at))
         if not rest or detail.booking.status not in _GOES_ON:
             return outcome
         return Next(outcome, rest[0].at, timeline.payload(booking_id, detail.booking.start_at, rest))
@@ -85,6 +112,10 @@ def handlers(deps: Deps, mailer: Mailer | None) -> dict[str, Handler]:
             return "already_sent"
         if mailer is None:
             return "skipped_no_smtp"
+        now = deps.clock.now()
+        due = _reminder_due(found.notice)
+        if due is not None and timeline.is_stale(due, now, reminder_grace):
+            return _dropped(found.notice.booking_id, found.notice.kind, due, now, "email")
         message = emails.render(
             found.notice, recipient=found.email, display_name=found.display_name, time_zone=found.time_zone,
             sender=mailer.sender,

@@ -1,4 +1,4 @@
-"""The scheduler's settings: email delivery, the durable job runner and the scheduling clock."""
+"""The scheduler's settings: email delivery, the durable job runner, reminders and the scheduling clock."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ class SchedulerSettings:
     )
     job_retry_base: float = setting(
         "KLEAR_JOB_RETRY_BASE", seconds(0.01, 3600), "10", "Seconds before the first retry of a failed job; doubles each time."
+    )
+    reminder_grace: float = setting(
+        "KLEAR_REMINDER_GRACE", seconds(0, 86400), "600",
+        "Seconds a reminder may run late (after downtime) and still be sent; a later one is dropped and recorded.",
     )
     clock_shift: float = setting(
         "KLEAR_CLOCK_SHIFT", seconds(-1e9, 1e9), "0",

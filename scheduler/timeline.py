@@ -21,6 +21,8 @@ from typing import Any
 from storage.jobs import NewJob
 from storage.session_window import CLOSES_AFTER
 
+from .events import iso
+
 TIMELINE = "booking.timeline"
 EXPIRE = "expire"
 FINISH = "finish"
@@ -43,8 +45,8 @@ def payload(booking_id: uuid.UUID, start: datetime | None, steps: list[Step]) ->
     """The job payload of a timeline whose next step is `steps[0]`."""
     return {
         "booking_id": str(booking_id),
-        "start_at": None if start is None else start.isoformat(),
-        "steps": [{"do": s.do, "at": s.at.isoformat()} for s in steps],
+        "start_at": iso(start),
+        "steps": [{"do": s.do, "at": iso(s.at)} for s in steps],
     }
 
 
@@ -63,6 +65,17 @@ def confirmed(booking_id: uuid.UUID, start: datetime, end: datetime, now: dateti
     steps = [Step(name, start - lead) for name, lead in REMINDERS.items() if start - lead > now]
     steps.append(Step(FINISH, end + CLOSES_AFTER))
     return _job(booking_id, start, steps)
+
+
+def reminder_due(kind: str, start: datetime) -> datetime:
+    """When reminder `kind` (a key of REMINDERS, also the kind of its notification) of a session at `start` is due."""
+    return start - REMINDERS[kind]
+
+
+def is_stale(due: datetime, now: datetime, grace: timedelta) -> bool:
+    """A reminder later than `grace` (the process was down, the queue was stuck) would say something no longer
+    true, such as "starts in 15 minutes" about a session that is over: it is dropped instead of sent."""
+    return now - due > grace
 
 
 def requested(booking_id: uuid.UUID, expires_at: datetime) -> NewJob:

@@ -63,6 +63,7 @@ class Snapshot:
     """What slot finding needs, read in one statement."""
 
     practitioner: Practitioner
+    practitioner_account_time_zone: str  # their account's zone, not the zone of their hours
     offering: Offering | None
     rules: list[WeeklyRule]
     overrides: list[DateOverride]
@@ -84,7 +85,7 @@ async def snapshot(
     row = await db.fetchrow(
         "availability.snapshot",
         f"""
-        SELECT {PRACTITIONER_COLUMNS},
+        SELECT {PRACTITIONER_COLUMNS}, u.time_zone AS account_time_zone,
           (SELECT ROW({OFFERING_COLUMNS}) FROM offerings o WHERE o.id = $2 AND o.practitioner_id = p.user_id) AS offering,
           ARRAY(SELECT ROW(r.weekday, r.start_min, r.end_min) FROM availability_rules r
                 WHERE r.practitioner_id = p.user_id) AS rules,
@@ -109,6 +110,7 @@ async def snapshot(
         return None
     return Snapshot(
         practitioner=practitioner_from(row),
+        practitioner_account_time_zone=row["account_time_zone"],
         offering=None if row["offering"] is None else offering_from(row["offering"]),
         rules=[WeeklyRule(*r) for r in row["rules"]],
         overrides=[DateOverride(*d) for d in row["overrides"]],
@@ -152,13 +154,15 @@ async def hours(db: Database, practitioner_id: uuid.UUID) -> tuple[list[WeeklyRu
 
 
 async def add_time_off(db: Database, practitioner_id: uuid.UUID, starts_at: datetime, ends_at: datetime) -> TimeOff:
-    time_off_id = uuid.uuid4()
-    await db.execute(
+    """The time off as stored (in UTC), so the answer to adding it says what every later read says."""
+    row = await db.fetchrow(
         "availability.add_time_off",
-        "INSERT INTO time_off (id, practitioner_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)",
-        time_off_id, practitioner_id, starts_at, ends_at,
+        """INSERT INTO time_off (id, practitioner_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)
+           RETURNING id, starts_at, ends_at""",
+        uuid.uuid4(), practitioner_id, starts_at, ends_at,
     )
-    return TimeOff(time_off_id, starts_at, ends_at)
+    found = require(row, "time off")
+    return TimeOff(found["id"], found["starts_at"], found["ends_at"])
 
 
 async def remove_time_off(db: Database, practitioner_id: uuid.UUID, time_off_id: uuid.UUID) -> bool:

@@ -23,6 +23,7 @@ from storage.bookings import BookingDetail
 
 from ..errors import NotFound, Unprocessable
 from ..routing import Call, Input, Output, QueryInput, RouteTable
+from .instants import Instant
 from .scheduling import scheduler
 
 routes = RouteTable("bookings")
@@ -48,7 +49,7 @@ class ReasonIn(Input):
 class PersonOut(Output):
     id: uuid.UUID
     display_name: str
-    time_zone: str
+    time_zone: str = Field(description="Their account's time zone (for a practitioner: not always the zone of their hours).")
 
 
 class OfferingRef(Output):
@@ -59,7 +60,7 @@ class OfferingRef(Output):
 class CancellationOut(Output):
     by_role: Literal["client", "practitioner", "system"] | None
     by_user_id: uuid.UUID | None
-    at: datetime
+    at: Instant
     late: bool | None = Field(description="Inside the offering's late-cancellation window.")
     reason: str | None
 
@@ -70,22 +71,22 @@ class BookingOut(Output):
     offering: OfferingRef
     mode: Literal["video", "in_person"]
     address: str | None
-    start_at: datetime
-    end_at: datetime
+    start_at: Instant
+    end_at: Instant
     practitioner: PersonOut
     client: PersonOut
     conversation_id: uuid.UUID
     price_minor: int
     currency: str
     note: str | None
-    expires_at: datetime | None = Field(description="When an unanswered request lapses.")
+    expires_at: Instant | None = Field(description="When an unanswered request lapses.")
     cancellation: CancellationOut | None
     decline_reason: str | None
     rescheduled_from: uuid.UUID | None
     rescheduled_to: uuid.UUID | None
     seq: int = Field(description="Changes so far; the seq of this booking's latest event.")
-    created_at: datetime
-    updated_at: datetime
+    created_at: Instant
+    updated_at: Instant
 
 
 class BookingList(Output):
@@ -120,7 +121,7 @@ class EventOut(Output):
     actor_id: uuid.UUID | None
     from_status: str | None
     to_status: str
-    at: datetime
+    at: Instant
     body: dict[str, object] = Field(description="The event as published live (see docs/booking.md).")
 
 

@@ -24,6 +24,7 @@ from storage import availability
 from ..errors import NotFound, Unprocessable
 from ..routing import Call, Output, QueryInput, RouteTable
 from .fields import TimeZone
+from .instants import Instant, LocalTime
 from .scheduling import scheduler
 
 routes = RouteTable("practitioners")
@@ -60,10 +61,10 @@ class SlotsQuery(QueryInput):
 class SlotOut(TypedDict):
     """One bookable start. A plain mapping rather than a model: a month holds about a thousand of them."""
 
-    start: Annotated[datetime, Field(description="UTC.")]
-    end: Annotated[datetime, Field(description="UTC.")]
-    local_start: Annotated[datetime, Field(description="The same instant in the viewer's time zone, with its offset.")]
-    local_end: datetime
+    start: Annotated[Instant, Field(description="UTC.")]
+    end: Annotated[Instant, Field(description="UTC.")]
+    local_start: Annotated[LocalTime, Field(description="The same instant in the viewer's time zone, with its numeric offset.")]
+    local_end: LocalTime
     places_left: Annotated[int, Field(description="Places still free at this start: the capacity minus its bookings.")]
 
 
@@ -74,8 +75,8 @@ class SlotsOut(Output):
     capacity: int = Field(description="Places per session of the offering (1: one-to-one).")
     time_zone: str = Field(description="The viewer's time zone, as asked.")
     practitioner_time_zone: str
-    range_start: datetime = Field(description="The range asked for (`from`), as an instant.")
-    range_end: datetime = Field(description="The end of the range (`to`), exclusive.")
+    range_start: Instant = Field(description="The range asked for (`from`), as an instant.")
+    range_end: Instant = Field(description="The end of the range (`to`), exclusive.")
     slots: list[SlotOut]
 
 

@@ -9,6 +9,7 @@ chosen to make a reminder fall due a few seconds from now (reminder offsets are 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 from datetime import UTC, datetime, timedelta
@@ -104,6 +105,66 @@ async def test_a_cancelled_booking_gets_no_reminder(start_app, clients, mailbox,
     assert sorted(str(m["Subject"]) for m in mailbox.to(p.client.session.user["email"])) == [
         "Cancelled: Hatha yoga with Test Client", "New booking: Hatha yoga with Test Client"]
     assert len(mailbox.messages) == 2
+
+
+def _stale_logged(app) -> list[tuple[str, str, str]]:
+    events = [json.loads(line) for line in app.log_text().splitlines() if '"reminder_stale"' in line]
+    return [(e["reason"], e["channel"], e["booking_id"]) for e in events]
+
+
+async def _timeline_outcome(database_url: str, outcome: str) -> None:
+    rows = await _jobs(database_url, "SELECT outcome FROM jobs WHERE kind = 'booking.timeline'")
+    assert [r["outcome"] for r in rows] == [outcome]
+
+
+@pytest.mark.quick
+@pytest.mark.parametrize("late", [timedelta(minutes=9), timedelta(minutes=11)], ids=["within_grace", "beyond_grace"])
+async def test_a_reminder_later_than_the_grace_period_is_dropped_and_recorded(start_app, clients, mailbox, database_url, late):
+    app = await start_app(**mailbox.env, KLEAR_REMINDER_GRACE="600")
+    start = _next_start(timedelta(minutes=20))
+    p, client, booked = await _book(clients, app.url, start)
+    await eventually(lambda: _emails_settled(database_url))
+
+    await app.clock.set(start - MINUTES_15 + late)  # the process was down when the reminder fell due
+    if late < timedelta(minutes=10):
+        await eventually(lambda: _reminders(mailbox, 2))
+        assert len(await _notified(client, "reminder_15m")) == 1 and _stale_logged(app) == []
+        return
+    await eventually(lambda: _timeline_outcome(database_url, "skipped_stale"))  # and queued for its finish
+    await eventually(lambda: _emails_settled(database_url))
+    assert mailbox.subjects(REMINDER) == []
+    assert await _notified(client, "reminder_15m") == [] and await _notified(p.client, "reminder_15m") == []
+    assert _stale_logged(app) == [("reminder_15m", "in_app", booked["id"])]
+
+
+@pytest.mark.quick
+async def test_a_reminder_email_held_up_beyond_the_grace_period_is_dropped(start_app, clients, mailbox, database_url):
+    app = await start_app(**mailbox.env, KLEAR_REMINDER_GRACE="600", KLEAR_JOB_RETRY_BASE="30")
+    start = _next_start(timedelta(minutes=20))
+    p, client, booked = await _book(clients, app.url, start)
+    await eventually(lambda: _emails_settled(database_url))
+    mailbox.hold_first = True  # the relay stalls on the first reminder email, then refuses it for now (451)
+
+    await app.clock.set(start - MINUTES_15)
+    await asyncio.wait_for(mailbox.stalled.wait(), 20)
+    mailbox.release()
+
+    async def retry_queued() -> int:
+        rows = await _jobs(database_url, "SELECT id FROM jobs WHERE kind = 'email.send' AND state = 'queued' AND attempts = 1")
+        assert len(rows) == 1, rows
+        return int(rows[0]["id"])
+
+    held = await eventually(retry_queued)
+    await app.clock.advance(timedelta(minutes=20))  # its retry comes 20 minutes after the reminder was due
+
+    async def dropped() -> None:
+        rows = await _jobs(database_url, "SELECT state, outcome FROM jobs WHERE id = $1", held)
+        assert [tuple(r) for r in rows] == [("done", "skipped_stale")]
+
+    await eventually(dropped)
+    assert len(mailbox.subjects(REMINDER)) == 1  # the other participant's went out in time
+    assert len(await _notified(client, "reminder_15m")) == len(await _notified(p.client, "reminder_15m")) == 1
+    assert _stale_logged(app) == [("reminder_15m", "email", booked["id"])]
 
 
 async def _timeline_done(database_url: str) -> list[asyncpg.Record]:
