@@ -79,8 +79,9 @@ async def test_joining_outside_the_window_is_refused(start_server, clients, call
     assert refused.value.code == "too_early"
     assert refused.value.error["opens_at"] < early.booking["start_at"]
 
-    # The same booking seen three hours later: its session closed 15 minutes after its end.
-    later = await start_server(KLEAR_CLOCK_SHIFT=str(3 * 3600))
+    # The same booking seen three hours later, still confirmed (this process runs no jobs, so no finish job has
+    # made it a no-show, which would be not_joinable): its session closed 15 minutes after its end.
+    later = await start_server(KLEAR_CLOCK_SHIFT=str(3 * 3600), KLEAR_JOB_CONCURRENCY="0")
     same_client = clients(later.url)
     await same_client.login(early.client.session.user["email"], PASSWORD)
     late_call = await calls(same_client)
