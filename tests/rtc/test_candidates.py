@@ -156,6 +156,26 @@ async def test_a_candidate_outside_the_allowed_networks_gets_no_stun_check(traps
         await room.close()
 
 
+async def test_by_default_loopback_gets_checks_only_from_a_server_on_loopback(traps) -> None:
+    """The issue's case: a server listening on a public address never checks 127.0.0.1 or 169.254.169.254;
+    the same candidate sent to a server that listens on loopback only is checked."""
+    public = await trickling_room(CandidateFilter())
+    on_loopback = await trickling_room(CandidateFilter(allow_loopback=True))
+    try:
+        (refused, refused_port), (allowed, allowed_port) = traps["127.0.0.1"], traps["127.0.0.2"]
+        for room, host, port in ((public, "127.0.0.1", refused_port), (public, "169.254.169.254", 80),
+                                 (on_loopback, "127.0.0.2", allowed_port), (on_loopback, "169.254.169.254", 80)):
+            dropped = await room.handle_signal("a", {"type": "candidate", "candidate": line(host, port),
+                                                     "sdpMid": "0", "sdpMLineIndex": 0})
+            assert dropped == (host != "127.0.0.2"), host
+        await eventually(lambda: holds(any(d[:2] == b"\x00\x01" for d in allowed.received)), timeout=10)
+        assert refused.received == [], "a server on a public address sent a STUN check to loopback"
+        assert named_hosts(public, "a") == set() and named_hosts(on_loopback, "a") == {"127.0.0.2"}
+    finally:
+        await public.close()
+        await on_loopback.close()
+
+
 async def test_a_client_whose_candidates_are_all_refused_still_connects(media: Media) -> None:
     """The server on a public address: the client's loopback candidates (in its answer) are dropped, and the
     server learns the client's address from the client's own checks instead."""
