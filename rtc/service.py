@@ -45,6 +45,7 @@ from .sessions.plan import Plan, plan_of, session_id
 from .sessions.relay import Relay
 from .sessions.session import Limits, Member
 from .sessions.signalling import EVENTS, Signalling
+from .sfu.candidates import CandidateFilter
 from .settings import RtcSettings
 
 log = logging.getLogger(__name__)
@@ -81,9 +82,13 @@ class Video:
     @asynccontextmanager
     async def running(
         self, *, db: Database, bus: Bus, redis: Redis | None, redis_prefix: str, settings: RtcSettings,
-        registry: CollectorRegistry, now: Callable[[], datetime], start: StartBooking,
+        registry: CollectorRegistry, now: Callable[[], datetime], start: StartBooking, loopback_only: bool,
     ) -> AsyncIterator[None]:
-        """Host and signal sessions until the block exits; `start(booking_id, actor_id)` marks a booking started."""
+        """Host and signal sessions until the block exits; `start(booking_id, actor_id)` marks a booking started.
+
+        `loopback_only`: the server listens on loopback alone, so its clients are on this machine and their
+        loopback candidates are allowed (unless the candidate networks are set explicitly).
+        """
         process_id = new_process_id()
         s = settings
         ownership = (
@@ -105,7 +110,8 @@ class Video:
         host = Host(
             process_id=process_id, ownership=ownership, load_plan=load_plan, deliver=self._deliver,
             start_booking=start_booking, configuration=ice.configuration_factory(s.ice_servers),
-            limits=Limits(s.max_participants, s.ice_timeout), now=now,
+            limits=Limits(s.max_participants, s.ice_timeout),
+            candidates=CandidateFilter(s.candidate_networks, allow_loopback=loopback_only), now=now,
         )
         relay = Relay(bus, db.sealer, process_id, host.handle, self._emit)
         self._signalling = Signalling(
@@ -129,6 +135,14 @@ class Video:
             await asyncio.gather(*tasks, return_exceptions=True)
             registry.unregister(gauges)
             self._signalling = self._relay = None
+
+    async def session_state(
+        self, booking_id: uuid.UUID, user_id: uuid.UUID, *, request_id: str | None
+    ) -> dict[str, Any]:
+        """Who is in the session of `booking_id` and since when, for its participant `user_id` (REST reads it)."""
+        if self._signalling is None:
+            raise Refusal("Video is not running on this process.", code="unavailable", status=503)
+        return await self._signalling.session_state(booking_id, user_id, request_id=request_id)
 
     # -- plumbing between the parts -----------------------------------------------------------
 

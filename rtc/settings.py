@@ -1,10 +1,13 @@
-"""The video component's settings: ICE servers, session size and how long a connection may take."""
+"""The video component's settings: ICE servers, which networks clients' candidates may name, session size and
+how long a connection may take."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from storage.settings import json_value, seconds, setting, whole
+
+from .sfu.candidates import Network, networks
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,12 @@ class RtcSettings:
         "KLEAR_ICE_SERVERS", ice_servers, "[]",
         "STUN/TURN servers for video, as a JSON array of RTCIceServer objects; given to clients too. "
         "Empty: host candidates only, no third party contacted.",
+    )
+    candidate_networks: tuple[Network, ...] | None = setting(
+        "KLEAR_RTC_CANDIDATE_NETWORKS", networks, "auto",
+        "Networks video clients' ICE candidates may name (the SFU sends checks there), as comma-separated CIDRs. "
+        "auto: any unicast address but link-local and reserved ones, and loopback only if KLEAR_HOST is loopback. "
+        "Metadata addresses such as 169.254.169.254 are always refused.",
     )
     max_participants: int = setting(
         "KLEAR_RTC_MAX_PARTICIPANTS", whole(2, 100), "10", "Most participants in one video session (group classes)."

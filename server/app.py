@@ -7,6 +7,7 @@ token checking) and is started and stopped here, in dependency order.
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import AsyncIterator
 
@@ -24,7 +25,7 @@ from storage import accounts
 from . import openapi, webclient
 from .api import (
     auth, availability, bookings, calendar, conversations, devices, jobs, notifications, offerings, ops, presence,
-    profiles, slots, users,
+    profiles, slots, users, video,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
@@ -37,6 +38,16 @@ from .runtime import running
 
 MAX_BODY = 1024 * 1024
 VERSION = "0.1.0"
+
+
+def listens_on_loopback_only(host: str) -> bool:
+    """Is `host` (KLEAR_HOST) a loopback address or name? Then every client is on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -77,7 +88,7 @@ def build_app(settings: Settings) -> web.Application:
             app[SCHEDULER] = scheduler
             yield
 
-    app[VIDEO] = video = Video(hub)
+    app[VIDEO] = video_service = Video(hub)
 
     async def video_lifespan(app: web.Application) -> AsyncIterator[None]:
         rt, deps = app[RUNTIME], app[SCHEDULER].deps
@@ -86,9 +97,10 @@ def build_app(settings: Settings) -> web.Application:
             actor = await accounts.get_user(rt.db, actor_id)
             await scheduler_bookings.act(deps, booking_id, Action.START, actor=actor)
 
-        async with video.running(
+        async with video_service.running(
             db=rt.db, bus=rt.bus, redis=rt.redis, redis_prefix=settings.storage.redis_prefix, settings=settings.rtc,
             registry=rt.metrics.registry, now=deps.clock.now, start=start_booking,
+            loopback_only=listens_on_loopback_only(settings.server.host),
         ):
             yield
 
@@ -99,7 +111,7 @@ def build_app(settings: Settings) -> web.Application:
     routes = install(app, [
         auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,
         profiles.routes, offerings.routes, availability.routes, slots.routes,
-        bookings.routes, notifications.routes, calendar.routes, jobs.routes,
+        bookings.routes, notifications.routes, calendar.routes, jobs.routes, video.routes,
     ])
     ops.install(app, openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths()))
     webclient.install(app)

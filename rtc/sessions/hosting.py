@@ -26,6 +26,7 @@ from channels.interface import EventError, refusal_ack
 from rtc.sessions.ownership import Ownership, refresh_interval
 from rtc.sessions.plan import Plan
 from rtc.sessions.session import Deliver, Limits, StartBooking, VideoSession
+from rtc.sfu.candidates import CandidateFilter
 from storage.errors import Refusal
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,11 @@ class Host:
         start_booking: StartBooking,
         configuration: Callable[[], RTCConfiguration],
         limits: Limits,
+        candidates: CandidateFilter,
         now: Callable[[], datetime],
     ) -> None:
         self.process_id = process_id
+        self._candidates = candidates
         self._ownership = ownership
         self._load_plan = load_plan
         self._deliver = deliver
@@ -78,6 +81,8 @@ class Host:
             if op == "join":
                 return {"ok": True, **await self._join(args)}
             session = self.sessions.get(uuid.UUID(args["session_id"]))
+            if op == "state":  # the edge authorized the reader; a session not hosted (any more) is empty
+                return {"ok": True, "participants": [] if session is None else session.participants()}
             user_id, sid = uuid.UUID(args["user_id"]), args["sid"]
             if session is None:
                 if op == "leave":
@@ -86,7 +91,9 @@ class Host:
             if op == "leave":
                 await session.leave(user_id, sid, args["reason"])
             elif op == "signal":
-                await session.signal(user_id, sid, args["message"])
+                dropped = await session.signal(user_id, sid, args["message"])
+                if args["message"].get("type") == "candidate":
+                    return {"ok": True, "accepted": not dropped}
             elif op == "publish":
                 return {"ok": True, "publication": await session.publish(user_id, sid, args["source"])}
             elif op == "unpublish":
@@ -131,7 +138,8 @@ class Host:
             if session is None or session.closed:
                 session = VideoSession(
                     plan, deliver=self._deliver, start_booking=self._start_booking,
-                    configuration=self._configuration, limits=self._limits, now=self._now, on_closed=self._closed,
+                    configuration=self._configuration, limits=self._limits, candidates=self._candidates,
+                    now=self._now, on_closed=self._closed,
                 )
                 self.sessions[plan.session_id] = session
                 log.info("video session started", extra={"event": "rtc_session_started", "session": str(session.id)})

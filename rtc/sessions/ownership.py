@@ -28,6 +28,10 @@ class Ownership(Protocol):
         """Claim `session_id` for this process unless another holds it; return the owner."""
         ...
 
+    async def owner(self, session_id: uuid.UUID) -> str | None:
+        """The process that hosts `session_id` now, if any (claims nothing)."""
+        ...
+
     async def refresh(self, session_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         """Extend this process's claims; return the sessions it no longer owns."""
         ...
@@ -44,6 +48,9 @@ class MemoryOwnership:
         self._me = process_id
 
     async def claim(self, session_id: uuid.UUID) -> str:
+        return self._me
+
+    async def owner(self, session_id: uuid.UUID) -> str | None:
         return self._me
 
     async def refresh(self, session_ids: list[uuid.UUID]) -> list[uuid.UUID]:
@@ -88,6 +95,7 @@ class RedisOwnership:
 
     def __init__(self, redis: Redis, prefix: str, process_id: str, ttl: float = TTL) -> None:
         self._me = process_id
+        self._redis = redis
         self._prefix = f"{prefix}:rtc:owner:"
         self._ttl_ms = int(ttl * 1000)
         self._claim = redis.register_script(_CLAIM)
@@ -100,6 +108,10 @@ class RedisOwnership:
     async def claim(self, session_id: uuid.UUID) -> str:
         owner = await self._claim(keys=[self._key(session_id)], args=[self._me, self._ttl_ms])
         return owner.decode() if isinstance(owner, bytes) else str(owner)
+
+    async def owner(self, session_id: uuid.UUID) -> str | None:
+        found = await self._redis.get(self._key(session_id))
+        return found.decode() if isinstance(found, bytes) else found
 
     async def refresh(self, session_ids: list[uuid.UUID]) -> list[uuid.UUID]:
         lost: list[uuid.UUID] = []

@@ -12,7 +12,11 @@ session or completed (a finish job may complete the booking while its people
 are still talking); nobody else. When: from 10 minutes before the start until
 15 minutes after the end, the scheduler's session window (`scheduler.states`),
 so whoever may join may also start the booking. Joining is refused with a
-stable code otherwise.
+stable code otherwise, checked in this order: who you are (`not_found`), the
+booking's mode (`not_video`), its status (`not_joinable`), and only then the
+time (`too_early`, `too_late`), so a session that will never open is never
+announced with an opening time. Reading a session's state (`admission`)
+answers with the same codes.
 """
 
 from __future__ import annotations
@@ -84,23 +88,54 @@ def plan_of(group: list[SessionBooking]) -> Plan | None:
     )
 
 
-def admit(group: list[SessionBooking], user_id: uuid.UUID, now: datetime) -> Plan:
-    """The plan of the session `user_id` may join now through the booking `group[0]`; raises `EventError`."""
-    if not group or user_id not in (group[0].client_id, group[0].practitioner_id):
-        raise EventError("not_found", "No booking with that id.")
+def admission(group: list[SessionBooking], now: datetime) -> tuple[str, dict[str, str]]:
+    """Whether the session of booking `group[0]` may be joined now: ``open``, or the code a join would get
+    (``not_joinable``, ``too_early``, ``too_late``); and that booking's window.
+
+    The status decides first: a cancelled session never "opens at" anything, whatever the time.
+    """
     booking = group[0]
-    if booking.mode != "video":
-        raise EventError("not_video", "This booking is not a video session.")
-    plan = plan_of(group)
-    opens_at, closes_at = booking.start_at - OPENS_BEFORE, booking.end_at + CLOSES_AFTER
-    window = {"opens_at": _iso(opens_at), "closes_at": _iso(closes_at)}
-    if now < opens_at:
-        raise EventError("too_early", "The session opens 10 minutes before its start.", **window)
-    if now >= closes_at:
-        raise EventError("too_late", "The session closed 15 minutes after its end.", **window)
-    if booking.status not in JOINABLE or plan is None:
+    window = {"opens_at": _iso(booking.start_at - OPENS_BEFORE), "closes_at": _iso(booking.end_at + CLOSES_AFTER)}
+    if booking.status not in JOINABLE or plan_of(group) is None:
+        return "not_joinable", window
+    if now < booking.start_at - OPENS_BEFORE:
+        return "too_early", window
+    if now >= booking.end_at + CLOSES_AFTER:
+        return "too_late", window
+    return "open", window
+
+
+def member_of(group: list[SessionBooking], user_id: uuid.UUID) -> SessionBooking:
+    """The booking `group[0]` if `user_id` is its client or practitioner and it is a video booking."""
+    if not group or user_id not in (group[0].client_id, group[0].practitioner_id):
+        raise with_status(EventError("not_found", "No booking with that id."), 404)
+    if group[0].mode != "video":
+        raise with_status(EventError("not_video", "This booking is not a video session."), 409)
+    return group[0]
+
+
+def admit(group: list[SessionBooking], user_id: uuid.UUID, now: datetime) -> Plan:
+    """The plan of the session `user_id` may join now through the booking `group[0]`; raises `EventError`.
+
+    Checked in this order: who you are, the mode, the status, and only then the time.
+    """
+    booking = member_of(group, user_id)
+    state, window = admission(group, now)
+    if state == "not_joinable":
         raise EventError("not_joinable", f"A {booking.status} booking has no video session.", status=booking.status)
+    if state == "too_early":
+        raise EventError("too_early", "The session opens 10 minutes before its start.", **window)
+    if state == "too_late":
+        raise EventError("too_late", "The session closed 15 minutes after its end.", **window)
+    plan = plan_of(group)
+    assert plan is not None
     return plan
+
+
+def with_status(refusal: EventError, status: int) -> EventError:
+    """`refusal` with the HTTP status it has when the same check answers a REST request."""
+    refusal.status = status
+    return refusal
 
 
 def _iso(instant: datetime) -> str:

@@ -33,6 +33,7 @@ from aiortc import RTCConfiguration
 
 from channels.interface import EventError
 from rtc.sessions.plan import Person, Plan
+from rtc.sfu.candidates import CandidateFilter
 from rtc.sfu.peer import Message, NegotiationError
 from rtc.sfu.room import SfuRoom
 
@@ -53,6 +54,7 @@ class Member:
     person: Person
     sid: str
     edge: str
+    joined_at: datetime
     timer: asyncio.TimerHandle | None = None
     publishes: int = 0
     candidates: int = 0
@@ -80,6 +82,7 @@ class VideoSession:
         start_booking: StartBooking,
         configuration: Callable[[], RTCConfiguration],
         limits: Limits,
+        candidates: CandidateFilter,
         now: Callable[[], datetime],
         on_closed: Callable[[VideoSession], None],
     ) -> None:
@@ -89,9 +92,10 @@ class VideoSession:
         self._start_booking = start_booking
         self._limits = limits
         self._on_closed = on_closed
+        self._now = now
         self._room = SfuRoom(
             self._signal, configuration=configuration, on_peer_state=self._peer_state,
-            bandwidth_estimation=limits.bandwidth_estimation,
+            bandwidth_estimation=limits.bandwidth_estimation, candidates=candidates,
         )
         self._members: dict[uuid.UUID, Member] = {}
         self._muted: dict[str, bool] = {}  # publication id -> muted, which the room does not keep
@@ -105,6 +109,11 @@ class VideoSession:
     @property
     def participant_count(self) -> int:
         return len(self._members)
+
+    def participants(self) -> list[dict[str, str]]:
+        """Who is in the room now, in the order they joined, and since when (their current connection)."""
+        return [{**m.person.json(), "joined_at": m.joined_at.isoformat().replace("+00:00", "Z")}
+                for m in self._members.values()]
 
     def adopt(self, plan: Plan) -> None:
         """A fresher plan of the same session (someone booked a place in the class since it began)."""
@@ -124,7 +133,7 @@ class VideoSession:
                 await self._remove(previous, "rejoined" if previous.sid == sid else "replaced")
             elif len(self._members) >= self._limits.max_participants:
                 raise EventError("session_full", f"The session is full ({self._limits.max_participants} participants).")
-            member = Member(person, sid, edge, publishes=len(publish))
+            member = Member(person, sid, edge, self._now(), publishes=len(publish))
             self._members[person.user_id] = member
             member.timer = asyncio.get_running_loop().call_later(
                 self._limits.ice_timeout, self._expire_soon, member, "ice_timeout"
@@ -165,8 +174,8 @@ class VideoSession:
                 await self._remove(member, reason)
                 await self._close_if_empty()
 
-    async def signal(self, user_id: uuid.UUID, sid: str, message: Message) -> None:
-        """The client's answer or ICE candidate."""
+    async def signal(self, user_id: uuid.UUID, sid: str, message: Message) -> int:
+        """The client's answer or ICE candidate; returns how many candidates were dropped (not allowed)."""
         async with self._lock:
             member = self._member(user_id, sid)
             if message.get("type") == "candidate":
@@ -174,11 +183,16 @@ class VideoSession:
                 if member.candidates > MAX_CANDIDATES:
                     raise EventError("too_many_candidates", f"At most {MAX_CANDIDATES} ICE candidates per connection.")
             try:
-                await self._room.handle_signal(str(user_id), message)
+                dropped = await self._room.handle_signal(str(user_id), message)
             except NegotiationError as exc:
                 raise EventError("negotiation_failed", str(exc)) from None
             except (ValueError, IndexError):
                 raise EventError("invalid_payload", "That is not a valid SDP or ICE candidate.") from None
+        if dropped:
+            log.info("ICE candidates outside the allowed networks dropped",
+                     extra={"event": "rtc_candidates_dropped", "session": str(self.id), "user_id": str(user_id),
+                            "count": dropped})
+        return dropped
 
     async def publish(self, user_id: uuid.UUID, sid: str, source: str) -> dict[str, Any]:
         """Start forwarding a new track of the member's (e.g. a screen share); everyone is renegotiated."""

@@ -10,7 +10,8 @@ whichever process sent them.
 
 Client events (each answered with `{ok: true, ...}` or `{ok: false, error}`):
 ``rtc:join``, ``rtc:leave``, ``rtc:answer``, ``rtc:candidate``,
-``rtc:publish``, ``rtc:unpublish``, ``rtc:mute``. See docs/video.md.
+``rtc:publish``, ``rtc:unpublish``, ``rtc:mute``, and ``rtc:state`` (who is in,
+also ``GET /api/v1/bookings/{id}/video``). See docs/video.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
+from redis.exceptions import RedisError
 
 from channels.interface import EventError, Payload, Socket
 from storage import audit, video
@@ -29,7 +31,8 @@ from storage.database import Database
 
 from .hosting import Host
 from .ownership import Ownership
-from .plan import Person, Plan, admit
+from .plan import Person, Plan, admission, admit, member_of, with_status
+from .plan import session_id as session_id_of
 from .relay import Relay, RelayError
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,10 @@ EmitLocal = Callable[[str, dict[str, Any], str], Awaitable[None]]
 class JoinIn(Payload):
     booking_id: uuid.UUID = Field(strict=False)
     publish: list[Source] = Field(default_factory=list, max_length=3)
+
+
+class StateIn(Payload):
+    booking_id: uuid.UUID = Field(strict=False)
 
 
 class SessionRef(Payload):
@@ -84,6 +91,7 @@ EVENTS: dict[str, tuple[type[Payload], str]] = {
     "rtc:publish": (PublishIn, "publish"),
     "rtc:unpublish": (PublicationRef, "unpublish"),
     "rtc:mute": (MuteIn, "mute"),
+    "rtc:state": (StateIn, "state"),
 }
 
 
@@ -147,6 +155,47 @@ class Signalling:
 
     async def mute(self, socket: Socket, p: MuteIn) -> dict[str, Any]:
         return await self._forward(socket, p, "mute", publication_id=p.publication_id, muted=p.muted)
+
+    async def state(self, socket: Socket, p: StateIn) -> dict[str, Any]:
+        return {"ok": True, **await self.session_state(p.booking_id, socket.user_id, request_id=None)}
+
+    async def session_state(
+        self, booking_id: uuid.UUID, user_id: uuid.UUID, *, request_id: str | None
+    ) -> dict[str, Any]:
+        """The session of `booking_id` as its participant `user_id` may see it, the same from every process.
+
+        Who is in comes from the session's owner (found through the shared ownership claims, asked over the
+        relay like any request), so no process answers from its own partial view. Only while the session is
+        open to the reader: a cancelled place shows nobody. Each other person shown is audited.
+        """
+        group = await video.group_of(self._db, booking_id)
+        booking = member_of(group, user_id)
+        state, window = admission(group, self._now())
+        sid = session_id_of(booking.offering_id, booking.start_at)
+        participants: list[dict[str, Any]] = []
+        try:
+            owner = await self._ownership.owner(sid) if state == "open" else None
+            if owner is not None:
+                args = {"session_id": str(sid)}
+                if owner == self._relay.process_id:
+                    ack = await self._host.handle("state", args)
+                else:
+                    ack = await self._relay.call(owner, "state", args, CALL_TIMEOUT)
+                if not ack.get("ok"):
+                    raise RelayError(str(ack.get("error")))
+                participants = list(ack.get("participants", []))
+        except (RelayError, RedisError, OSError):
+            log.warning("session owner did not answer",
+                        extra={"event": "rtc_owner_silent", "session": str(sid), "code": "state"})
+            raise with_status(EventError("unavailable", "The video service is not answering; try again shortly.",
+                                         retry_after=5), 503) from None
+        for person in participants:
+            if person["user_id"] != str(user_id):
+                await audit.record(self._db, actor_id=user_id, action="video.state",
+                                   subject_id=uuid.UUID(person["user_id"]), resource=f"booking:{booking_id}",
+                                   request_id=request_id)
+        return {"booking_id": str(booking_id), "session_id": str(sid), "admission": state, "window": window,
+                "participants": participants}
 
     # -- socket lifecycle and delivery -------------------------------------------------------
 

@@ -26,7 +26,9 @@ session layer decides whether to wait for a reconnect or remove it).
 
 Options: ``pli_interval`` (minimum seconds between PLIs to one publisher),
 ``queue_limit`` (frames a slow subscriber may lag before it is flushed and
-resynchronised on a keyframe) and ``bandwidth_estimation`` (send REMB to
+resynchronised on a keyframe) and ``candidates`` (the networks remote ICE candidates may name,
+``rtc.sfu.candidates``; the session layer always passes the operator's) and
+``bandwidth_estimation`` (send REMB to
 publishers, computed by aiortc's pure-Python estimator; turning it off saves
 about a third of the SFU's CPU in two-person sessions, see
 ``bench/sfu_capacity.py``, and publishers then rely on loss-based congestion
@@ -50,6 +52,7 @@ from typing import Any
 
 from aiortc import RTCConfiguration
 
+from rtc.sfu.candidates import ANY, CandidateFilter
 from rtc.sfu.peer import (
     Message,
     NegotiationError,
@@ -74,8 +77,10 @@ class SfuRoom:
         pli_interval: float = 0.5,
         queue_limit: int = 60,
         bandwidth_estimation: bool = True,
+        candidates: CandidateFilter = ANY,
     ) -> None:
         self._signal = signal
+        self._candidates = candidates
         self._bandwidth_estimation = bandwidth_estimation
         self._configuration = configuration
         self._on_peer_state = on_peer_state
@@ -109,7 +114,9 @@ class SfuRoom:
             raise RuntimeError("room is closed")
         if peer_id in self._peers:
             raise ValueError(f"{peer_id} is already in the room")
-        peer = Peer(peer_id, self._signal, self._configuration(), self._on_peer_state)
+        peer = Peer(
+            peer_id, self._signal, self._configuration(), self._on_peer_state, self._candidates
+        )
         self._peers[peer_id] = peer
         for publication in self._publications.values():
             publication.subscribe(peer)
@@ -133,16 +140,16 @@ class SfuRoom:
         del self._publications[publication_id]
         await self._negotiate(publication.close())
 
-    async def handle_signal(self, peer_id: str, message: Message) -> None:
-        """Apply a client message: ``answer`` or ``candidate``."""
+    async def handle_signal(self, peer_id: str, message: Message) -> int:
+        """Apply a client message: ``answer`` or ``candidate``. Returns how
+        many of its candidates were dropped (their addresses not allowed)."""
         peer = self._peer(peer_id)
         kind = message.get("type")
         if kind == "answer":
-            await peer.handle_answer(message)
-        elif kind == "candidate":
-            await peer.add_ice_candidate(message)
-        else:
-            raise NegotiationError(f"unexpected message type {kind!r}")
+            return await peer.handle_answer(message)
+        if kind == "candidate":
+            return 0 if await peer.add_ice_candidate(message) else 1
+        raise NegotiationError(f"unexpected message type {kind!r}")
 
     async def remove_participant(self, peer_id: str) -> None:
         """Unpublish everything of ``peer_id``, drop its subscriptions and

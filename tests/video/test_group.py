@@ -23,6 +23,7 @@ from rtc.sessions.hosting import Host
 from rtc.sessions.ownership import MemoryOwnership
 from rtc.sessions.plan import Plan, plan_of
 from rtc.sessions.session import Limits, Member
+from rtc.sfu.candidates import CandidateFilter
 from storage.video import SessionBooking
 
 from ..support.eventually import eventually, holds
@@ -51,13 +52,14 @@ class Class:
     people: dict[uuid.UUID, SyntheticParticipant] = field(default_factory=dict)
     inboxes: dict[uuid.UUID, asyncio.Queue[dict[str, Any]]] = field(default_factory=dict)
     workers: list[asyncio.Task[None]] = field(default_factory=list)
+    candidates: CandidateFilter = CandidateFilter(allow_loopback=True)  # as a server listening on loopback only
 
     def __post_init__(self) -> None:
         self.bookings = [booking(c) for c in self.clients]
         self.host = Host(
             process_id="here", ownership=MemoryOwnership("here"), load_plan=self._load_plan, deliver=self._deliver,
             start_booking=self._start_booking, configuration=ice.configuration_factory(()),
-            limits=Limits(self.max_participants, ice_timeout=10.0), now=lambda: self.now,
+            limits=Limits(self.max_participants, ice_timeout=10.0), candidates=self.candidates, now=lambda: self.now,
         )
 
     @property
@@ -221,3 +223,17 @@ async def test_a_connection_cannot_grow_without_bound(make_class) -> None:
     assert refused["error"]["code"] == "too_many_candidates"
     assert (await cls.join(PRACTITIONER, "camera"))["ok"], "joining again starts a fresh connection"
     assert (await cls.host.handle("signal", {**args, "message": candidate(20065)}))["ok"]
+
+
+async def test_candidates_outside_the_allowed_networks_are_acked_as_not_accepted(make_class) -> None:
+    """The ack says which candidates the server will not check: by default loopback, link-local and metadata
+    addresses; loopback is allowed when the server itself listens on loopback only."""
+    public, on_loopback = make_class(candidates=CandidateFilter()), make_class()
+    for cls, expected in ((public, {"169.254.169.254": False, "127.0.0.1": False, "fe80::1": False}),
+                          (on_loopback, {"169.254.169.254": False, "127.0.0.1": True})):
+        assert (await cls.join(PRACTITIONER, "camera"))["ok"]
+        for host, accepted in expected.items():
+            message = {"type": "candidate", "candidate": f"candidate:1 1 udp 2130706431 {host} 9 typ host",
+                       "sdpMid": "0", "sdpMLineIndex": 0}
+            ack = await cls.host.handle("signal", {**cls._args(PRACTITIONER), "message": message})
+            assert ack == {"ok": True, "accepted": accepted}, host

@@ -79,8 +79,9 @@ async def test_joining_outside_the_window_is_refused(start_server, clients, call
     assert refused.value.code == "too_early"
     assert refused.value.error["opens_at"] < early.booking["start_at"]
 
-    # The same booking seen three hours later: its session closed 15 minutes after its end.
-    later = await start_server(KLEAR_CLOCK_SHIFT=str(3 * 3600))
+    # The same booking seen three hours later, still confirmed (this process runs no jobs, so no finish job has
+    # made it a no-show, which would be not_joinable): its session closed 15 minutes after its end.
+    later = await start_server(KLEAR_CLOCK_SHIFT=str(3 * 3600), KLEAR_JOB_CONCURRENCY="0")
     same_client = clients(later.url)
     await same_client.login(early.client.session.user["email"], PASSWORD)
     late_call = await calls(same_client)
@@ -139,3 +140,24 @@ async def test_two_people_who_first_meet_after_the_end_still_start_the_booking_a
     history = (await booked.client.booking_events(booked.id))["events"]
     assert [(e["kind"], e["actor_role"]) for e in history] == [
         ("created", "client"), ("started", "client"), ("completed", "system")]
+
+
+async def test_a_server_listening_beyond_loopback_checks_no_loopback_candidate_yet_media_flows(
+    start_server, clients, calls
+) -> None:
+    """KLEAR_HOST reaches the candidate filter: on 0.0.0.0 the clients' loopback candidates (in their answers and
+    trickled) are dropped, and the connections still come up through the clients' own checks."""
+    server = await start_server(KLEAR_HOST="0.0.0.0")
+    booked = await book_video(clients(server.url), clients(server.url))
+    practitioner, client = await calls(booked.practitioner), await calls(booked.client)
+    joined = await practitioner.join(booked.id, publish=["camera"])
+    await client.join(booked.id, publish=["camera"])
+    for host in ("127.0.0.1", "169.254.169.254"):
+        ack = await practitioner.realtime.call("rtc:candidate", {
+            "session_id": joined["session_id"], "candidate": f"candidate:1 1 udp 2130706431 {host} 9 typ host",
+            "sdpMid": "0", "sdpMLineIndex": 0})
+        assert ack["accepted"] is False, host
+    pid, cid = booked.practitioner.session.user_id, booked.client.session.user_id
+    await client.wait_for(lambda: client.frames_from(pid, "video") >= 10)
+    await practitioner.wait_for(lambda: practitioner.frames_from(cid, "video") >= 10)
+    assert "rtc_candidates_dropped" in server.log_text() and "127.0.0.1 9" not in server.log_text()

@@ -91,6 +91,10 @@ class SyntheticParticipant:
         self._on_frame = on_frame
         self._on_sent = on_sent
         self._estimate_bandwidth = estimate_bandwidth
+        if configuration is not None and configuration.bundlePolicy != RTCBundlePolicy.MAX_BUNDLE:
+            # aiortc's default (balanced) puts the second m-line of a kind on a transport it then drops:
+            # that track would never flow, so the server refuses such an answer (docs/video.md).
+            raise ValueError("the server bundles every m-line: use bundlePolicy=RTCBundlePolicy.MAX_BUNDLE")
         self._pc = RTCPeerConnection(configuration or default_configuration())
         self.published: dict[str, ReplayTrack] = {}  # publication id -> track
         self._receivers: dict[str, PassthroughReceiver] = {}  # publication id

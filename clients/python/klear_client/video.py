@@ -7,6 +7,9 @@ and replayed, and what arrives is reported frame by frame without decoding
 offers, this side answers; ``rtc:publish`` / ``rtc:unpublish`` ask for a
 renegotiation.
 
+A custom ``configuration`` must keep ``bundlePolicy`` max-bundle (the server
+bundles every m-line; aiortc's default would leave tracks unsent).
+
 One ``VideoCall`` per ``Realtime`` connection (it takes over the connection's
 ``rtc:offer`` and ``rtc:ended`` events; the other room events still reach
 ``Realtime.events``)::
@@ -70,6 +73,11 @@ class VideoCall:
         self.joined = await self.realtime.call("rtc:join", {"booking_id": booking_id, "publish": list(publish)})
         self.session_id = self.joined["session_id"]
         return self.joined
+
+    async def state(self, booking_id: str) -> dict[str, Any]:
+        """Who is in the session of `booking_id` and since when (`rtc:state`), whether or not you joined."""
+        ack = await self.realtime.call("rtc:state", {"booking_id": booking_id})
+        return {k: v for k, v in ack.items() if k != "ok"}
 
     async def publish(self, source: str) -> dict[str, Any]:
         """Start publishing `source` (e.g. "screen"); the server renegotiates."""
