@@ -1,4 +1,4 @@
-"""The scheduler's settings: email delivery, the durable job runner and the scheduling clock."""
+"""The scheduler's settings: email delivery, the durable job runner, the scheduling clock and the caps."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ class SchedulerSettings:
     )
     job_retry_base: float = setting(
         "KLEAR_JOB_RETRY_BASE", seconds(0.01, 3600), "10", "Seconds before the first retry of a failed job; doubles each time."
+    )
+    max_offerings: int = setting(
+        "KLEAR_MAX_OFFERINGS", whole(1, 1000), "50",
+        "Active offerings one practitioner may have; archived ones do not count. Bounds every profile listing.",
     )
     clock_shift: float = setting(
         "KLEAR_CLOCK_SHIFT", seconds(-1e9, 1e9), "0",

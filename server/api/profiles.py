@@ -17,7 +17,7 @@ from storage import practitioners
 from storage.practitioners import Offering, Practitioner, Rules
 
 from ..routing import Call, Input, Output, QueryInput, RouteTable
-from .fields import TimeZone
+from .fields import Text, TimeZone
 from .offerings import OfferingOut, offering_out
 from .scheduling import existing_profile, own_practitioner_id
 
@@ -48,7 +48,7 @@ class BookingRules(Input):
 
 
 class ProfileIn(Input):
-    bio: str = Field("", max_length=4000)
+    bio: Text = Field("", max_length=4000)
     modalities: list[Modality] = Field(default_factory=list, max_length=20)
     languages: list[Language] = Field(default_factory=list, max_length=20)
     time_zone: TimeZone | None = Field(None, description="IANA zone of the weekly hours. Default: the account's.")
