@@ -73,7 +73,8 @@ def _signed_in(g: dict[str, ModuleType], url: str, role: str) -> Any:
     assert registered.status_code < 300, registered.content
     tokens = g["api.auth.login"].sync(client=anonymous, body=models.LoginIn(email=email, password=PASSWORD))
     assert isinstance(tokens, models.TokenPair), tokens
-    return client_module.AuthenticatedClient(base_url=url, token=tokens.access_token, raise_on_unexpected_status=True), tokens.user.id
+    signed_in = client_module.AuthenticatedClient(base_url=url, token=tokens.access_token, raise_on_unexpected_status=True)
+    return signed_in, tokens.user.id
 
 
 def _flow(g: dict[str, ModuleType], url: str) -> None:
