@@ -87,10 +87,11 @@ def _bodies() -> list[Any]:
     for route in ROUTES:
         if route.body is not None:
             for path, listed in _text_fields(route.body):
-                marks = [pytest.mark.xfail(strict=True, reason="auth.py: issue 10 item 4")] \
-                    if (route.body.__name__, path) in PENDING else []
-                seen[(route.body.__name__, path)] = pytest.param(
-                    route.body.__name__, route.body, path, listed, marks=marks, id=f"{route.body.__name__}.{'.'.join(map(str, path))}")
+                name = route.body.__name__
+                pending = (name, path) in PENDING
+                marks = [pytest.mark.xfail(strict=True, reason="auth.py: issue 10 item 4")] if pending else []
+                seen[(name, path)] = pytest.param(
+                    name, route.body, path, listed, marks=marks, id=f"{name}.{'.'.join(map(str, path))}")
     return list(seen.values())
 
 
