@@ -45,7 +45,9 @@ def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-ClockTime = Annotated[str, StringConstraints(max_length=5), AfterValidator(_valid_clock)]
+ClockTime = Annotated[
+    str, StringConstraints(max_length=5), AfterValidator(_valid_clock), Field(json_schema_extra={"pattern": _CLOCK.pattern})
+]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 

@@ -32,7 +32,9 @@ def _language(value: str) -> str:
     return value
 
 
-Language = Annotated[str, StringConstraints(max_length=20), AfterValidator(_language)]
+Language = Annotated[
+    str, StringConstraints(max_length=20), AfterValidator(_language), Field(json_schema_extra={"pattern": _LANGUAGE.pattern})
+]
 
 
 class BookingRules(Input):
