@@ -1,4 +1,4 @@
-"""The scheduler's settings: email delivery, the durable job runner, reminders and the scheduling clock."""
+"""The scheduler's settings: email delivery, the durable job runner, reminders, the scheduling clock and the caps."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ class SchedulerSettings:
     reminder_grace: float = setting(
         "KLEAR_REMINDER_GRACE", seconds(0, 86400), "600",
         "Seconds a reminder may run late (after downtime) and still be sent; a later one is dropped and recorded.",
+    )
+    max_offerings: int = setting(
+        "KLEAR_MAX_OFFERINGS", whole(1, 1000), "50",
+        "Active offerings one practitioner may have; archived ones do not count. Bounds every profile listing.",
     )
     clock_shift: float = setting(
         "KLEAR_CLOCK_SHIFT", seconds(-1e9, 1e9), "0",

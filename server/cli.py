@@ -1,4 +1,4 @@
-"""The `klear` command: serve, migrate, create-admin, settings."""
+"""The `klear` command: serve, migrate, create-admin, settings, error-codes."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from storage.database import Database
 from storage.errors import StorageError
 from storage.migrate import migrate
 
-from . import config, keys, logs
+from . import config, error_codes, keys, logs
 from .api.fields import DisplayName, Email, NewPassword, TimeZone
 from .auth.passwords import Passwords
 from .config import ConfigError, Settings
@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
 
     settings = sub.add_parser("settings", help="Print every setting as a Markdown table.")
     settings.add_argument("--markdown", action="store_true", default=True)
+    sub.add_parser("error-codes", help="Print every error code the API answers with, as the table of docs/api.md.")
     return parser
 
 
@@ -87,6 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         logs.setup(settings.server.log_level)
         if args.command == "settings":
             print(config.markdown_table())
+            return 0
+        if args.command == "error-codes":
+            print(error_codes.markdown_table())
             return 0
         if args.command == "serve":
             from . import serve

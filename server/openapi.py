@@ -1,4 +1,9 @@
-"""The OpenAPI 3.1 document, generated from the routes and their pydantic models."""
+"""The OpenAPI 3.1 document, generated from the routes and their pydantic models.
+
+Client generators name their classes after the component names, so every
+component must have a clean, unique name: two models of the same class name
+(which pydantic would name after their module paths) stop `build` instead.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +39,7 @@ def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[st
     keyed = [(m, "validation" if any(r.body is m for r in routes) else "serialization") for m in models]
     mapping, defs = models_json_schema(keyed, ref_template="#/components/schemas/{model}") if keyed else ({}, {})
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    _check_names(schemas)
     schemas["Error"] = error_schema()
     error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
@@ -52,20 +58,27 @@ def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[st
         ]
         if r.query is not None:
             qschema = r.query.model_json_schema(ref_template="#/components/schemas/{model}")
-            schemas.update(qschema.pop("$defs", {}))
+            for name, sub in qschema.pop("$defs", {}).items():
+                if schemas.setdefault(name, sub) != sub:
+                    raise ValueError(f"two different schemas are named {name}; rename one of the models")
             required = set(qschema.get("required", []))
             for name, prop in qschema.get("properties", {}).items():
                 params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+        params += [
+            {"name": h.name, "in": "header", "required": h.required, "description": h.description, "schema": h.schema}
+            for h in r.headers
+        ]
         if params:
             op["parameters"] = params
         if r.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": mapping[(r.body, "validation")]}}}
         if r.response is not None:
             mode = "validation" if (r.response, "validation") in mapping else "serialization"
-            op["responses"][str(r.status)] = {
-                "description": "OK",
-                "content": {r.content_type or "application/json": {"schema": mapping[(r.response, mode)]}},
-            }
+            for status in (r.status, *r.also_status):
+                op["responses"][str(status)] = {
+                    "description": "OK",
+                    "content": {r.content_type or "application/json": {"schema": mapping[(r.response, mode)]}},
+                }
         elif r.content_type is not None:
             op["responses"][str(r.status)] = {"description": "OK", "content": {r.content_type: {"schema": {"type": "string"}}}}
         else:
@@ -73,6 +86,10 @@ def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[st
         codes = set(r.errors) | ({401} if r.auth else set()) | ({403} if r.roles else set())
         if r.body is not None:
             codes |= {400, 413, 422}
+        if r.query is not None or r.headers:
+            codes.add(422)
+        if r.path_params():
+            codes.add(404)  # a malformed id is simply not found
         for code in sorted(codes):
             op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error."), **error_ref}
         if r.auth:
@@ -89,3 +106,12 @@ def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[st
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
+
+
+def _check_names(schemas: dict[str, Any]) -> None:
+    """Refuse names pydantic made from module paths (a clash of class names) and duplicate titles."""
+    clashes = [name for name in schemas if "__" in name]
+    titles = [s.get("title", name) for name, s in schemas.items()]
+    duplicates = sorted({t for t in titles if titles.count(t) > 1})
+    if clashes or duplicates:
+        raise ValueError(f"OpenAPI component names must be unique class names; rename: {clashes + duplicates}")

@@ -11,10 +11,12 @@ the OpenAPI document, so there is no hand-kept copy of the schema.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Generic, TypeVar
 
 from aiohttp import web
@@ -41,9 +43,9 @@ class Input(BaseModel):
 
 
 class QueryInput(BaseModel):
-    """Base of query-string models: values arrive as text, so types are coerced."""
+    """Base of query-string models: as strict as bodies (see `parse_query` for how text becomes typed)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(strict=True, extra="forbid")
 
 
 class Output(BaseModel):
@@ -95,6 +97,16 @@ class Call(Generic[B]):
 
 
 @dataclass(frozen=True, slots=True)
+class Header:
+    """A request header a route reads, declared so the OpenAPI document (and clients generated from it) send it."""
+
+    name: str
+    description: str
+    schema: dict[str, Any]
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Route:
     method: str
     path: str
@@ -105,10 +117,12 @@ class Route:
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
+    also_status: tuple[int, ...] = ()  # other success statuses with the same body (200 for an idempotent retry)
     auth: bool = True
     roles: frozenset[str] | None = None
     errors: tuple[int, ...] = ()
     content_type: str | None = None
+    headers: tuple[Header, ...] = ()
 
     @property
     def full_path(self) -> str:
@@ -170,9 +184,41 @@ def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
         raise Unprocessable("The request body is invalid.", details=validation_details(exc, "body")) from None
 
 
+_INTEGER = re.compile(r"^-?(0|[1-9][0-9]{0,18})$")
+
+
+@cache
+def _query_types(model: type[BaseModel]) -> dict[str, frozenset[str]]:
+    """The JSON types each query parameter of `model` may take, by the name it has in the query string."""
+    schema = model.model_json_schema()
+    return {
+        name: frozenset(t for option in prop.get("anyOf", [prop]) for t in [option.get("type")] if isinstance(t, str))
+        for name, prop in schema.get("properties", {}).items()
+    }
+
+
+def _typed(raw: str, types: frozenset[str]) -> object:
+    """A query value as the JSON value it stands for, exactly as written: `5` is an integer, `+5`, `5.0` and
+    integers beyond 64 bits are not; `true` and `false` are booleans, `1` and `yes` are not. Anything else
+    stays text, which a strict model then refuses where it wants a number."""
+    if "integer" in types and _INTEGER.match(raw) and -(2**63) <= int(raw) < 2**63:
+        return int(raw)
+    if "boolean" in types and raw in ("true", "false"):
+        return raw == "true"
+    return raw
+
+
 def parse_query(model: type[BaseModel], request: web.Request) -> BaseModel:
+    """Validate a query string strictly, as the documented schema says: each parameter at most once."""
+    types = _query_types(model)
+    repeated = sorted({k for k in request.query if len(request.query.getall(k)) > 1})
+    if repeated:
+        raise Unprocessable("The query string is invalid.", details=[
+            {"loc": ["query", k], "message": "given more than once", "type": "repeated"} for k in repeated
+        ])
+    values = {k: _typed(v, types.get(k, frozenset())) for k, v in request.query.items()}
     try:
-        return model.model_validate(dict(request.query))
+        return model.model_validate_json(json.dumps(values))
     except ValidationError as exc:
         raise Unprocessable("The query string is invalid.", details=validation_details(exc, "query")) from None
 
@@ -206,9 +252,12 @@ def install(app: web.Application, tables: Iterable[RouteTable]) -> list[Route]:
     routes: list[Route] = []
     for table in tables:
         for route in table.routes:
-            app.router.add_route(route.method, route.full_path, _endpoint(route))
+            endpoint = _endpoint(route)
+            app.router.add_route(route.method, route.full_path, endpoint)
+            if route.method == "GET":  # calendar apps and caches ask with HEAD; aiohttp sends no body for it
+                app.router.add_route("HEAD", route.full_path, endpoint)
             routes.append(route)
     return routes
 
 
-__all__ = ["ApiError", "Call", "Input", "Output", "QueryInput", "Route", "RouteTable", "RUNTIME", "install"]
+__all__ = ["ApiError", "Call", "Header", "Input", "Output", "QueryInput", "Route", "RouteTable", "RUNTIME", "install"]

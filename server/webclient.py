@@ -28,9 +28,13 @@ _HEADERS = {
 
 
 def _file(relative: str) -> Path | None:
-    candidate = (ROOT / relative).resolve()
-    if candidate.is_relative_to(ROOT) and candidate.is_file():
-        return candidate
+    """The file of clients/web at `relative`, if there is one; a path no file system takes (a NUL, too long) has none."""
+    try:
+        candidate = (ROOT / relative).resolve()
+        if candidate.is_relative_to(ROOT) and candidate.is_file():
+            return candidate
+    except (ValueError, OSError):
+        pass
     return None
 
 

@@ -186,7 +186,7 @@ class Signalling:
                 participants = list(ack.get("participants", []))
         except (RelayError, RedisError, OSError):
             log.warning("session owner did not answer",
-                        extra={"event": "rtc_owner_silent", "session": str(sid), "code": "state"})
+                        extra={"event": "rtc_owner_silent", "session": str(sid), "reason": "state"})
             raise with_status(EventError("unavailable", "The video service is not answering; try again shortly.",
                                          retry_after=5), 503) from None
         for person in participants:
@@ -240,7 +240,7 @@ class Signalling:
                     ack = await self._relay.call(owner, op, args, CALL_TIMEOUT)
                 except RelayError:
                     log.warning("session owner did not answer",
-                                extra={"event": "rtc_owner_silent", "session": args["session_id"], "code": op})
+                                extra={"event": "rtc_owner_silent", "session": args["session_id"], "reason": op})
                     raise EventError("unavailable", "The video service is not answering; try again shortly.",
                                      retry_after=5) from None
             error = ack.get("error") or {}

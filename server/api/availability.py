@@ -7,13 +7,12 @@ zone through DST; time off is a pair of instants (ISO 8601 with an offset).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 
 from storage import availability
 from storage.availability import DateOverride, WeeklyRule
@@ -21,6 +20,7 @@ from storage.practitioners import Practitioner
 
 from ..errors import NotFound
 from ..routing import Call, Input, Output, RouteTable
+from .fields import Day, Instant
 from .scheduling import existing_profile, own_practitioner_id, scheduler
 
 routes = RouteTable("practitioners")
@@ -45,7 +45,9 @@ def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-ClockTime = Annotated[str, StringConstraints(max_length=5), AfterValidator(_valid_clock)]
+ClockTime = Annotated[
+    str, StringConstraints(max_length=5), AfterValidator(_valid_clock), Field(json_schema_extra={"pattern": _CLOCK.pattern})
+]
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -62,7 +64,7 @@ class WeeklyHours(Input):
 
 
 class DateOverrideIn(Input):
-    date: dt.date
+    date: Day
     kind: Literal["day_off", "extra_hours"]
     start: ClockTime | None = None
     end: ClockTime | None = None
@@ -85,8 +87,8 @@ class HoursIn(Input):
 
 
 class TimeOffIn(Input):
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Instant
+    ends_at: Instant
 
     @model_validator(mode="after")
     def _ordered(self) -> TimeOffIn:

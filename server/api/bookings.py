@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, Field, field_validator
+from pydantic import Field, field_validator
 
 from scheduler import bookings as service
 from scheduler.events import iso
@@ -22,28 +22,32 @@ from storage import bookings
 from storage.bookings import BookingDetail
 
 from ..errors import NotFound, Unprocessable
-from ..routing import Call, Input, Output, QueryInput, RouteTable
-from .instants import Instant
+from ..routing import Call, Header, Input, Output, QueryInput, RouteTable
+from .fields import Instant, Seq, Text, instant
 from .scheduling import scheduler
 
 routes = RouteTable("bookings")
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+IDEMPOTENCY_KEY = Header(
+    "Idempotency-Key", "Makes a retry safe: the same key returns the same booking (200) instead of booking twice.",
+    {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[!-~]{1,200}$"},
+)
 StatusName = Literal["requested", "confirmed", "in_session", "completed", "declined", "cancelled", "no_show"]
 
 
 class BookingIn(Input):
     offering_id: uuid.UUID
-    start_at: AwareDatetime = Field(description="One of the offering's slots, with its offset.")
-    note: str | None = Field(None, max_length=2000, description="For the practitioner; stored encrypted.")
+    start_at: Instant = Field(description="One of the offering's slots, with its offset.")
+    note: Text | None = Field(None, max_length=2000, description="For the practitioner; stored encrypted.")
 
 
 class RescheduleIn(Input):
-    start_at: AwareDatetime
+    start_at: Instant
 
 
 class ReasonIn(Input):
-    reason: str | None = Field(None, max_length=1000, description="Shown to the other participant; stored encrypted.")
+    reason: Text | None = Field(None, max_length=1000, description="Shown to the other participant; stored encrypted.")
 
 
 class PersonOut(Output):
@@ -96,8 +100,8 @@ class BookingList(Output):
 
 class ListQuery(QueryInput):
     status: str | None = Field(None, description="Comma-separated statuses.")
-    start: AwareDatetime | None = Field(None, alias="from", description="Sessions starting at or after.")
-    end: AwareDatetime | None = Field(None, alias="to", description="Sessions starting before.")
+    start: Instant | None = Field(None, alias="from", description="Sessions starting at or after.")
+    end: Instant | None = Field(None, alias="to", description="Sessions starting before.")
     limit: int = Field(50, ge=1, le=200)
     after: str | None = Field(None, max_length=100)
 
@@ -110,7 +114,7 @@ class ListQuery(QueryInput):
 
 
 class EventsQuery(QueryInput):
-    after: int = Field(0, ge=0, description="Return events with a seq above this.")
+    after: Seq = Field(0, description="Return events with a seq above this.")
     limit: int = Field(100, ge=1, le=500)
 
 
@@ -137,7 +141,7 @@ class FeedItemOut(Output):
     event: dict[str, object]
 
 
-class FeedOut(Output):
+class BookingFeedOut(Output):
     items: list[FeedItemOut]
     last_seq: int = Field(description="Your latest feed seq; ask again with after=last_seq.")
 
@@ -187,7 +191,10 @@ async def _participant_view(call: Call[Any], booking_id: uuid.UUID) -> BookingDe
     return found
 
 
-@routes.post("/bookings", body=BookingIn, response=BookingOut, status=201, errors=(409, 422))
+@routes.post(
+    "/bookings", body=BookingIn, response=BookingOut, status=201, also_status=(200,), errors=(409, 422),
+    headers=(IDEMPOTENCY_KEY,),
+)
 async def create_booking(call: Call[BookingIn]) -> BookingOut:
     """Book a slot. Send an Idempotency-Key header: a retry with it returns the same booking (200)."""
     key = _idempotency_key(call)
@@ -209,7 +216,7 @@ async def list_bookings(call: Call[None]) -> BookingList:
     if q.after is not None:
         try:
             at, _, raw_id = q.after.rpartition("_")
-            after = (datetime.fromisoformat(at), uuid.UUID(raw_id))
+            after = (instant(at), uuid.UUID(raw_id))
         except ValueError:
             raise Unprocessable("`after` is not a cursor this API returned.", details=[
                 {"loc": ["query", "after"], "message": "invalid cursor", "type": "value_error"}
@@ -277,7 +284,8 @@ async def no_show(call: Call[None]) -> BookingOut:
 
 
 @routes.post(
-    "/bookings/{booking_id}/reschedule", body=RescheduleIn, response=BookingOut, status=201, errors=(403, 404, 409, 422)
+    "/bookings/{booking_id}/reschedule", body=RescheduleIn, response=BookingOut, status=201, also_status=(200,),
+    errors=(403, 404, 409, 422), headers=(IDEMPOTENCY_KEY,),
 )
 async def reschedule(call: Call[RescheduleIn]) -> BookingOut:
     """Move a booking in one step: a new booking at the new time, the old one cancelled and linked. Idempotent."""
@@ -300,15 +308,15 @@ async def booking_events(call: Call[None]) -> EventsOut:
     return EventsOut(booking_id=booking_id, events=[EventOut.model_validate(e) for e in found])
 
 
-@routes.get("/me/booking-feed", query=EventsQuery, response=FeedOut, errors=(422,))
-async def booking_feed(call: Call[None]) -> FeedOut:
+@routes.get("/me/booking-feed", query=EventsQuery, response=BookingFeedOut, errors=(422,))
+async def booking_feed(call: Call[None]) -> BookingFeedOut:
     """Changes to any of your bookings after your feed seq `after`, to catch up after a disconnect."""
     q: EventsQuery = call.query
     db, me = call.runtime.db, call.principal.user_id
     found = await bookings.feed_events_since(db, me, q.after, q.limit)
     if found:
         await call.audit("booking.feed", subject_id=None, resource=f"booking-feed:{me}")
-    return FeedOut(
+    return BookingFeedOut(
         items=[FeedItemOut(seq=f.seq, booking_id=f.booking_id, booking_seq=f.booking_seq, event=f.body) for f in found],
         last_seq=await bookings.feed_position(db, me),
     )

@@ -8,6 +8,7 @@ pattern (/api/v1/calendar/{token}.ics), never the token itself.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 from typing import Any
@@ -25,9 +26,10 @@ from .scheduling import scheduler
 routes = RouteTable("calendar")
 
 PAST = timedelta(days=60)  # how far back a feed shows sessions
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")  # what token_urlsafe makes; anything else is looked up nowhere
 
 
-class FeedOut(Output):
+class CalendarFeedOut(Output):
     url: str = Field(description="Secret: anyone with it can read your sessions. Rotate it if it leaks.")
 
 
@@ -36,12 +38,12 @@ def _feed_url(call: Call[Any], token: str) -> str:
     return f"{base.rstrip('/')}/api/v1/calendar/{token}.ics"
 
 
-@routes.post("/me/calendar-feed", response=FeedOut, status=201)
-async def create_feed(call: Call[None]) -> FeedOut:
+@routes.post("/me/calendar-feed", response=CalendarFeedOut, status=201)
+async def create_feed(call: Call[None]) -> CalendarFeedOut:
     """Create your calendar feed URL, or rotate it (the previous URL stops working)."""
     token = secrets.token_urlsafe(32)
     await calendar.set_token(call.runtime.db, call.principal.user_id, token)
-    return FeedOut(url=_feed_url(call, token))
+    return CalendarFeedOut(url=_feed_url(call, token))
 
 
 @routes.delete("/me/calendar-feed", status=204, errors=(404,))
@@ -56,7 +58,7 @@ async def feed(call: Call[None]) -> web.Response:
     """Your sessions as an iCalendar feed (the secret URL from POST /me/calendar-feed)."""
     db = call.runtime.db
     token = call.request.match_info["token"]
-    owner = await calendar.owner_of(db, token) if 20 <= len(token) <= 100 else None
+    owner = await calendar.owner_of(db, token) if _TOKEN.match(token) else None
     if owner is None:
         raise NotFound("No calendar feed at this address.")
     now = scheduler(call).deps.clock.now()

@@ -11,6 +11,7 @@ from storage.jobs import Job
 
 from ..errors import NotFound
 from ..routing import Call, Output, QueryInput, RouteTable
+from .fields import SEQ_MAX
 from .scheduling import scheduler
 
 routes = RouteTable("jobs")
@@ -36,7 +37,7 @@ class DeadJobs(Output):
 
 class DeadQuery(QueryInput):
     limit: int = Field(50, ge=1, le=500)
-    before: int | None = Field(None, ge=1)
+    before: int | None = Field(None, ge=1, le=SEQ_MAX)
 
 
 def _out(job: Job) -> JobOut:

@@ -18,6 +18,7 @@ from storage.notifications import Preferences
 
 from ..errors import Unprocessable
 from ..routing import Call, Input, Output, QueryInput, RouteTable
+from .fields import instant
 
 routes = RouteTable("notifications")
 
@@ -73,7 +74,7 @@ async def list_notifications(call: Call[None]) -> NotificationList:
     if q.before is not None:
         try:
             at, _, raw_id = q.before.rpartition("_")
-            before = (datetime.fromisoformat(at), uuid.UUID(raw_id))
+            before = (instant(at), uuid.UUID(raw_id))
         except ValueError:
             raise Unprocessable("`before` is not a cursor this API returned.", details=[
                 {"loc": ["query", "before"], "message": "invalid cursor", "type": "value_error"}

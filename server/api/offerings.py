@@ -14,8 +14,9 @@ from pydantic import Field, StringConstraints, model_validator
 from storage import practitioners
 from storage.practitioners import Offering
 
-from ..errors import NotFound, Unprocessable
+from ..errors import Conflict, NotFound, Unprocessable
 from ..routing import Call, Input, Output, RouteTable
+from .fields import Line, Text
 from .scheduling import existing_profile, own_practitioner_id
 
 routes = RouteTable("practitioners")
@@ -29,13 +30,13 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
 class OfferingIn(Input):
-    name: str = Field(min_length=1, max_length=120)
-    description: str = Field("", max_length=2000)
+    name: Line = Field(min_length=1, max_length=120)
+    description: Text = Field("", max_length=2000)
     duration_min: int = Field(ge=5, le=480)
     price_minor: int = Field(ge=0, le=100_000_000, description="Price in the currency's minor unit (cents).")
     currency: Currency = Field(description="ISO 4217 code, e.g. EUR.")
     mode: Literal["video", "in_person"]
-    address: str | None = Field(None, min_length=1, max_length=500, description="Required for in_person.")
+    address: Text | None = Field(None, min_length=1, max_length=500, description="Required for in_person.")
     needs_approval: bool = False
     late_cancel_min: int = Field(1440, ge=0, le=20160, description="Cancelling later than this before the start is late.")
     capacity: int = Field(1, ge=1, le=100, description=CAPACITY)
@@ -48,14 +49,14 @@ class OfferingIn(Input):
 
 
 class OfferingPatch(Input):
-    name: str | None = Field(None, min_length=1, max_length=120)
-    description: str | None = Field(None, max_length=2000)
+    name: Line | None = Field(None, min_length=1, max_length=120)
+    description: Text | None = Field(None, max_length=2000)
     duration_min: int | None = Field(None, ge=5, le=480)
     price_minor: int | None = Field(None, ge=0, le=100_000_000)
     currency: Currency | None = None
     needs_approval: bool | None = None
     late_cancel_min: int | None = Field(None, ge=0, le=20160)
-    address: str | None = Field(None, min_length=1, max_length=500, description="Only for in_person offerings.")
+    address: Text | None = Field(None, min_length=1, max_length=500, description="Only for in_person offerings.")
     active: bool | None = Field(None, description="false archives the offering: no new bookings.")
     capacity: int | None = Field(None, ge=1, le=100, description="Places per session; existing bookings keep theirs.")
 
@@ -81,13 +82,16 @@ def offering_out(o: Offering) -> OfferingOut:
 
 
 @routes.post(
-    "/practitioners/{practitioner_id}/offerings", body=OfferingIn, response=OfferingOut, status=201, errors=(403, 404, 422)
+    "/practitioners/{practitioner_id}/offerings", body=OfferingIn, response=OfferingOut, status=201,
+    errors=(403, 404, 409, 422),
 )
 async def create_offering(call: Call[OfferingIn]) -> OfferingOut:
     """Add an offering to your profile."""
     practitioner_id = own_practitioner_id(call)
     await existing_profile(call, practitioner_id)
     _check_capacity(call, call.body.mode, call.body.capacity)
+    active = await practitioners.offerings_of(call.runtime.db, practitioner_id, include_archived=False)
+    _check_room(call, len(active))
     return offering_out(await practitioners.create_offering(call.runtime.db, practitioner_id, call.body.model_dump()))
 
 
@@ -100,9 +104,19 @@ def _check_capacity(call: Call[Any], mode: str, capacity: int) -> None:
         ])
 
 
+def _check_room(call: Call[Any], active: int) -> None:
+    """One more active offering must stay within KLEAR_MAX_OFFERINGS, so a profile and every listing stay small."""
+    most = call.runtime.settings.scheduler.max_offerings
+    if active >= most:
+        raise Conflict(
+            f"You have {most} active offerings, the most allowed; archive one (active: false) to add another.",
+            code="too_many_offerings", details=[{"limit": most}],
+        )
+
+
 @routes.patch(
     "/practitioners/{practitioner_id}/offerings/{offering_id}", body=OfferingPatch, response=OfferingOut,
-    errors=(403, 404, 422),
+    errors=(403, 404, 409, 422),
 )
 async def update_offering(call: Call[OfferingPatch]) -> OfferingOut:
     """Change or archive one of your offerings. Existing bookings keep the terms they were made on."""
@@ -123,6 +137,8 @@ async def update_offering(call: Call[OfferingPatch]) -> OfferingOut:
         ])
     if "capacity" in changes:
         _check_capacity(call, current[offering_id].mode, changes["capacity"])
+    if changes.get("active") and not current[offering_id].active:
+        _check_room(call, sum(o.active for o in current.values()))
     updated = await practitioners.update_offering(db, practitioner_id, offering_id, changes)
     if updated is None:
         raise NotFound("You have no offering with that id.")

@@ -17,7 +17,7 @@ from storage import practitioners
 from storage.practitioners import Offering, Practitioner, Rules
 
 from ..routing import Call, Input, Output, QueryInput, RouteTable
-from .fields import TimeZone
+from .fields import Text, TimeZone
 from .offerings import OfferingOut, offering_out
 from .scheduling import existing_profile, own_practitioner_id
 
@@ -32,7 +32,9 @@ def _language(value: str) -> str:
     return value
 
 
-Language = Annotated[str, StringConstraints(max_length=20), AfterValidator(_language)]
+Language = Annotated[
+    str, StringConstraints(max_length=20), AfterValidator(_language), Field(json_schema_extra={"pattern": _LANGUAGE.pattern})
+]
 
 
 class BookingRules(Input):
@@ -48,7 +50,7 @@ class BookingRules(Input):
 
 
 class ProfileIn(Input):
-    bio: str = Field("", max_length=4000)
+    bio: Text = Field("", max_length=4000)
     modalities: list[Modality] = Field(default_factory=list, max_length=20)
     languages: list[Language] = Field(default_factory=list, max_length=20)
     time_zone: TimeZone | None = Field(None, description="IANA zone of the weekly hours. Default: the account's.")

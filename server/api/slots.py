@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,7 @@ from storage import availability
 
 from ..errors import NotFound, Unprocessable
 from ..routing import Call, Output, QueryInput, RouteTable
-from .fields import TimeZone
-from .instants import Instant, LocalTime
+from .fields import Instant, LocalTime, TimeZone, day, instant
 from .scheduling import scheduler
 
 routes = RouteTable("practitioners")
@@ -33,16 +32,13 @@ MAX_SLOT_RANGE = timedelta(days=42)
 
 
 def _moment(value: object) -> datetime | dt.date:
-    text = value if isinstance(value, str) else ""
+    """A date or an instant, each within the supported years (fields.day and fields.instant)."""
     try:
-        if len(text) == 10:
-            return dt.date.fromisoformat(text)
-        instant = datetime.fromisoformat(text)
-    except ValueError:
-        instant = None
-    if instant is None or instant.tzinfo is None:
-        raise ValueError("must be a date (2027-03-14) or an instant with an offset (2027-03-14T09:00:00Z)")
-    return instant.astimezone(UTC)
+        return day(value) if isinstance(value, str) and len(value) == 10 else instant(value)
+    except ValueError as exc:
+        if "between" in str(exc):
+            raise
+        raise ValueError("must be a date (2027-03-14) or an instant with an offset (2027-03-14T09:00:00Z)") from None
 
 
 Moment = Annotated[

@@ -185,4 +185,4 @@ def test_every_instant_a_booking_or_slot_answer_holds_is_written_in_utc(module):
     for path, tp in fields:
         written = TypeAdapter(tp).dump_json(_SENT).decode()
         expected = '"2027-03-14T20:30:00+05:30"' if path.rsplit(".", 1)[-1].startswith("local_") else '"2027-03-14T15:00:00Z"'
-        assert written == expected, f"{path} writes {written}: use server.api.instants.Instant (or LocalTime)"
+        assert written == expected, f"{path} writes {written}: use server.api.fields.Instant (or LocalTime)"
