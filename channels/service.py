@@ -54,7 +54,7 @@ async def running(
     lanes = max(1, db.pool.get_max_size() // 2)  # group commit: half the pool writes messages at most
     store = presence_store(redis, redis_prefix, settings.presence_ttl)
     async with (
-        SocketSessions.running(hub, bus, authenticate) as sessions,
+        SocketSessions.running(hub, db, bus, authenticate) as sessions,
         Chat.running(hub, db, bus, limiter, settings.chat_rate, lanes=lanes) as chat,
         Live.running(hub, db, bus) as live,
         Presence.running(hub, db, store, settings.presence_ttl) as presence,

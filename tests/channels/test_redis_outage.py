@@ -1,12 +1,15 @@
-"""Redis restarts: the listeners resubscribe, and what was sent meanwhile reaches clients from PostgreSQL."""
+"""Redis restarts: the listeners resubscribe, and what was sent or revoked meanwhile is caught up from PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 
+from klear_client import Realtime
+
+from ..conftest import signed_up
+from ..support.eventually import eventually, holds
 from ..support.redis import RedisServer
 from .conftest import pair
-from ..support.eventually import eventually, holds
 
 
 async def test_messages_sent_while_redis_is_down_still_arrive_and_live_delivery_resumes(start_server, clients, realtime):
@@ -39,3 +42,37 @@ async def test_messages_sent_while_redis_is_down_still_arrive_and_live_delivery_
         assert (await ra.next_event("typing"))["user_id"] == bob.session.user_id
     finally:
         await redis.stop()
+
+
+async def test_a_logout_while_redis_is_down_disconnects_that_sessions_sockets_everywhere_once_it_is_back(
+    start_server, clients,
+):
+    redis = RedisServer()
+    await redis.start()
+    try:
+        env = {"REDIS_URL": redis.url, "KLEAR_REDIS_PREFIX": "revoke"}
+        a = await start_server(**env)
+        b = await start_server(**env)
+        leaving = await signed_up(clients(a.url))
+        staying = await signed_up(clients(a.url))
+        sockets = {}
+        for name, user in (("leaving", leaving), ("staying", staying)):
+            on_b = clients(b.url)
+            on_b.session = user.session
+            sockets[name] = Realtime(on_b, reconnect=False)
+            await sockets[name].connect()
+
+        await redis.stop()
+        await leaving.logout()  # stored in PostgreSQL; the announcement to process b is lost
+        await redis.start()
+
+        revoked = await sockets["leaving"].next_event("auth:expired", timeout=15)
+        assert revoked["code"] == "token_revoked"
+        await sockets["leaving"].next_event("disconnect", timeout=5)
+        assert sockets["staying"].sio.connected  # only the revoked session's sockets go
+        assert (await sockets["staying"].call("presence:set", {"state": "away"}))["state"] == "away"
+        for rt in sockets.values():
+            await rt.close()
+    finally:
+        await redis.stop()
+
