@@ -59,7 +59,7 @@ async def running(
         SocketSessions.running(hub, db, bus, authenticate) as sessions,
         Chat.running(hub, db, bus, limiter, settings.chat_rate, lanes=lanes) as chat,
         Live.running(hub, db, bus) as live,
-        Presence.running(hub, db, store, settings.presence_ttl) as presence,
+        Presence.running(hub, db, store, settings.presence_ttl, limiter, settings.presence_rate) as presence,
         hub.serving(bus, authenticate),
     ):
         metrics = SocketMetrics(hub)

@@ -15,6 +15,9 @@ class ChannelsSettings:
         "A user whose devices all went silent (frozen, cut off, or on a dead process) is shown offline "
         "within this many seconds plus 2; sockets are pinged often enough to keep that bound.",
     )
+    presence_rate: Rate = setting(
+        "KLEAR_PRESENCE_RATE", rate, "10/10", "`presence:set` calls a user may make: CALLS/SECONDS."
+    )
     socket_max_pending: int = setting(
         "KLEAR_SOCKET_MAX_PENDING", whole(65_536, 268_435_456), "2097152",
         "Bytes a socket may leave unread before it is disconnected as a slow consumer.",

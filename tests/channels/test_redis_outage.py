@@ -1,8 +1,11 @@
-"""Redis restarts: the listeners resubscribe, and what was sent or revoked meanwhile is caught up from PostgreSQL."""
+"""Redis restarts: the listeners resubscribe, what was sent or revoked meanwhile is caught up from PostgreSQL,
+and what needs Redis says so instead of failing."""
 
 from __future__ import annotations
 
 import asyncio
+
+import aiohttp
 
 from klear_client import Realtime
 
@@ -76,3 +79,30 @@ async def test_a_logout_while_redis_is_down_disconnects_that_sessions_sockets_ev
     finally:
         await redis.stop()
 
+
+async def test_presence_over_rest_answers_503_in_the_error_shape_while_redis_is_down(start_server, clients, realtime):
+    redis = RedisServer()
+    await redis.start()
+    try:
+        server = await start_server(REDIS_URL=redis.url, KLEAR_REDIS_PREFIX="presence-outage")
+        alice, bob, _ = await pair(clients, server.url)
+        await realtime(alice)
+        await redis.stop()
+        async with aiohttp.ClientSession() as http, http.get(
+            f"{server.url}/api/v1/presence", params={"user_ids": alice.session.user_id},
+            headers={"Authorization": f"Bearer {bob.session.access_token}"},
+        ) as resp:
+            assert resp.status == 503
+            body = await resp.json()
+        assert body["error"]["code"] == "unavailable" and body["error"]["message"]
+        await redis.start()
+
+        async def answers_again() -> None:
+            listing = await bob.call("GET", "/presence", params={"user_ids": alice.session.user_id})
+            holds(listing["users"][0]["state"] in ("online", "offline"), listing)
+
+        await eventually(answers_again, timeout=15)
+        await server.logs_flushed()
+        assert not [e for e in server.logs if e.get("status", 0) >= 500 and e.get("status") != 503]
+    finally:
+        await redis.stop()
