@@ -72,9 +72,11 @@ def setup(level: str) -> None:
     logging.getLogger("aiohttp.access").disabled = True
     for noisy in ("asyncio", "aioice", "aiortc", "socketio", "pgserver"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
-    logging.getLogger("engineio").setLevel(max(logging.ERROR, root.level))
-    for library in ("engineio.server", "socketio.server"):
+    # A level of their own also stops python-socketio/engineio from adding a plain-text handler later.
+    for library, quiet in (("engineio", logging.ERROR), ("engineio.server", logging.ERROR),
+                           ("socketio.server", logging.WARNING)):
         logger = logging.getLogger(library)
+        logger.setLevel(max(quiet, root.level))
         logger.handlers.clear()
         logger.propagate = True
     logging.captureWarnings(True)
