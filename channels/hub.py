@@ -37,6 +37,7 @@ from .interface import EventError, Payload, refusal_ack
 from .manager import BusManager
 from .payloads import parse
 from .settings import ChannelsSettings
+from .times import iso_time
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[Conn, Any], Awaitable[dict[str, Any]]]
@@ -298,7 +299,7 @@ class Hub:
         await self.drop(conn.sid, code, "Your access token expired; reconnect with a fresh one.")
 
     async def _warn(self, conn: Conn) -> None:
-        await self.emit_local("auth:expiring", {"expires_at": conn.expires_at}, to=conn.sid)
+        await self.emit_local("auth:expiring", {"expires_at": iso_time(conn.expires_at)}, to=conn.sid)
 
     # -- events -----------------------------------------------------------------------------------
 

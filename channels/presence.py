@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timezone
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -36,16 +35,11 @@ from .hub import Hub, user_room
 from .interface import EventError, ok
 from .payloads import PresenceSet
 from .presence_store import Change, PresenceStore, Status
+from .times import iso_time
 
 log = logging.getLogger(__name__)
 COALESCE_SECONDS = 1.0
 
-
-def iso_time(timestamp: float | None) -> str | None:
-    """Unix seconds as the API writes every time: ISO 8601 in UTC with `Z`."""
-    if timestamp is None:
-        return None
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 class Presence:

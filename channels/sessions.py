@@ -27,6 +27,7 @@ from .hub import Hub
 from .identity import Authenticate
 from .interface import EventError, ok
 from .payloads import AuthRefresh
+from .times import iso_time
 
 log = logging.getLogger(__name__)
 REVOKED_MESSAGE = "This session was signed out."
@@ -71,7 +72,7 @@ class SocketSessions:
         if identity.user_id != conn.user_id:
             raise EventError("wrong_user", "That token belongs to another account.")
         self._hub.conns.reauthenticated(conn, identity.session_id, identity.expires_at)
-        return ok(expires_at=conn.expires_at)
+        return ok(expires_at=iso_time(conn.expires_at))
 
     async def _on_auth(self, _: str, data: bytes) -> None:
         revoked = decode_auth(data)
