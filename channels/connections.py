@@ -55,6 +55,7 @@ class Connections:
     def __init__(self, on_expired: Expire, on_expiring: Warn, *, tick: float = 0.5) -> None:
         self.by_sid: dict[str, Conn] = {}
         self._by_session: dict[uuid.UUID, list[str]] = {}
+        self._per_user: dict[uuid.UUID, int] = {}
         self._on_expired = on_expired
         self._on_expiring = on_expiring
         self._tick = tick
@@ -65,6 +66,7 @@ class Connections:
 
     def add(self, conn: Conn) -> None:
         self.by_sid[conn.sid] = conn
+        self._per_user[conn.user_id] = self._per_user.get(conn.user_id, 0) + 1
         self._by_session.setdefault(conn.session_id, []).append(conn.sid)
         self._schedule(conn)
 
@@ -72,7 +74,20 @@ class Connections:
         conn = self.by_sid.pop(sid, None)
         if conn is not None:
             self._forget_session(conn.session_id, sid)
+            left = self._per_user[conn.user_id] - 1
+            if left:
+                self._per_user[conn.user_id] = left
+            else:
+                del self._per_user[conn.user_id]
         return conn
+
+    def count_of(self, user_id: uuid.UUID) -> int:
+        """How many sockets `user_id` has on this process."""
+        return self._per_user.get(user_id, 0)
+
+    def sessions(self) -> list[uuid.UUID]:
+        """The login sessions behind this process's sockets."""
+        return list(self._by_session)
 
     def _forget_session(self, session_id: uuid.UUID, sid: str) -> None:
         sids = self._by_session.get(session_id)

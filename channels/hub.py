@@ -5,6 +5,8 @@ router before aiohttp freezes it; the services that handle events (chat,
 presence, live bookings, session checks, and video from rtc) register with
 it. It admits sockets only while `serving` (entered in the app's lifespan,
 once the bus and the token check exist) and closes them all when that ends.
+What a connection may cost is bounded here (sockets per user) and in each
+endpoint's guard (handshakes, malformed packets; channels/engine_guard.py).
 It implements `channels.interface.SocketHub`.
 """
 
@@ -29,10 +31,13 @@ from storage.errors import Refusal, StorageError
 from . import broadcast
 from .broadcast import FastBroadcast
 from .connections import Conn, Connections
+from .engine_guard import EngineGuard
 from .identity import Authenticate, Identity
 from .interface import EventError, Payload, refusal_ack
 from .manager import BusManager
 from .payloads import parse
+from .settings import ChannelsSettings
+from .times import iso_time
 
 log = logging.getLogger(__name__)
 EventHandler = Callable[[Conn, Any], Awaitable[dict[str, Any]]]
@@ -47,13 +52,37 @@ class Endpoint:
     sio: socketio.AsyncServer
     manager: BusManager
     fast: FastBroadcast
+    guard: EngineGuard
 
 
-def _endpoint(app: web.Application, path: str, serializer: str, *, max_payload: int, max_pending: int) -> Endpoint:
+def heartbeat(presence_ttl: int) -> tuple[int, int]:
+    """Engine.IO (ping interval, ping timeout) that find a silent client within `presence_ttl` seconds.
+
+    A frozen client is noticed when a PING goes unanswered: at most interval
+    plus timeout after its last word, plus up to a second for the pinger to
+    wake. Keeping that under the presence TTL makes the documented bound
+    (offline within the TTL, plus the sweep for a dead process) true.
+    """
+    interval = max(1, presence_ttl // 2)
+    return interval, max(1, presence_ttl - 1 - interval)
+
+
+def _library_logger(name: str, level: int) -> logging.Logger:
+    """A Socket.IO library's logger, quiet by default: below `level` they log packets, tokens included."""
+    logger = logging.getLogger(name)
+    if logger.level == logging.NOTSET:
+        logger.setLevel(level)
+    return logger
+
+
+def _endpoint(app: web.Application, path: str, serializer: str, settings: ChannelsSettings, *,
+              max_payload: int, close: Callable[[str, str, str, str], Awaitable[None]]) -> Endpoint:
     """A Socket.IO server served on `app` through the fast broadcast path (channels/broadcast.py): every
     broadcast is encoded once and written to each socket without a task, uncompressed, and a socket
-    leaving more than `max_pending` bytes unread is disconnected."""
+    leaving more than `socket_max_pending` bytes unread is disconnected. Its libraries log through
+    named loggers of ours (their defaults would add a handler writing plain text to stderr)."""
     manager = BusManager(serializer)
+    ping_interval, ping_timeout = heartbeat(settings.presence_ttl)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
@@ -61,11 +90,18 @@ def _endpoint(app: web.Application, path: str, serializer: str, *, max_payload: 
         async_handlers=False,
         max_http_buffer_size=max_payload,
         cors_allowed_origins=[],
-        logger=False,
-        engineio_logger=False,
+        ping_interval=ping_interval,
+        ping_timeout=ping_timeout,
+        logger=_library_logger("socketio.server", logging.WARNING),
+        engineio_logger=_library_logger("engineio.server", logging.ERROR),
     )
-    fast = broadcast.install(sio, app=app, path=path, max_pending_bytes=max_pending)
-    return Endpoint(path, sio, manager, fast)
+    fast = broadcast.install(sio, app=app, path=path, max_pending_bytes=settings.socket_max_pending)
+    guard = EngineGuard(
+        sio, binary=serializer == "msgpack", close=partial(close, path),
+        handshake_timeout=settings.handshake_timeout, max_handshakes=settings.max_handshakes,
+        max_protocol_errors=settings.max_protocol_errors,
+    )
+    return Endpoint(path, sio, manager, fast, guard)
 
 
 def user_room(user_id: uuid.UUID | str) -> str:
@@ -80,12 +116,14 @@ async def _not_serving(token: str) -> Identity:
 class Hub:
     """Socket.IO endpoints, this process's connections, and dispatch of client events to their handlers."""
 
-    def __init__(self, app: web.Application, *, max_pending: int, max_payload: int = 64 * 1024) -> None:
+    def __init__(self, app: web.Application, settings: ChannelsSettings, *, max_payload: int = 64 * 1024) -> None:
         # JSON for every client; msgpack for clients that want binary framing (same events).
         self.endpoints = [
-            _endpoint(app, "socket.io", "default", max_payload=max_payload, max_pending=max_pending),
-            _endpoint(app, "socket.io-msgpack", "msgpack", max_payload=max_payload, max_pending=max_pending),
+            _endpoint(app, "socket.io", "default", settings, max_payload=max_payload, close=self._close_engine),
+            _endpoint(app, "socket.io-msgpack", "msgpack", settings, max_payload=max_payload, close=self._close_engine),
         ]
+        self._sockets_per_user = settings.sockets_per_user
+        self.refused_too_many = 0
         self.conns = Connections(self._expire, self._warn)
         self._authenticate: Authenticate = _not_serving
         self._handlers: dict[str, tuple[type[Payload], EventHandler]] = {}
@@ -125,14 +163,16 @@ class Hub:
             for ep in self.endpoints:
                 await stack.enter_async_context(ep.manager.linked(bus))
             self._authenticate = authenticate
-            deadlines = asyncio.create_task(self.conns.watch(), name="token-deadlines")
+            watchers = [asyncio.create_task(self.conns.watch(), name="token-deadlines"),
+                        asyncio.create_task(self._expire_handshakes(), name="handshake-deadlines")]
             try:
                 yield
             finally:
                 self._authenticate = _not_serving
                 await self.close_sockets()
-                deadlines.cancel()
-                await asyncio.gather(deadlines, *self._pending, return_exceptions=True)
+                for task in watchers:
+                    task.cancel()
+                await asyncio.gather(*watchers, *self._pending, return_exceptions=True)
 
     async def close_sockets(self) -> None:
         """Disconnect every socket, saying why, so clients reconnect to another process at once.
@@ -147,6 +187,26 @@ class Hub:
             await asyncio.sleep(0.2)
         for ep in self.endpoints:
             ep.fast.abort_all()
+
+    async def _expire_handshakes(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            for ep in self.endpoints:
+                try:
+                    await ep.guard.expire_handshakes()
+                except Exception:
+                    log.exception("closing timed-out handshakes failed")
+
+    async def _close_engine(self, path: str, eio_sid: str, code: str, message: str) -> None:
+        """Close an Engine.IO connection of endpoint `path`, telling its Socket.IO socket why if it has one."""
+        ep = next(e for e in self.endpoints if e.path == path)
+        sid = ep.manager.sid_from_eio_sid(eio_sid, "/")
+        if sid is not None and sid in self.conns.by_sid:
+            await self.drop(sid, code, message)
+            return
+        sock = ep.sio.eio.sockets.get(eio_sid)
+        if sock is not None and not sock.closed and not sock.closing:
+            await sock.close(wait=False, reason=ep.sio.eio.reason.SERVER_DISCONNECT)
 
     async def _shutdown(self) -> None:
         for ep in self.endpoints:
@@ -196,6 +256,12 @@ class Hub:
             ) from None
         except Refusal as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message, {"code": exc.code}) from None
+        if self.conns.count_of(identity.user_id) >= self._sockets_per_user:
+            self.refused_too_many += 1
+            raise socketio.exceptions.ConnectionRefusedError(
+                f"You have {self._sockets_per_user} sockets connected here already; close one first.",
+                {"code": "too_many_sockets"},
+            )
         conn = Conn(sid, ep, identity.user_id, identity.session_id, identity.expires_at)
         self.conns.add(conn)
         self.enter_room(conn, user_room(conn.user_id))
@@ -233,7 +299,7 @@ class Hub:
         await self.drop(conn.sid, code, "Your access token expired; reconnect with a fresh one.")
 
     async def _warn(self, conn: Conn) -> None:
-        await self.emit_local("auth:expiring", {"expires_at": conn.expires_at}, to=conn.sid)
+        await self.emit_local("auth:expiring", {"expires_at": iso_time(conn.expires_at)}, to=conn.sid)
 
     # -- events -----------------------------------------------------------------------------------
 

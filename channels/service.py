@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from prometheus_client.registry import CollectorRegistry
 from redis.asyncio import Redis
 
 from storage.bus import Bus
@@ -27,6 +28,7 @@ from .presence import Presence
 from .presence_store import MemoryPresence, PresenceStore, RedisPresence
 from .sessions import SocketSessions
 from .settings import ChannelsSettings
+from .socket_metrics import SocketMetrics
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +50,21 @@ def presence_store(redis: Redis | None, redis_prefix: str, ttl: float) -> Presen
 @asynccontextmanager
 async def running(
     hub: Hub, *, db: Database, bus: Bus, redis: Redis | None, redis_prefix: str, limiter: RateLimiter,
-    authenticate: Authenticate, settings: ChannelsSettings,
+    authenticate: Authenticate, settings: ChannelsSettings, registry: CollectorRegistry,
 ) -> AsyncIterator[Channels]:
     """Run chat, presence, live bookings and socket sessions on `hub`, and serve sockets, until the block exits."""
     lanes = max(1, db.pool.get_max_size() // 2)  # group commit: half the pool writes messages at most
     store = presence_store(redis, redis_prefix, settings.presence_ttl)
     async with (
-        SocketSessions.running(hub, bus, authenticate) as sessions,
+        SocketSessions.running(hub, db, bus, authenticate) as sessions,
         Chat.running(hub, db, bus, limiter, settings.chat_rate, lanes=lanes) as chat,
         Live.running(hub, db, bus) as live,
-        Presence.running(hub, db, store, settings.presence_ttl) as presence,
+        Presence.running(hub, db, store, settings.presence_ttl, limiter, settings.presence_rate) as presence,
         hub.serving(bus, authenticate),
     ):
-        yield Channels(hub, sessions, chat, live, presence)
+        metrics = SocketMetrics(hub)
+        registry.register(metrics)
+        try:
+            yield Channels(hub, sessions, chat, live, presence)
+        finally:
+            registry.unregister(metrics)

@@ -62,7 +62,7 @@ def build_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifespan)
-    hub = Hub(app, max_pending=settings.channels.socket_max_pending)  # Socket.IO's routes, before the router freezes
+    hub = Hub(app, settings.channels)  # Socket.IO's routes, before the router freezes
 
     async def channels_lifespan(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
@@ -73,7 +73,7 @@ def build_app(settings: Settings) -> web.Application:
 
         async with channels_service.running(
             hub, db=rt.db, bus=rt.bus, redis=rt.redis, redis_prefix=settings.storage.redis_prefix,
-            limiter=rt.limiter, authenticate=authenticate, settings=settings.channels,
+            limiter=rt.limiter, authenticate=authenticate, settings=settings.channels, registry=rt.metrics.registry,
         ) as channels:
             app[CHANNELS] = channels
             yield

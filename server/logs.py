@@ -12,8 +12,10 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from contextvars import ContextVar
+from types import TracebackType
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -52,7 +54,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup(level: str) -> None:
-    """Route every logger to stderr as JSON at `level`."""
+    """Route every logger to stderr as JSON at `level`, and everything else that would print there too.
+
+    Libraries that print plain text are brought into the JSON stream: python-socketio and
+    python-engineio add a handler of their own to their default loggers (the hub gives them
+    named loggers instead, and any such handler is removed here), warnings go through logging,
+    and uncaught exceptions in the main thread or other threads are logged as one JSON line.
+    Engine.IO's own warnings are about misbehaving clients, one per request, which the channels
+    guard reports (counted and rate-limited) instead.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
@@ -60,8 +70,22 @@ def setup(level: str) -> None:
     root.setLevel(level.upper())
     # aiohttp's access log would repeat raw paths (which may hold secret tokens); we write our own.
     logging.getLogger("aiohttp.access").disabled = True
-    for noisy in ("asyncio", "aioice", "aiortc", "engineio", "socketio", "pgserver"):
+    for noisy in ("asyncio", "aioice", "aiortc", "socketio", "pgserver"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    # A level of their own also stops python-socketio/engineio from adding a plain-text handler later.
+    for library, quiet in (("engineio", logging.ERROR), ("engineio.server", logging.ERROR),
+                           ("socketio.server", logging.WARNING)):
+        logger = logging.getLogger(library)
+        logger.setLevel(max(quiet, root.level))
+        logger.handlers.clear()
+        logger.propagate = True
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = lambda args: _log_uncaught(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def _log_uncaught(kind: type[BaseException], value: BaseException | None, tb: TracebackType | None) -> None:
+    logging.getLogger("klear").critical("uncaught exception", exc_info=(kind, value or kind(), tb))
 
 
 class AccessLog:

@@ -223,6 +223,17 @@ async def revoke_session(db: Database, session_id: uuid.UUID, reason: str) -> bo
     return tag.endswith(" 1")
 
 
+async def revoked_sessions(db: Database, session_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    """Which of `session_ids` are revoked or gone: what a process checks its sockets against after missing
+    revocation announcements (a Redis outage)."""
+    rows = await db.fetch(
+        "accounts.live_sessions",
+        "SELECT id FROM auth_sessions WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL",
+        session_ids,
+    )
+    return set(session_ids) - {r["id"] for r in rows}
+
+
 async def session_of_refresh(db: Database, token_hash: bytes) -> uuid.UUID | None:
     """The session a refresh token belongs to, whatever its state."""
     row = await db.fetchrow(

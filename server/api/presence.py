@@ -36,16 +36,17 @@ class PresenceQuery(QueryInput):
 class PresenceOut(Output):
     user_id: uuid.UUID
     state: Literal["online", "away", "offline"]
-    last_seen: datetime | None = Field(description="When the user last went offline.")
+    last_seen: datetime | None = Field(description="When the user last went offline (ISO 8601, UTC).")
 
 
 class PresenceList(Output):
     users: list[PresenceOut] = Field(description="Only users who share a conversation with you are listed.")
 
 
-@routes.get("/presence", query=PresenceQuery, response=PresenceList, errors=(422,))
+@routes.get("/presence", query=PresenceQuery, response=PresenceList, errors=(422, 503))
 async def presence(call: Call[None]) -> PresenceList:
-    """Presence of people you share a conversation with. Audited."""
+    """Presence of people you share a conversation with. Audited. 503 `unavailable` while presence
+    (kept in Redis) cannot be read."""
     me = call.principal.user_id
     wanted = call.query.ids()
     allowed = await conversations.shared_with(call.runtime.db, me, wanted) | ({me} if me in wanted else set())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
+import socketio
 
+from ..conftest import signed_up
 from ..support.eventually import eventually, holds
 from ..support.rawws import RawSocketIO
 from .conftest import pair
@@ -112,3 +115,30 @@ async def _second_device(clients, url, user):
     other = clients(url)
     other.session = user.session
     return other
+
+
+async def test_malformed_packets_leave_only_json_lines_in_the_log_and_end_the_socket(server, clients):
+    user = await signed_up(clients(server.url))
+    for _ in range(3):
+        bad = await RawSocketIO.connect(server.port, user.session.access_token)
+        for packet in ('42["message:send", not json', "49", '42{"not": "a list"}', '43x', '42['):
+            bad.send(packet)
+        heard: list[str] = []
+        try:
+            while not heard or heard[-1] != "1":  # Engine.IO CLOSE
+                heard.append(await asyncio.wait_for(bad.recv(), 5))
+        except asyncio.IncompleteReadError:
+            pass
+        assert any("protocol_error" in h for h in heard), heard
+        await bad.close()
+    sio = socketio.AsyncClient(reconnection=False)  # a JSON client on the msgpack path
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await sio.connect(server.url, socketio_path="socket.io-msgpack", transports=["websocket"],
+                          auth={"token": user.session.access_token}, wait_timeout=5)
+    await sio.shutdown()
+    await server.logs_flushed()
+    not_json = [line for line in server.raw_logs if not line.startswith("{")]
+    assert not not_json, not_json[:10]
+    errors = [e for e in server.logs if e.get("event") == "protocol_error"]
+    assert len(errors) == 3 * 5  # one line per bad packet, up to the budget (KLEAR_SOCKET_MAX_PROTOCOL_ERRORS=5)
+    assert not [e for e in server.logs if "traceback" in e]

@@ -6,6 +6,8 @@ import asyncio
 import signal
 import time
 
+from datetime import datetime
+
 import jwt
 import pytest
 
@@ -42,7 +44,8 @@ async def test_socket_is_disconnected_with_a_reason_when_its_token_expires(start
     await r_stale.connect()
     r_fresh = await realtime(fresh)  # the SDK refreshes when told auth:expiring
     warned = await r_stale.next_event("auth:expiring", timeout=8)
-    assert warned["expires_at"] > time.time()
+    assert warned["expires_at"].endswith("Z")  # ISO 8601 UTC, as every time in the API
+    assert datetime.fromisoformat(warned["expires_at"]).timestamp() > time.time()
     expired = await r_stale.next_event("auth:expired", timeout=8)
     assert expired["code"] == "token_expired"
     await r_stale.next_event("disconnect", timeout=5)
@@ -50,6 +53,16 @@ async def test_socket_is_disconnected_with_a_reason_when_its_token_expires(start
     await asyncio.sleep(1)
     assert r_fresh.sio.connected  # refreshed via auth:refresh, so still here past the first expiry
     await r_stale.close()
+
+
+async def test_auth_refresh_moves_the_socket_to_the_new_tokens_expiry(server, clients, realtime):
+    user = await signed_up(clients(server.url))
+    rt = await realtime(user)
+    await user.refresh()
+    ack = await rt.call("auth:refresh", {"token": user.session.access_token})
+    claims = jwt.decode(user.session.access_token, options={"verify_signature": False})
+    assert datetime.fromisoformat(ack["expires_at"]).timestamp() == claims["exp"]
+    assert ack["expires_at"].endswith("Z")
 
 
 async def test_auth_refresh_refuses_another_users_token(server, clients, realtime):
