@@ -10,6 +10,8 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, StringConstraints
 
+from ..auth import password_policy
+
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 
 
@@ -44,6 +46,8 @@ def _display_name(value: str) -> str:
 def _password(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
+    if (why := password_policy.problem(value)) is not None:
+        raise ValueError(why)
     return value
 
 
