@@ -18,7 +18,7 @@ from storage import bookings, notifications
 from storage.bookings import BookingDetail
 from storage.jobs import Job
 
-from . import emails, live, notices, timeline
+from . import account_mail, emails, live, notices, timeline
 from .bookings import Deps, act
 from .mailer import Mailer
 from .notices import Gist
@@ -93,4 +93,4 @@ def handlers(deps: Deps, mailer: Mailer | None) -> dict[str, Handler]:
         await notifications.mark_emailed(deps.db, found.notice.id)
         return "sent"
 
-    return {timeline.TIMELINE: step, EMAIL: email}
+    return {timeline.TIMELINE: step, EMAIL: email, account_mail.ACCOUNT_EXISTS: account_mail.handler(deps.db, mailer)}
