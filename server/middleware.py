@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 
 from storage.errors import Refusal, Unavailable
@@ -25,6 +26,13 @@ from .routing import RUNTIME
 
 errlog = logging.getLogger("klear.errors")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# The only paths whose websocket upgrades outlive the request: the Socket.IO endpoints (channels/hub.py).
+SOCKET_PATHS = ("/socket.io/", "/socket.io-msgpack/")
+
+
+def is_socket_upgrade(request: web.Request) -> bool:
+    """A websocket upgrade on a Socket.IO path; an `Upgrade` header anywhere else changes nothing."""
+    return request.path.startswith(SOCKET_PATHS) and request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 def _route_name(request: web.Request) -> str:
@@ -58,9 +66,10 @@ def make_observe(access_log: AccessLog) -> Middleware:
 
     @web.middleware
     def observe(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-        # A websocket upgrade lasts as long as its connection: it is not timed or
-        # logged as a request, and no frame of ours stays suspended for each idle socket.
-        if request.headers.get("Upgrade", "").lower() == "websocket":
+        # A Socket.IO websocket lasts as long as its connection: it is not timed or logged
+        # as a request, and no frame of ours stays suspended for each idle socket. Any other
+        # route answers a request, upgrade header or not, so it goes through everything.
+        if is_socket_upgrade(request):
             return handler(request)
         return observed(request, handler)
 
@@ -77,6 +86,8 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         return error_response(from_http_exception(exc))
+    except HttpProcessingError:  # the body broke off or its chunked framing is malformed
+        return error_response(ApiError("The request body could not be read.", code="bad_request", status=400))
     except Unavailable:
         return error_response(ServiceUnavailable("The database is unavailable; try again shortly."))
     except Exception as exc:

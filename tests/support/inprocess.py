@@ -26,6 +26,7 @@ from server.appkeys import SCHEDULER
 from server.app import build_app
 from server.config import Settings, load
 from server.logs import JsonFormatter
+from server.protocol import JsonErrorRunner
 
 from .eventually import eventually
 
@@ -87,7 +88,7 @@ class InProcessServer:
         self.env = env
         self.settings: Settings = load(env=env)
         self.app: web.Application = build_app(self.settings)
-        self._runner = web.AppRunner(
+        self._runner = JsonErrorRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=self.settings.server.shutdown_timeout)
         self._records = _Records()
         self.port = 0
