@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import os
 import re
+import socket
 import uuid
 
 import pytest
@@ -147,3 +149,27 @@ async def test_metrics_can_live_on_an_address_of_their_own(start_app, clients):
     assert 'klear_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in apart.raw.decode()
     doc = (await c.raw("GET", "/api/v1/openapi.json")).body
     assert "/metrics" not in doc["paths"]
+
+
+def _non_loopback_address() -> str | None:
+    """An address of this machine other than loopback (found by routing a UDP socket; nothing is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only consults the routing table
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if ipaddress.ip_address(address).is_loopback else address
+
+
+async def test_metrics_without_a_token_answer_loopback_clients_only(app, clients):
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback address to connect from")
+    port = await app.also_listen(address)
+    c = clients(app.url)
+    remote = await c.raw("GET", f"http://{address}:{port}/metrics")
+    health = await c.raw("GET", f"http://{address}:{port}/healthz")
+    local = await c.raw("GET", "/metrics")
+    assert (remote.status, remote.body["error"]["code"]) == (403, "forbidden")
+    assert health.status == 200 and local.status == 200

@@ -122,6 +122,13 @@ class InProcessServer:
         self.port = self._runner.addresses[0][1]
         return self
 
+    async def also_listen(self, host: str) -> int:
+        """Serve the same app on `host` too (for a test that needs a client off loopback); returns its port.
+        It stops with the app."""
+        site = web.TCPSite(self._runner, host, 0)
+        await site.start()
+        return next(address[1] for address in self._runner.addresses if address[0] == host)
+
     async def stop(self) -> None:
         if self.port == 0:
             return
