@@ -15,7 +15,6 @@ import time
 from collections.abc import Awaitable
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 
 from storage.errors import Refusal, Unavailable
@@ -86,8 +85,6 @@ async def _respond(request: web.Request, handler: Handler) -> web.StreamResponse
         if exc.status < 400:
             raise
         return error_response(from_http_exception(exc))
-    except HttpProcessingError:  # the body broke off or its chunked framing is malformed
-        return error_response(ApiError("The request body could not be read.", code="bad_request", status=400))
     except Unavailable:
         return error_response(ServiceUnavailable("The database is unavailable; try again shortly."))
     except Exception as exc:

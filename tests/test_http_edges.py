@@ -93,6 +93,8 @@ async def _exchange(port: int, request: bytes) -> tuple[int, dict[str, str], byt
     (b"BR\x01EW / HTTP/1.1\r\nHost: x\r\n\r\n", "bad_method"),
     (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n", "bad_request"),
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n", None),
+    (b"POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", "bad_request"),
 ])
 async def test_requests_aiohttp_cannot_parse_get_our_error_shape(app, request_bytes, code):
     status, headers, body = await _exchange(app.port, request_bytes)
