@@ -25,7 +25,7 @@ from storage.bookings import BookingDetail
 from storage.jobs import Job
 from storage.notifications import Notice
 
-from . import emails, live, notices, timeline
+from . import account_mail, emails, live, notices, timeline
 from .bookings import Deps, act
 from .mailer import Mailer
 from .notices import Gist
@@ -124,4 +124,4 @@ def handlers(deps: Deps, mailer: Mailer | None, *, reminder_grace: timedelta) ->
         await notifications.mark_emailed(deps.db, found.notice.id)
         return "sent"
 
-    return {timeline.TIMELINE: step, EMAIL: email}
+    return {timeline.TIMELINE: step, EMAIL: email, account_mail.ACCOUNT_EXISTS: account_mail.handler(deps.db, mailer)}

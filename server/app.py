@@ -22,7 +22,7 @@ from scheduler import component as scheduler_component
 from scheduler.states import Action
 from storage import accounts
 
-from . import openapi, webclient
+from . import banner, metrics_listener, openapi, webclient
 from .api import (
     auth, availability, bookings, calendar, conversations, devices, jobs, notifications, offerings, ops, presence,
     profiles, slots, users, video,
@@ -62,6 +62,10 @@ def build_app(settings: Settings) -> web.Application:
             yield
 
     app.cleanup_ctx.append(lifespan)
+    banner.install(app)
+    metrics_here = settings.server.metrics_address is None
+    if not metrics_here:
+        app.cleanup_ctx.append(metrics_listener.lifespan(metrics, settings.server))
     hub = Hub(app, settings.channels)  # Socket.IO's routes, before the router freezes
 
     async def channels_lifespan(app: web.Application) -> AsyncIterator[None]:
@@ -113,6 +117,7 @@ def build_app(settings: Settings) -> web.Application:
         profiles.routes, offerings.routes, availability.routes, slots.routes,
         bookings.routes, notifications.routes, calendar.routes, jobs.routes, video.routes,
     ])
-    ops.install(app, openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths()))
+    document = openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths(metrics_here=metrics_here))
+    ops.install(app, document, metrics_here=metrics_here)
     webclient.install(app)
     return app

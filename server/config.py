@@ -23,6 +23,19 @@ from storage.settings import (
     timezone, url, whole,
 )
 
+
+def host_port(raw: str) -> tuple[str, int]:
+    """HOST:PORT (an IPv6 host in brackets: [::1]:9100)."""
+    name, sep, port = raw.strip().rpartition(":")
+    name = name.removeprefix("[").removesuffix("]")
+    if not sep or not name or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError("must be HOST:PORT, for example 127.0.0.1:9100")
+    return host(name), int(port)
+
+
+_token = secret_key  # the same parser (values hidden in errors); `secret_key` is also a field name below
+
+
 __all__ = ["ConfigError", "Rate", "Secret", "ServerSettings", "Settings", "load", "markdown_table", "specs"]
 
 
@@ -43,10 +56,26 @@ class ServerSettings:
     refresh_token_ttl: int = setting(
         "KLEAR_REFRESH_TOKEN_TTL", whole(60, 31_536_000), "2592000", "Refresh token lifetime, seconds."
     )
-    login_rate_account: Rate = setting(
-        "KLEAR_LOGIN_RATE_ACCOUNT", rate, "5/300", "Login attempts allowed per account: ATTEMPTS/SECONDS."
-    )
     login_rate_ip: Rate = setting("KLEAR_LOGIN_RATE_IP", rate, "30/60", "Login attempts allowed per client IP: ATTEMPTS/SECONDS.")
+    login_rate_account_ip: Rate = setting(
+        "KLEAR_LOGIN_RATE_ACCOUNT_IP", rate, "5/300",
+        "Failed logins allowed per account from one client IP: FAILURES/SECONDS. Past it, that IP waits; others do not.",
+    )
+    login_rate_account: Rate = setting(
+        "KLEAR_LOGIN_RATE_ACCOUNT", rate, "20/3600",
+        "Failed logins per account from all IPs: FAILURES/SECONDS. Past it, only IPs with no recent failure on it may try.",
+    )
+    register_rate_ip: Rate = setting(
+        "KLEAR_REGISTER_RATE_IP", rate, "10/3600", "Registrations allowed per client IP: ATTEMPTS/SECONDS."
+    )
+    metrics_token: Secret | None = setting(
+        "KLEAR_METRICS_TOKEN", _token, None,
+        "Bearer token /metrics requires. Unset: /metrics answers loopback clients only (or see KLEAR_METRICS_ADDRESS).",
+    )
+    metrics_address: tuple[str, int] | None = setting(
+        "KLEAR_METRICS_ADDRESS", host_port, None,
+        "HOST:PORT serving /metrics alone, instead of the API port. Unset: /metrics is on the API port.",
+    )
     shutdown_timeout: int = setting(
         "KLEAR_SHUTDOWN_TIMEOUT", whole(0, 600), "15", "Seconds to let in-flight requests finish on SIGTERM."
     )

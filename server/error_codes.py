@@ -23,6 +23,11 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 _POSITIONAL = {"Refused": 1, "TransitionRefused": 1, "EventError": 0}
 
 MEANINGS: dict[str, str] = {
+    "request_too_long": "The request line or a header is longer than the HTTP parser takes.",
+    "bad_method": "The HTTP method is not one the parser knows.",
+    "too_many_sockets": "Socket.IO: this account already has as many sockets open on this server as it may.",
+    "too_many_handshakes": "Socket.IO: too many connections are waiting to authenticate; retry shortly.",
+    "wrong_serializer": "Socket.IO: the client speaks the other path's framing (JSON on the msgpack path, or the reverse).",
     "bad_request": "The request could not be read.",
     "invalid_json": "The body is not valid JSON.",
     "validation_failed": "A body, query or header failed validation; `details` lists each problem.",
@@ -42,7 +47,6 @@ MEANINGS: dict[str, str] = {
     "not_found": "No such resource, or one you may not see.",
     "method_not_allowed": "The route does not accept that method (see `Allow`).",
     "conflict": "Conflicts with the current state; reload and retry.",
-    "email_taken": "An account with this email already exists.",
     "slot_unavailable": "The time cannot be booked; `details[0].reason` says why.",
     "illegal_transition": "The booking's status does not allow this change.",
     "too_early": "Too early for this change (for example starting more than 10 minutes before).",

@@ -25,6 +25,13 @@ from .routing import RUNTIME
 
 errlog = logging.getLogger("klear.errors")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# The only paths whose websocket upgrades outlive the request: the Socket.IO endpoints (channels/hub.py).
+SOCKET_PATHS = ("/socket.io/", "/socket.io-msgpack/")
+
+
+def is_socket_upgrade(request: web.Request) -> bool:
+    """A websocket upgrade on a Socket.IO path; an `Upgrade` header anywhere else changes nothing."""
+    return request.path.startswith(SOCKET_PATHS) and request.headers.get("Upgrade", "").lower() == "websocket"
 
 
 def _route_name(request: web.Request) -> str:
@@ -58,9 +65,10 @@ def make_observe(access_log: AccessLog) -> Middleware:
 
     @web.middleware
     def observe(request: web.Request, handler: Handler) -> Awaitable[web.StreamResponse]:
-        # A websocket upgrade lasts as long as its connection: it is not timed or
-        # logged as a request, and no frame of ours stays suspended for each idle socket.
-        if request.headers.get("Upgrade", "").lower() == "websocket":
+        # A Socket.IO websocket lasts as long as its connection: it is not timed or logged
+        # as a request, and no frame of ours stays suspended for each idle socket. Any other
+        # route answers a request, upgrade header or not, so it goes through everything.
+        if is_socket_upgrade(request):
             return handler(request)
         return observed(request, handler)
 

@@ -33,6 +33,7 @@ from storage.migrate import migrate
 from . import keys
 from .app import build_app
 from .config import ConfigError, Settings
+from .protocol import JsonErrorRunner
 from .runtime import database_url
 
 log = logging.getLogger("klear.serve")
@@ -72,7 +73,7 @@ async def run_worker(settings: Settings, ready_fd: int | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then shut down gracefully."""
     stop = _stop_signal()
     app = build_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.server.shutdown_timeout)
+    runner = JsonErrorRunner(app, handle_signals=False, access_log=None, shutdown_timeout=settings.server.shutdown_timeout)
     await runner.setup()
     try:
         sock = bind(settings.server.host, settings.server.port, reuse_port=settings.server.workers > 1 or ready_fd is not None)

@@ -186,3 +186,8 @@ async def retry_dead(db: Database, job_id: int, now: datetime) -> Job | None:
         job_id, now,
     )
     return None if row is None else _job(row)
+
+
+async def enqueue(db: Database, new: list[NewJob]) -> None:
+    """Queue jobs that belong to no other change (an email about an attempt); a repeated dedupe_key is skipped."""
+    await db.execute("jobs.enqueue", "SELECT enqueue_jobs($1::jsonb)", jobs_arg(new))

@@ -45,9 +45,23 @@ return tostring(wait)
 """
 
 
+_PEEK_LUA = """
+local capacity = tonumber(ARGV[1])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+if not state[1] then return tostring(capacity) end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+return tostring(math.min(capacity, tonumber(state[1]) + (now - tonumber(state[2])) * tonumber(ARGV[2])))
+"""
+
+
 class RateLimiter(Protocol):
     async def take(self, key: str, rate: Rate, cost: float = 1.0) -> float:
         """Spend `cost` tokens from bucket `key`; 0.0 if allowed, else seconds to wait."""
+        ...
+
+    async def peek(self, key: str, rate: Rate) -> float:
+        """The tokens bucket `key` holds now (`rate.burst` if untouched), spending none."""
         ...
 
 
@@ -72,6 +86,10 @@ class MemoryRateLimiter:
             self._buckets.popitem(last=False)
         return wait
 
+    async def peek(self, key: str, rate: Rate) -> float:
+        tokens, at = self._buckets.get(key, (float(rate.burst), time.monotonic()))
+        return min(float(rate.burst), tokens + (time.monotonic() - at) * rate.per_second)
+
 
 class RedisRateLimiter:
     """Buckets in Redis hashes that expire once full again, shared by every process.
@@ -83,6 +101,7 @@ class RedisRateLimiter:
 
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._script = redis.register_script(_BUCKET_LUA)
+        self._peek = redis.register_script(_PEEK_LUA)
         self._prefix = f"{prefix}:rl:"
         self._fallback = MemoryRateLimiter()
 
@@ -93,3 +112,10 @@ class RedisRateLimiter:
             log.warning("rate limiter falling back to per-process buckets", extra={"event": "ratelimit_fallback"})
             return await self._fallback.take(key, rate, cost)
         return float(wait)
+
+    async def peek(self, key: str, rate: Rate) -> float:
+        try:
+            return float(await self._peek(keys=[self._prefix + key], args=[rate.burst, rate.per_second]))
+        except (RedisError, OSError):
+            log.warning("rate limiter falling back to per-process buckets", extra={"event": "ratelimit_fallback"})
+            return await self._fallback.peek(key, rate)

@@ -70,6 +70,8 @@ def server_env_for(database_url: str, data_dir: Path) -> dict[str, str]:
         "KLEAR_DB_POOL_MIN": "1",
         "KLEAR_LOGIN_RATE_IP": "1000/60",
         "KLEAR_LOGIN_RATE_ACCOUNT": "100/60",
+        "KLEAR_LOGIN_RATE_ACCOUNT_IP": "100/60",
+        "KLEAR_REGISTER_RATE_IP": "100000/60",
         "KLEAR_CHAT_RATE": "1000/1",
     }
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import aiohttp
 import asyncpg
 import pytest
 
-from klear_client import ApiError
+from klear_client import ApiError, KlearClient
 
 from .conftest import PASSWORD, new_email, signed_up
 
@@ -26,14 +29,6 @@ async def test_me_returns_your_own_account(app, clients):
     c = await signed_up(clients(app.url), "practitioner", "Asia/Kolkata")
     me = await c.me()
     assert me["id"] == c.session.user_id and me["role"] == "practitioner" and me["time_zone"] == "Asia/Kolkata"
-
-
-async def test_registering_an_email_twice_is_a_conflict(app, clients):
-    email = new_email()
-    await clients(app.url).register(email, PASSWORD, "One", "client", "UTC")
-    with pytest.raises(ApiError) as err:
-        await clients(app.url).register(email, PASSWORD, "Two", "practitioner", "UTC")
-    assert (err.value.status, err.value.code) == (409, "email_taken")
 
 
 async def test_wrong_password_and_unknown_email_look_the_same(app, clients):
@@ -138,19 +133,65 @@ async def test_emails_are_not_stored_in_plaintext(app, clients, database_url):
     assert c.session.user["email"].split("@")[0] not in row["all_columns"]
 
 
-async def test_login_is_throttled_per_account(start_app, clients):
-    app = await start_app(KLEAR_LOGIN_RATE_ACCOUNT="3/300")
-    c = await signed_up(clients(app.url))
-    email = c.session.user["email"]
-    for _ in range(3):
-        await clients(app.url).login(email, PASSWORD)
+async def _client_at(url: str, address: str, made: list[aiohttp.ClientSession]) -> KlearClient:
+    """An SDK client whose connections come from `address` (any 127.x.y.z reaches the loopback server)."""
+    http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(address, 0)))
+    made.append(http)
+    return KlearClient(url, session=http)
+
+
+@pytest.fixture
+async def client_at() -> AsyncIterator[Callable[[str, str], Awaitable[KlearClient]]]:
+    made: list[aiohttp.ClientSession] = []
+    yield lambda url, address: _client_at(url, address, made)
+    for http in made:
+        await http.close()
+
+
+async def _guess(client: KlearClient, email: str, password: str = "not the password") -> str:
+    try:
+        await client.login(email, password)
+    except ApiError as exc:
+        return exc.code
+    return "ok"
+
+
+async def test_a_guesser_is_throttled_but_cannot_lock_the_owner_out(start_app, clients, client_at):
+    app = await start_app(KLEAR_LOGIN_RATE_ACCOUNT_IP="3/300", KLEAR_LOGIN_RATE_ACCOUNT="100/3600")
+    owner = await signed_up(clients(app.url))
+    email = owner.session.user["email"]
+    guesser = await client_at(app.url, "127.0.0.2")
+    assert [await _guess(guesser, email) for _ in range(4)] == ["invalid_credentials"] * 3 + ["rate_limited"]
+    assert await _guess(guesser, email, PASSWORD) == "rate_limited"  # even the right password, from the guesser
     with pytest.raises(ApiError) as err:
-        await clients(app.url).login(email, PASSWORD)
-    assert (err.value.status, err.value.code) == (429, "rate_limited")
+        await guesser.login(email, PASSWORD)
     assert 1 <= int(err.value.headers["Retry-After"]) <= 100
-    # Another account from the same address is unaffected.
+    # The owner, who has not failed, signs in at once; so does the guesser on another account.
+    assert await _guess(clients(app.url), email, PASSWORD) == "ok"
     other = await signed_up(clients(app.url))
-    await clients(app.url).login(other.session.user["email"], PASSWORD)
+    assert await _guess(guesser, other.session.user["email"], PASSWORD) == "ok"
+
+
+async def test_past_the_account_limit_only_clients_that_failed_wait(start_app, clients, client_at):
+    app = await start_app(KLEAR_LOGIN_RATE_ACCOUNT_IP="5/300", KLEAR_LOGIN_RATE_ACCOUNT="2/3600")
+    owner = await signed_up(clients(app.url))
+    email = owner.session.user["email"]
+    first, second, fresh = [await client_at(app.url, f"127.0.0.{n}") for n in (2, 3, 4)]
+    assert [await _guess(first, email), await _guess(second, email)] == ["invalid_credentials"] * 2
+    # The account's failure budget is spent: a client that failed on it waits, even under its own limit...
+    assert await _guess(first, email, PASSWORD) == "rate_limited"
+    # ...while a client that has not failed may still try, and the owner gets in.
+    assert await _guess(fresh, email) == "invalid_credentials"
+    assert await _guess(fresh, email) == "rate_limited"
+    assert await _guess(clients(app.url), email, PASSWORD) == "ok"
+
+
+async def test_an_unknown_address_is_throttled_like_a_real_one(start_app, clients, client_at):
+    app = await start_app(KLEAR_LOGIN_RATE_ACCOUNT_IP="2/300")
+    real = (await signed_up(clients(app.url))).session.user["email"]
+    guesser = await client_at(app.url, "127.0.0.2")
+    answers = {email: [await _guess(guesser, email) for _ in range(3)] for email in (real, new_email())}
+    assert list(answers.values()) == [["invalid_credentials", "invalid_credentials", "rate_limited"]] * 2
 
 
 async def test_login_is_throttled_per_ip(start_app, clients):

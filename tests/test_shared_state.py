@@ -13,12 +13,14 @@ pytestmark = pytest.mark.redis
 
 
 async def test_login_throttle_is_shared_by_processes_through_redis(start_server, clients, redis_env):
-    a = await start_server(KLEAR_LOGIN_RATE_ACCOUNT="2/300", **redis_env)
-    b = await start_server(KLEAR_LOGIN_RATE_ACCOUNT="2/300", **redis_env)
+    a = await start_server(KLEAR_LOGIN_RATE_ACCOUNT_IP="2/300", **redis_env)
+    b = await start_server(KLEAR_LOGIN_RATE_ACCOUNT_IP="2/300", **redis_env)
     c = await signed_up(clients(a.url))
     email = c.session.user["email"]
-    await clients(a.url).login(email, PASSWORD)
-    await clients(b.url).login(email, PASSWORD)
+    for server in (a, b):  # one wrong guess on each process, from the same client
+        with pytest.raises(ApiError) as wrong:
+            await clients(server.url).login(email, "not the password")
+        assert wrong.value.code == "invalid_credentials"
     with pytest.raises(ApiError) as err:
         await clients(a.url).login(email, PASSWORD)
     assert err.value.status == 429

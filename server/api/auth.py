@@ -9,13 +9,16 @@ from typing import Literal
 
 from pydantic import Field
 
+from scheduler import account_mail
 from storage import accounts
 from storage.accounts import Refresh, User
 
-from ..errors import Conflict, TooManyRequests, Unauthorized
+from ..appkeys import SCHEDULER
+from ..auth.throttle import LoginThrottle, client_key
+from ..errors import TooManyRequests, Unauthorized
 from ..routing import Call, Input, Output, RouteTable
 from ..runtime import Runtime
-from .fields import DisplayName, Email, NewPassword, Password, TimeZone
+from .fields import DisplayName, Email, NewPassword, Password, TimeZone, Token
 
 log = logging.getLogger(__name__)
 routes = RouteTable("auth")
@@ -23,7 +26,9 @@ routes = RouteTable("auth")
 
 class RegisterIn(Input):
     email: Email
-    password: NewPassword = Field(description="At least 10 characters.")
+    password: NewPassword = Field(
+        description="10 to 256 characters; not a commonly used password, a keyboard run or a repetition; no control characters."
+    )
     display_name: DisplayName
     role: Literal["client", "practitioner"]
     time_zone: TimeZone = Field(description="IANA time zone, for example America/New_York.")
@@ -35,7 +40,7 @@ class LoginIn(Input):
 
 
 class RefreshIn(Input):
-    refresh_token: str = Field(min_length=1, max_length=200)
+    refresh_token: Token
 
 
 class UserOut(Output):
@@ -45,6 +50,11 @@ class UserOut(Output):
     role: Literal["client", "practitioner", "admin"]
     time_zone: str
     created_at: datetime
+
+
+class RegisterAccepted(Output):
+    status: Literal["accepted"] = "accepted"
+    message: str = Field(description="What to do next: sign in with the email and password just sent.")
 
 
 class TokenPair(Output):
@@ -70,36 +80,57 @@ async def start_session(rt: Runtime, user: User) -> TokenPair:
     return await _tokens_for(rt, user, session_id, refresh)
 
 
-@routes.post("/auth/register", body=RegisterIn, response=TokenPair, status=201, auth=False, errors=(409, 422))
-async def register(call: Call[RegisterIn]) -> TokenPair:
-    """Create a client or practitioner account and sign it in."""
+_ACCEPTED = "Registration received. Sign in with this email address and password."
+
+
+@routes.post("/auth/register", body=RegisterIn, response=RegisterAccepted, status=202, auth=False, errors=(422, 429))
+async def register(call: Call[RegisterIn]) -> RegisterAccepted:
+    """Create a client or practitioner account; then sign in with the same email and password.
+
+    A new and an already registered address get the same answer, in about the
+    same time (one password hash either way), so registration cannot tell
+    anyone who has an account; the owner of a taken address is emailed instead.
+    """
     rt, body = call.runtime, call.body
+    wait = await rt.limiter.take(f"register:ip:{client_key(call.request.remote)}", rt.settings.server.register_rate_ip)
+    if wait > 0:
+        raise TooManyRequests("Too many registrations from this address; try again later.", retry_after=wait)
+    found = await accounts.find_for_login(rt.db, body.email)
     password_hash = await rt.passwords.hash(body.password)
-    try:
-        user = await accounts.create_user(
-            rt.db, email=body.email, password_hash=password_hash, display_name=body.display_name,
-            role=body.role, time_zone=body.time_zone,
-        )
-    except accounts.EmailTaken:
-        raise Conflict("An account with this email already exists.", code="email_taken") from None
-    log.info("account registered", extra={"event": "registered", "user_id": str(user.id)})
-    return await start_session(rt, user)
+    owner = found[0].id if found is not None else None
+    if owner is None:
+        try:
+            user = await accounts.create_user(
+                rt.db, email=body.email, password_hash=password_hash, display_name=body.display_name,
+                role=body.role, time_zone=body.time_zone,
+            )
+            log.info("account registered", extra={"event": "registered", "user_id": str(user.id)})
+        except accounts.EmailTaken:  # registered by a concurrent request since we looked
+            found = await accounts.find_for_login(rt.db, body.email)
+            owner = found[0].id if found is not None else None
+    if owner is not None:
+        await account_mail.tell_owner(rt.db, owner, call.request.app[SCHEDULER].deps.clock.now())
+        log.info("registration for a taken address", extra={"event": "register_taken", "user_id": str(owner)})
+    return RegisterAccepted(message=_ACCEPTED)
 
 
 @routes.post("/auth/login", body=LoginIn, response=TokenPair, auth=False, errors=(401, 422, 429))
 async def login(call: Call[LoginIn]) -> TokenPair:
-    """Exchange email and password for an access token and a refresh token."""
+    """Exchange email and password for an access token and a refresh token.
+
+    Throttled per client, per (account, client) failures, and per account
+    failures for clients that have failed on it (server/auth/throttle.py).
+    """
     rt, body = call.runtime, call.body
-    account_key = accounts.email_index(rt.db, body.email).hex()
-    waits = [
-        await rt.limiter.take(f"login:ip:{call.request.remote}", rt.settings.server.login_rate_ip),
-        await rt.limiter.take(f"login:account:{account_key}", rt.settings.server.login_rate_account),
-    ]
-    if max(waits) > 0:
-        raise TooManyRequests("Too many login attempts; try again later.", retry_after=max(waits))
+    throttle = LoginThrottle(rt.limiter, rt.settings.server, client_key(call.request.remote),
+                             accounts.email_index(rt.db, body.email).hex())
+    wait = await throttle.wait()
+    if wait > 0:
+        raise TooManyRequests("Too many login attempts; try again later.", retry_after=wait)
     found = await accounts.find_for_login(rt.db, body.email)
     matches = await rt.passwords.verify(found[1] if found else None, body.password)
     if found is None or not matches:
+        await throttle.failed()
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
     user, stored = found
     if rt.passwords.needs_rehash(stored):

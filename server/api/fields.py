@@ -19,6 +19,8 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
 
+from ..auth import password_policy
+
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 
 SEQ_MAX = 2**63 - 1  # PostgreSQL bigint: every sequence number and id the API takes fits in one
@@ -82,6 +84,8 @@ def _name(value: str) -> str:
 def _password(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be blank")
+    if (why := password_policy.problem(value)) is not None:
+        raise ValueError(why)
     return value
 
 
@@ -155,3 +159,5 @@ Email = Annotated[str, StringConstraints(max_length=254), AfterValidator(_email)
 TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time_zone)]
 NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=256), AfterValidator(_password)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+# Opaque tokens we issue are URL-safe base64; anything else cannot be one of ours.
+Token = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]

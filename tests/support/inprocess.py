@@ -26,6 +26,7 @@ from server.appkeys import SCHEDULER
 from server.app import build_app
 from server.config import Settings, load
 from server.logs import JsonFormatter
+from server.protocol import JsonErrorRunner
 
 from .eventually import eventually
 
@@ -87,7 +88,7 @@ class InProcessServer:
         self.env = env
         self.settings: Settings = load(env=env)
         self.app: web.Application = build_app(self.settings)
-        self._runner = web.AppRunner(
+        self._runner = JsonErrorRunner(
             self.app, handle_signals=False, access_log=None, shutdown_timeout=self.settings.server.shutdown_timeout)
         self._records = _Records()
         self.port = 0
@@ -120,6 +121,13 @@ class InProcessServer:
             raise
         self.port = self._runner.addresses[0][1]
         return self
+
+    async def also_listen(self, host: str) -> int:
+        """Serve the same app on `host` too (for a test that needs a client off loopback); returns its port.
+        It stops with the app."""
+        site = web.TCPSite(self._runner, host, 0)
+        await site.start()
+        return next(address[1] for address in self._runner.addresses if address[0] == host)
 
     async def stop(self) -> None:
         if self.port == 0:

@@ -101,12 +101,18 @@ class KlearClient(SchedulingMixin):
         return resp.body
 
     async def register(self, email: str, password: str, display_name: str, role: str, time_zone: str) -> Session:
-        body = await self.call(
+        """Create an account, then sign in to it.
+
+        The server answers a new and an already registered address alike (202),
+        so whether the account is yours shows at sign-in: if the address was
+        taken, this raises `ApiError` 401 `invalid_credentials` (unless the
+        password was the owner's), and the owner has been emailed.
+        """
+        await self.call(
             "POST", "/auth/register", auth=False,
             json_body={"email": email, "password": password, "display_name": display_name, "role": role, "time_zone": time_zone},
         )
-        self.session = Session.from_body(body)
-        return self.session
+        return await self.login(email, password)
 
     async def login(self, email: str, password: str) -> Session:
         body = await self.call("POST", "/auth/login", auth=False, json_body={"email": email, "password": password})

@@ -43,9 +43,18 @@ export class Api {
     this.keep(await this.call("POST", "/auth/login", { email, password }, { auth: false }));
   }
 
+  // The server answers a new and a taken address alike (202); signing in with the same
+  // password then succeeds only for the account just made (the owner of a taken one is emailed).
   async register(fields) {
     const time_zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    this.keep(await this.call("POST", "/auth/register", { ...fields, time_zone }, { auth: false }));
+    await this.call("POST", "/auth/register", { ...fields, time_zone }, { auth: false });
+    try {
+      await this.login(fields.email, fields.password);
+    } catch (error) {
+      if (error.code !== "invalid_credentials") throw error;
+      throw new ApiError(error.status, "registration_not_signed_in",
+        "We could not sign you in to a new account. If this address already has one, its owner has been emailed: sign in instead.");
+    }
   }
 
   async logout() {
