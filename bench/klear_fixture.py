@@ -116,9 +116,10 @@ class Klear:
         return out
 
     async def conversation(self, members: list[User]) -> uuid.UUID:
-        """A conversation of all `members` (a direct one between the first two, widened)."""
+        """A conversation of all `members` (a direct one between the first two, accepted, widened)."""
         assert self._db is not None
         conv, _ = await conversations.create_direct(self._db, members[0].id, members[1].id, e2ee=False)
+        await conversations.accept(self._db, conv.id, members[1].id)
         await conversations.add_members(self._db, conv.id, [m.id for m in members[2:]])
         return conv.id
 

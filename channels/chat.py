@@ -3,8 +3,16 @@
 Membership is checked server-side on every event: joining reads it from
 PostgreSQL, sending is refused inside the same statement that stores the
 message, receipts update only a member's row, and typing requires a joined
-conversation. Messages stored here are delivered to this process's sockets
-at once and announced on the bus (sealed) for the other processes.
+conversation. A direct conversation that is still a contact request
+(storage/conversations.py) refuses them all with `request_pending`. Messages
+stored here are delivered to this process's sockets at once and announced on
+the bus (sealed) for the other processes.
+
+Who hears what: messages and edits go to every joined socket of the
+conversation; a receipt to every one but the socket that sent it (the reader's
+other devices learn what was read, so their unread counts agree), and only if
+it moved the reader's position; typing to the other members' joined sockets
+only, never to any of the typist's own.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from .writer import MessageWriter
 TYPING_INTERVAL = 1.0
 _REFUSALS = {
     "not_member": ("not_member", "You are not a member of this conversation."),
+    "request_pending": ("request_pending", "The other person has not accepted this conversation yet."),
     "e2ee_required": ("e2ee_required", "This conversation is end-to-end encrypted: send e2ee, not body."),
     "plaintext_required": ("plaintext_required", "This conversation is not end-to-end encrypted: send body."),
     "client_id_reused": ("client_id_reused", "This client_id was already used for another conversation."),
@@ -45,7 +54,13 @@ _REFUSALS = {
 
 
 def room(cid: uuid.UUID) -> str:
+    """Every joined socket of the conversation."""
     return f"conv:{cid}"
+
+
+def member_room(cid: uuid.UUID, user_id: uuid.UUID) -> str:
+    """The joined sockets of one member of the conversation (typing skips the typist's)."""
+    return f"conv:{cid}:{user_id}"
 
 
 def _refuse(status: str) -> EventError:
@@ -116,11 +131,11 @@ class Chat:
         summary = await conversations.for_member(self._db, p.conversation_id, conn.user_id)
         if summary is None:
             raise _refuse("not_member")
+        if not summary.conversation.accepted:
+            raise _refuse("request_pending")
         cid, sid = p.conversation_id, conn.sid
         if cid in conn.joined:
-            self._hub.leave_room(conn, room(cid))
-            self.streams.detach(cid, sid)
-            conn.joined -= {cid}
+            self._part(conn, cid)
         others = [m for m in summary.conversation.member_ids if m != conn.user_id]
         await audit.record(self._db, actor_id=conn.user_id, action="conversation.join",
                            subject_id=others[0] if len(others) == 1 else None, resource=f"conversation:{cid}",
@@ -131,6 +146,7 @@ class Chat:
 
         def enter() -> None:
             self._hub.enter_room(conn, room(cid))
+            self._hub.enter_room(conn, member_room(cid, conn.user_id))
             conn.joined |= {cid}
 
         attached = await self.streams.attach(cid, sid, p.last_seq, send, enter)
@@ -146,10 +162,14 @@ class Chat:
 
     async def leave(self, conn: Conn, p: ConversationRef) -> dict[str, Any]:
         if p.conversation_id in conn.joined:
-            self._hub.leave_room(conn, room(p.conversation_id))
-            self.streams.detach(p.conversation_id, conn.sid)
-            conn.joined -= {p.conversation_id}
+            self._part(conn, p.conversation_id)
         return ok()
+
+    def _part(self, conn: Conn, cid: uuid.UUID) -> None:
+        self._hub.leave_room(conn, room(cid))
+        self._hub.leave_room(conn, member_room(cid, conn.user_id))
+        self.streams.detach(cid, conn.sid)
+        conn.joined -= {cid}
 
     async def send(self, conn: Conn, p: Send) -> dict[str, Any]:
         """Store a message (idempotent by client_id), then fan it out as `message:new`."""
@@ -191,18 +211,22 @@ class Chat:
         return ok(message=wire.message_json(result.message))
 
     async def read(self, conn: Conn, p: Receipt) -> dict[str, Any]:
-        """Move the read position forward (never back) and tell the other members."""
-        stored = await conversations.mark_read(self._db, p.conversation_id, conn.user_id, p.seq)
-        if stored is None:
-            raise _refuse("not_member")
-        await self._hub.emit_all(
-            "receipt:read", {"conversation_id": str(p.conversation_id), "user_id": str(conn.user_id), "seq": stored},
-            to=room(p.conversation_id), skip_sid=conn.sid,
-        )
-        return ok(read_seq=stored)
+        """Move the read position forward (never back); if it moved, tell the conversation's other
+        joined sockets, the reader's other devices included."""
+        read = await conversations.mark_read(self._db, p.conversation_id, conn.user_id, p.seq)
+        if read.status != "ok":
+            raise _refuse(read.status)
+        if read.moved:
+            await self._hub.emit_all(
+                "receipt:read",
+                {"conversation_id": str(p.conversation_id), "user_id": str(conn.user_id), "seq": read.read_seq},
+                to=room(p.conversation_id), skip_sid=conn.sid,
+            )
+        return ok(read_seq=read.read_seq)
 
     async def typing(self, conn: Conn, p: Typing) -> dict[str, Any]:
-        """Relay typing to the other members; never stored, at most one `start` per second."""
+        """Relay typing to the other members' joined sockets (never the typist's own); never stored, at most one
+        `start` per second."""
         cid = p.conversation_id
         if cid not in conn.joined:
             raise EventError("not_joined", "Join the conversation first.")
@@ -215,8 +239,9 @@ class Chat:
             conn.typing_at[cid] = now
         elif conn.typing_at:
             conn.typing_at.pop(cid, None)
-        await self._hub.emit_all(
-            "typing", {"conversation_id": str(cid), "user_id": str(conn.user_id), "state": p.state},
-            to=room(cid), skip_sid=conn.sid,
-        )
+        others = [member_room(cid, m) for m in await conversations.members(self._db, cid) if m != conn.user_id]
+        if others:
+            await self._hub.emit_all(
+                "typing", {"conversation_id": str(cid), "user_id": str(conn.user_id), "state": p.state}, to=others,
+            )
         return ok(throttled=False)

@@ -144,6 +144,10 @@ class Hub:
             raise ValueError(f"event {event!r} is already handled")
         self._handlers[event] = (model, handler)
 
+    def events(self) -> dict[str, type[Payload]]:
+        """Every client event handled, with its payload model (for docs and the payload fuzz test)."""
+        return {event: model for event, (model, _) in self._handlers.items()}
+
     def on_connect(self, callback: ConnHook) -> None:
         """Call `callback(conn)` once a socket of this process has connected (after its CONNECT ack)."""
         self._connect_hooks.append(callback)

@@ -10,15 +10,30 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from storage.errors import Refusal
 
+MAX_BIGINT = 2**63 - 1
+
+# The field types every payload's integers use, so that no number a client sends can
+# overflow a PostgreSQL bigint further in: out of range is `invalid_payload` at the boundary.
+Seq = Annotated[int, Field(ge=0, le=MAX_BIGINT)]
+"""A sequence number, revision or position a client echoes back (0: none yet)."""
+PositiveSeq = Annotated[int, Field(ge=1, le=MAX_BIGINT)]
+"""The seq of one existing item (seqs start at 1)."""
+KeyId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+"""A device key id, as registered over REST (`POST /devices/keys`)."""
+
 
 class Payload(BaseModel):
-    """Base of every client event's payload: strict types, unknown fields refused, immutable."""
+    """Base of every client event's payload: strict types, unknown fields refused, immutable.
+
+    Integer fields use `Seq`/`PositiveSeq` or another upper bound: tests/channels/test_payload_fuzz.py
+    checks every registered event's model for unbounded integers.
+    """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 

@@ -27,7 +27,7 @@ from storage.database import Database
 
 from .connections import Conn
 from .hub import Hub, user_room
-from .interface import EventError, Payload, ok
+from .interface import EventError, Payload, Seq, ok
 from .sources import BookingSource, FeedSource
 from .streams import Streams
 
@@ -37,11 +37,11 @@ class BookingRef(Payload):
 
 
 class BookingSubscribe(BookingRef):
-    last_seq: int = Field(default=0, ge=0)
+    last_seq: Seq = 0
 
 
 class FeedSubscribe(Payload):
-    last_seq: int = Field(default=0, ge=0)
+    last_seq: Seq = 0
 
 
 class Nothing(Payload):

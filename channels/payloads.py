@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, ValidationError
 
-from .interface import EventError, Payload
+from .interface import EventError, KeyId, Payload, PositiveSeq, Seq
 
 MAX_TEXT_BYTES = 8 * 1024
 MAX_CIPHERTEXT_BYTES = 12 * 1024
@@ -38,8 +38,8 @@ class ConversationRef(Payload):
 
 
 class Join(ConversationRef):
-    last_seq: int = Field(default=0, ge=0)
-    last_rev: int | None = Field(default=None, ge=0)
+    last_seq: Seq = 0
+    last_rev: Seq | None = None
 
 
 class Sealed(Payload):
@@ -47,7 +47,7 @@ class Sealed(Payload):
 
     ciphertext: Blob = Field(strict=False, max_length=MAX_CIPHERTEXT_BYTES)
     nonce: Blob = Field(strict=False, min_length=24, max_length=24)
-    sender_key_id: str = Field(min_length=1, max_length=64)
+    sender_key_id: KeyId
 
 
 class Text(Payload):
@@ -67,15 +67,15 @@ class Send(Text, ConversationRef):
 
 
 class Edit(Text, ConversationRef):
-    seq: int = Field(ge=1)
+    seq: PositiveSeq
 
 
 class Delete(ConversationRef):
-    seq: int = Field(ge=1)
+    seq: PositiveSeq
 
 
 class Receipt(ConversationRef):
-    seq: int = Field(ge=0)
+    seq: Seq
 
 
 class Typing(ConversationRef):

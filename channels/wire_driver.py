@@ -249,7 +249,8 @@ class _Connection:
                     data = msg.data
                 else:
                     break  # CLOSE / CLOSING / CLOSED / ERROR
-                if not data or len(data) > max_size:
+                # An empty text frame is no Engine.IO packet; an empty binary frame is a valid (empty) attachment.
+                if (not data and msg.type is WSMsgType.TEXT) or len(data) > max_size:
                     break
                 try:
                     pkt = _eio_packet.Packet(encoded_packet=data)

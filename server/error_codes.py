@@ -23,6 +23,8 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 _POSITIONAL = {"Refused": 1, "TransitionRefused": 1, "EventError": 0}
 
 MEANINGS: dict[str, str] = {
+    "own_request": "You asked for this conversation; the other person accepts it.",
+    "request_pending": "The conversation is a contact request the other person has not accepted yet.",
     "request_too_long": "The request line or a header is longer than the HTTP parser takes.",
     "bad_method": "The HTTP method is not one the parser knows.",
     "too_many_sockets": "Socket.IO: this account already has as many sockets open on this server as it may.",

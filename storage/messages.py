@@ -136,15 +136,29 @@ async def revise(
     body: str | None = None, ciphertext: bytes | None = None, nonce: bytes | None = None,
     sender_key_id: str | None = None, delete: bool = False,
 ) -> Posted:
-    """Edit or tombstone a message of `author_id`; statuses: ok, not_found, not_author, deleted, e2ee_required, plaintext_required."""
+    """Edit or tombstone a message of `author_id`; statuses: ok, not_member, request_pending, not_found,
+    not_author, deleted, e2ee_required, plaintext_required.
+
+    Membership is checked before the message is looked up, so someone outside
+    the conversation learns nothing about its messages: `not_member` whether
+    or not the conversation or the message exists.
+    """
     async with db.transaction("messages.revise") as conn:
         conv = await conn.fetchrow(
-            "SELECT e2ee, last_rev FROM conversations WHERE id = $1 FOR UPDATE", conversation_id
+            """SELECT c.e2ee, c.last_rev, c.accepted_at IS NOT NULL AS accepted FROM conversations c
+               WHERE c.id = $1 AND EXISTS (SELECT 1 FROM conversation_members m
+                                           WHERE m.conversation_id = c.id AND m.user_id = $2)
+               FOR UPDATE OF c""",
+            conversation_id, author_id,
         )
+        if conv is None:
+            return Posted("not_member", None)
+        if not conv["accepted"]:
+            return Posted("request_pending", None)
         row = await conn.fetchrow(
             "SELECT id, sender_id, deleted_at FROM messages WHERE conversation_id = $1 AND seq = $2", conversation_id, seq
         )
-        if conv is None or row is None:
+        if row is None:
             return Posted("not_found", None)
         if row["sender_id"] != author_id:
             return Posted("not_author", None)

@@ -182,7 +182,7 @@ async def test_a_database_migrated_before_the_split_upgrades_to_the_schema_of_a_
         await migrate(conn, old, functions=[])
         await conn.execute("DROP TABLE schema_functions")  # the code of the time kept no such table
         assert "booking_create" in {f for f, in await conn.fetch("SELECT proname FROM pg_proc")}
-        assert (await migrate(conn)).versions == []
+        assert (await migrate(conn)).versions == [m.version for m in available() if m.version > old[-1].version]  # only newer
         upgraded = await _schema(conn)
         recorded = {r["name"]: r["checksum"] for r in await conn.fetch("SELECT name, checksum FROM schema_functions")}
     finally:

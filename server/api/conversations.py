@@ -1,4 +1,9 @@
-"""Conversations over REST: create, list with unread counts, read history."""
+"""Conversations over REST: request and accept, list with unread counts, read history.
+
+A direct conversation starts as a contact request: until the other person
+accepts it (or the two have a booking), no one can send in it and it shares
+no presence or device keys (storage/conversations.py).
+"""
 
 from __future__ import annotations
 
@@ -12,14 +17,18 @@ from channels.wire import message_json
 from storage import accounts, conversations, messages
 from storage.conversations import Summary
 
-from ..errors import NotFound, Unprocessable
+from ..errors import Forbidden, NotFound, Unprocessable
 from ..routing import Call, Input, Output, QueryInput, RouteTable
 
 routes = RouteTable("conversations")
 
 
 class ConversationIn(Input):
-    participant_id: uuid.UUID = Field(strict=False, description="The other person: a practitioner if you are a client, or a client.")
+    participant_id: uuid.UUID = Field(
+        strict=False,
+        description="The other person: a practitioner if you are a client, or a client. Unless you two have a "
+                    "booking, they must accept the conversation before anyone can write in it.",
+    )
     e2ee: bool = Field(default=False, description="End-to-end encrypted: the server stores only ciphertext.")
 
 
@@ -29,6 +38,10 @@ class ConversationOut(Output):
     e2ee: bool
     booking_id: uuid.UUID | None
     member_ids: list[uuid.UUID]
+    state: Literal["pending", "accepted"] = Field(
+        description="pending: a contact request the other member has not accepted; no one can send in it yet.")
+    requested_by: uuid.UUID | None = Field(
+        description="Who asked for this direct conversation (the other member accepts it); null for booking ones.")
     created_at: datetime
     last_seq: int = Field(description="The seq of the newest message.")
     last_rev: int = Field(description="The revision of the newest change (message, edit or deletion).")
@@ -66,13 +79,21 @@ class MessageOut(Output):
 
 
 class MessagePage(Output):
-    messages: list[MessageOut]
-    has_more: bool = Field(description="More messages exist beyond this page in the direction asked for.")
+    messages: list[MessageOut] = Field(description="Always in ascending seq, whichever cursor was given.")
+    has_more: bool = Field(
+        description="More messages exist beyond this page in the direction of paging: older ones without "
+                    "after_seq, newer ones (below before_seq, if given) with after_seq.")
 
 
 class HistoryQuery(QueryInput):
-    before_seq: int | None = Field(default=None, ge=1, description="Newest first page ending before this seq.")
-    after_seq: int | None = Field(default=None, ge=0, description="Oldest first page starting after this seq.")
+    before_seq: int | None = Field(
+        default=None, ge=1,
+        description="Page backwards: the `limit` newest messages with a seq below this one. With neither cursor, "
+                    "the `limit` newest messages of the conversation.")
+    after_seq: int | None = Field(
+        default=None, ge=0,
+        description="Page forwards: the `limit` oldest messages with a seq above this one (and below before_seq, "
+                    "if given).")
     limit: int = Field(default=50, ge=1, le=200)
 
     @model_validator(mode="after")
@@ -86,6 +107,7 @@ def _out(s: Summary) -> ConversationOut:
     c = s.conversation
     return ConversationOut(
         id=c.id, kind=c.kind, e2ee=c.e2ee, booking_id=c.booking_id, member_ids=list(c.member_ids),
+        state="accepted" if c.accepted else "pending", requested_by=c.created_by if c.kind == "direct" else None,
         created_at=c.created_at, last_seq=c.last_seq, last_rev=c.last_rev, read_seq=s.read_seq, unread=s.unread,
     )
 
@@ -99,7 +121,9 @@ async def _membership(call: Call[object]) -> Summary:
 
 @routes.post("/conversations", body=ConversationIn, response=ConversationOut, status=201, errors=(404, 422))
 async def create_conversation(call: Call[ConversationIn]) -> ConversationOut:
-    """Start the one-to-one conversation between a client and a practitioner (200 with the existing one if it exists)."""
+    """Ask for the one-to-one conversation between a client and a practitioner (200 with the existing one if it
+    exists). It is pending until the other person accepts it, unless you two have a booking; asking for one the
+    other person already asked for accepts it."""
     me, body = call.principal, call.body
     others = await accounts.get_public_users(call.runtime.db, [body.participant_id])
     if not others or body.participant_id == me.user_id:
@@ -112,6 +136,18 @@ async def create_conversation(call: Call[ConversationIn]) -> ConversationOut:
     found = await conversations.for_member(call.runtime.db, conv.id, me.user_id)
     assert found is not None
     return _out(found)
+
+
+@routes.post("/conversations/{conversation_id}/accept", response=ConversationOut, errors=(403, 404))
+async def accept_conversation(call: Call[None]) -> ConversationOut:
+    """Accept a contact request made to you (idempotent: an accepted conversation is returned as it is)."""
+    me, cid = call.principal.user_id, call.uuid("conversation_id")
+    status = await conversations.accept(call.runtime.db, cid, me)
+    if status == "not_member":
+        raise NotFound("No conversation with that id.")
+    if status == "own_request":
+        raise Forbidden("Only the person you asked can accept this conversation.", code="own_request")
+    return _out(await _membership(call))
 
 
 @routes.get("/conversations", response=ConversationList)
@@ -136,7 +172,10 @@ async def get_conversation(call: Call[None]) -> ConversationOut:
 
 @routes.get("/conversations/{conversation_id}/messages", query=HistoryQuery, response=MessagePage, errors=(404, 422))
 async def history(call: Call[None]) -> MessagePage:
-    """Message history, cursor-paginated by seq. Audited."""
+    """Message history, cursor-paginated by seq, each page in ascending seq. Audited.
+
+    No cursor: the newest `limit` messages. `before_seq`: the newest `limit` below it (page back from the first
+    seq you hold). `after_seq`: the oldest `limit` above it (catch up from the last seq you hold)."""
     summary = await _membership(call)
     q: HistoryQuery = call.query
     cid = summary.conversation.id

@@ -69,10 +69,11 @@ async def revoke_key(call: Call[None]) -> None:
 
 @routes.get("/users/{user_id}/keys", response=DeviceKeyList, errors=(404,))
 async def user_keys(call: Call[None]) -> DeviceKeyList:
-    """The active device keys of someone you share a conversation with (or your own). Audited."""
+    """The active device keys of a contact (someone you share an accepted conversation with), or your own.
+    Audited."""
     user_id, me = call.uuid("user_id"), call.principal.user_id
     if user_id != me:
         if user_id not in await conversations.shared_with(call.runtime.db, me, [user_id]):
-            raise NotFound("No user with that id among your conversations.")
+            raise NotFound("No user with that id among your contacts.")
         await call.audit("user.keys.read", subject_id=user_id, resource=f"user:{user_id}:keys")
     return DeviceKeyList(keys=[_out(k) for k in await device_keys.active_for_users(call.runtime.db, [user_id])])

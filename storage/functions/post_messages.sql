@@ -3,7 +3,8 @@
 -- The caller (the process's message writer) collects the sends that arrive
 -- while a batch is in flight and posts them together, so throughput grows
 -- with load instead of paying one round trip per message.
--- For each item it checks membership and the conversation's encryption mode,
+-- For each item it checks membership, that the conversation is not a pending
+-- contact request (migration 0034), and the conversation's encryption mode,
 -- then takes the next seq/rev under the conversation's row lock. Rows are
 -- locked in id order so two batches can never deadlock. A (sender, client_id)
 -- pair that was already stored returns the original message instead.
@@ -19,6 +20,7 @@ CREATE OR REPLACE FUNCTION post_messages(
 DECLARE
     i int;
     v_e2ee boolean;
+    v_accepted boolean;
     old record;
 BEGIN
     PERFORM 1 FROM conversations c WHERE c.id = ANY (p_conversation) ORDER BY c.id FOR UPDATE;
@@ -27,11 +29,16 @@ BEGIN
         id := NULL; seq := NULL; rev := NULL; created_at := NULL; conversation_id := p_conversation[i];
         body_sealed := NULL; ciphertext := NULL; nonce := NULL; sender_key_id := NULL;
 
-        SELECT c.e2ee INTO v_e2ee
+        SELECT c.e2ee, c.accepted_at IS NOT NULL INTO v_e2ee, v_accepted
         FROM conversations c JOIN conversation_members m ON m.conversation_id = c.id AND m.user_id = p_sender[i]
         WHERE c.id = p_conversation[i];
         IF NOT FOUND THEN
             status := 'not_member';
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        IF NOT v_accepted THEN
+            status := 'request_pending';
             RETURN NEXT;
             CONTINUE;
         END IF;

@@ -28,10 +28,12 @@ async def realtime() -> AsyncIterator[Callable[..., Awaitable[Realtime]]]:
 
 
 async def pair(clients, url: str, url_b: str | None = None, *, e2ee: bool = False) -> tuple[KlearClient, KlearClient, str]:
-    """A client and a practitioner (each on its own server URL) with a direct conversation."""
+    """A client and a practitioner (each on its own server URL) with a direct conversation the client asked
+    for and the practitioner accepted."""
     client = await signed_up(clients(url), "client")
     practitioner = await signed_up(clients(url_b or url), "practitioner")
-    conv = await client.call("POST", "/conversations", json_body={"participant_id": practitioner.session.user_id, "e2ee": e2ee})
+    conv = await client.request_conversation(practitioner.session.user_id, e2ee=e2ee)
+    await practitioner.accept_conversation(conv["id"])
     return client, practitioner, conv["id"]
 
 

@@ -107,6 +107,28 @@ async def test_history_is_cursor_paginated(app, clients, realtime):
     assert bad.status == 422
 
 
+async def test_history_pages_are_always_ascending_and_has_more_points_the_way_you_page(app, clients, realtime):
+    a, _, cid = await pair(clients, app.url)
+    empty = await a.history(cid)
+    assert (empty["messages"], empty["has_more"]) == ([], False)
+    ra = await realtime(a)
+    await ra.join(cid)
+    for i in range(5):
+        await ra.send(cid, f"n{i}")
+    newest = await a.history(cid, limit=2)  # no cursor: the newest page
+    assert ([m["seq"] for m in newest["messages"]], newest["has_more"]) == ([4, 5], True)
+    back = await a.history(cid, before_seq=4, limit=2)  # the page just older, still oldest first
+    assert ([m["seq"] for m in back["messages"]], back["has_more"]) == ([2, 3], True)
+    first = await a.history(cid, before_seq=2, limit=2)
+    assert ([m["seq"] for m in first["messages"]], first["has_more"]) == ([1], False)
+    window = await a.history(cid, after_seq=1, before_seq=5, limit=2)  # forwards, bounded above
+    assert ([m["seq"] for m in window["messages"]], window["has_more"]) == ([2, 3], True)
+    rest = await a.history(cid, after_seq=3, before_seq=5, limit=2)
+    assert ([m["seq"] for m in rest["messages"]], rest["has_more"]) == ([4], False)
+    everything = await a.history(cid)
+    assert ([m["seq"] for m in everything["messages"]], everything["has_more"]) == ([1, 2, 3, 4, 5], False)
+
+
 async def test_message_text_is_encrypted_at_rest(app, clients, realtime, database_url):
     a, b, cid = await pair(clients, app.url)
     ra = await realtime(a)
