@@ -108,6 +108,7 @@ def test_sockets_are_pinged_often_enough_to_keep_the_presence_bound_for_every_tt
 
 
 @pytest.mark.quick
+@pytest.mark.slow
 async def test_a_frozen_client_goes_offline_within_the_presence_ttl(start_app, clients, realtime):
     app = await start_app(KLEAR_PRESENCE_TTL="4")
     alice, bob, _ = await pair(clients, app.url)
@@ -123,6 +124,7 @@ async def test_a_frozen_client_goes_offline_within_the_presence_ttl(start_app, c
 
 
 @pytest.mark.quick
+@pytest.mark.slow
 async def test_presence_flips_reach_contacts_coalesced_with_the_latest_state(start_app, clients, realtime):
     app = await start_app(KLEAR_PRESENCE_RATE="1000/1")
     alice, bob, _ = await pair(clients, app.url)

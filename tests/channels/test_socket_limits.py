@@ -78,6 +78,7 @@ async def test_a_user_cannot_open_more_sockets_than_the_cap(start_app, clients, 
     await eventually(a_slot_is_free_again)
 
 
+@pytest.mark.slow
 async def test_a_connection_that_never_authenticates_is_closed_after_the_handshake_timeout(start_app, clients, engine):
     app = await start_app(KLEAR_SOCKET_HANDSHAKE_TIMEOUT="1")
     silent = await engine(app.url)
