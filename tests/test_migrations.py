@@ -18,6 +18,7 @@ from storage.errors import MigrationError
 from storage.migrate import Function, Migration, available, available_functions, migrate
 
 from .support.servers import ServerProcess
+from .support.tools import require
 
 
 @pytest.fixture
@@ -149,9 +150,9 @@ def _migrations_at(commit: str) -> list[Migration]:
         try:
             done = subprocess.run(["git", "-C", str(Path(__file__).parents[1]), *args], capture_output=True, text=True)
         except OSError:
-            pytest.skip("git is not installed")
+            require(["git"], "reading the migrations of an earlier commit")
         if done.returncode != 0:
-            pytest.skip(f"the git history does not reach {commit}")
+            require([f"git history reaching {commit}"], "reading the migrations of an earlier commit")
         return done.stdout
 
     found = []
