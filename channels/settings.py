@@ -10,6 +10,10 @@ from storage.settings import Rate, rate, seconds, setting, whole
 @dataclass(frozen=True, slots=True)
 class ChannelsSettings:
     chat_rate: Rate = setting("KLEAR_CHAT_RATE", rate, "30/10", "Chat messages a user may send: MESSAGES/SECONDS.")
+    max_device_keys: int = setting(
+        "KLEAR_MAX_DEVICE_KEYS", whole(1, 1000), "20",
+        "Active end-to-end encryption device keys one user may have; revoking one makes room.",
+    )
     presence_ttl: int = setting(
         "KLEAR_PRESENCE_TTL", whole(3, 300), "25",
         "A user whose devices all went silent (frozen, cut off, or on a dead process) is shown offline "

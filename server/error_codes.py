@@ -23,6 +23,7 @@ _CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 _POSITIONAL = {"Refused": 1, "TransitionRefused": 1, "EventError": 0}
 
 MEANINGS: dict[str, str] = {
+    "too_many_keys": "You have as many active device keys as allowed (KLEAR_MAX_DEVICE_KEYS); revoke one first.",
     "own_request": "You asked for this conversation; the other person accepts it.",
     "request_pending": "The conversation is a contact request the other person has not accepted yet.",
     "request_too_long": "The request line or a header is longer than the HTTP parser takes.",

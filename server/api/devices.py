@@ -50,10 +50,11 @@ def _out(key: device_keys.DeviceKey) -> DeviceKeyOut:
 
 @routes.post("/devices/keys", body=DeviceKeyIn, response=DeviceKeyOut, status=201, errors=(409, 422))
 async def register_key(call: Call[DeviceKeyIn]) -> DeviceKeyOut:
-    """Register one of your devices' X25519 public keys."""
+    """Register one of your devices' X25519 public keys (at most KLEAR_MAX_DEVICE_KEYS active ones)."""
     try:
         key = await device_keys.register(
-            call.runtime.db, call.principal.user_id, call.body.key_id, base64.b64decode(call.body.public_key)
+            call.runtime.db, call.principal.user_id, call.body.key_id, base64.b64decode(call.body.public_key),
+            limit=call.runtime.settings.channels.max_device_keys,
         )
     except device_keys.KeyIdTaken:
         raise Conflict("You already registered a key with this key_id.", code="key_id_taken") from None

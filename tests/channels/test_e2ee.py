@@ -8,8 +8,9 @@ import uuid
 import asyncpg
 import pytest
 
-from klear_client import EventRefused
+from klear_client import ApiError, EventRefused
 
+from ..conftest import signed_up
 from .conftest import pair
 
 pytestmark = pytest.mark.quick
@@ -70,3 +71,19 @@ async def test_device_keys_are_visible_only_to_conversation_partners(app, client
     assert dup.status == 409 and dup.body["error"]["code"] == "key_id_taken"
     short = await alice.raw("POST", "/api/v1/devices/keys", json_body={"key_id": "tablet", "public_key": base64.b64encode(b"k" * 31).decode()})
     assert short.status == 422
+
+
+async def test_device_keys_are_capped_per_user_and_revoking_one_makes_room(start_app, clients):
+    app = await start_app(KLEAR_MAX_DEVICE_KEYS="2")
+    user = await signed_up(clients(app.url))
+    public = base64.b64encode(bytes(32)).decode()
+    for key_id in ("phone", "laptop"):
+        await user.call("POST", "/devices/keys", json_body={"key_id": key_id, "public_key": public})
+    with pytest.raises(ApiError) as refused:
+        await user.call("POST", "/devices/keys", json_body={"key_id": "tablet", "public_key": public})
+    assert refused.value.status == 409 and refused.value.code == "too_many_keys"
+    assert refused.value.details == [{"limit": 2}]
+    await user.call("DELETE", "/devices/keys/phone")
+    await user.call("POST", "/devices/keys", json_body={"key_id": "tablet", "public_key": public})
+    own = await user.call("GET", f"/users/{user.session.user_id}/keys")
+    assert sorted(k["key_id"] for k in own["keys"]) == ["laptop", "tablet"]
