@@ -7,6 +7,7 @@ delivers the same email twice, mail clients show it once.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr
@@ -41,13 +42,18 @@ def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
+def _one_line(text: str) -> str:
+    """Names as a header takes them: control characters (a CR/LF stored before names refused them) become spaces."""
+    return "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
+
+
 def render(notice: Notice, *, recipient: str, display_name: str, time_zone: str, sender: str) -> EmailMessage:
     """The email for `notice`, addressed to `recipient` and showing times in `time_zone`."""
     tz = ZoneInfo(time_zone)
     data = notice.data
     fields = {
-        "offering": data["offering_name"],
-        "who": data["counterpart"]["display_name"],
+        "offering": _one_line(data["offering_name"]),
+        "who": _one_line(data["counterpart"]["display_name"]),
         "when": local_time(_instant(data["start_at"]), tz),
         "previous": local_time(_instant(data["previous_start_at"]), tz) if data.get("previous_start_at") else "",
     }
@@ -56,7 +62,7 @@ def render(notice: Notice, *, recipient: str, display_name: str, time_zone: str,
     message = EmailMessage()
     message["Subject"] = subject.format(**fields)
     message["From"] = sender
-    message["To"] = formataddr((display_name, recipient))
+    message["To"] = formataddr((_one_line(display_name), recipient))
     message["Message-ID"] = f"<{notice.id}@klear-karma>"
     message.set_content(
         f"Hello {display_name},\n\n{opening.format(**fields)}\n\n{where}\n"
