@@ -6,6 +6,7 @@ Tests marked `quick` (the tier `./klear test --quick` runs) use the in-process a
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -16,6 +17,7 @@ import pytest
 from klear_client import KlearClient
 
 from .support.inprocess import InProcessServer, StartApp, running_apps
+from .support.mailbox import Mailbox
 from .support.postgres import TestPostgres
 from .support.redis import shared_redis_url
 from .support.servers import ServerProcess, stop_all
@@ -159,3 +161,12 @@ async def signed_up(client: KlearClient, role: str = "client", tz: str = "Europe
     """Register a fresh account on `client` and return it, signed in."""
     await client.register(new_email(role), PASSWORD, name or f"Test {role.title()}", role, tz)
     return client
+
+
+@pytest.fixture
+async def mailbox() -> AsyncIterator[Mailbox]:
+    """A real SMTP server for this test; point a server at it with `mailbox.env`."""
+    box = Mailbox()
+    await asyncio.to_thread(box.start)
+    yield box
+    await asyncio.to_thread(box.stop)

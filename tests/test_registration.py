@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import time
-from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
@@ -13,7 +11,6 @@ import pytest
 from klear_client import ApiError
 
 from .conftest import PASSWORD, new_email
-from .scheduler.conftest import Mailbox
 from .support.eventually import eventually
 
 pytestmark = pytest.mark.quick
@@ -24,14 +21,6 @@ OTHER_PASSWORD = "a different long passphrase"
 def _fields(email: str, password: str = PASSWORD, **extra: str) -> dict[str, str]:
     return {"email": email, "password": password, "display_name": "Reg Person", "role": "client",
             "time_zone": "Europe/London", **extra}
-
-
-@pytest.fixture
-async def mailbox() -> AsyncIterator[Mailbox]:
-    box = Mailbox()
-    await asyncio.to_thread(box.start)
-    yield box
-    await asyncio.to_thread(box.stop)
 
 
 async def _answer(client, body: dict[str, str]) -> tuple[int, str | None, object]:

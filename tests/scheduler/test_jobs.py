@@ -21,7 +21,8 @@ import pytest
 from ..conftest import PASSWORD, new_email, signed_up
 from ..support.eventually import eventually, holds
 from ..support.servers import run_cli
-from .conftest import ALL_DAY, FAST_JOBS, Mailbox, iso, make_practitioner, reminder_clock
+from ..support.mailbox import Mailbox
+from .conftest import ALL_DAY, FAST_JOBS, iso, make_practitioner, reminder_clock
 
 MINUTES_15 = timedelta(minutes=15)
 REMINDER = "In 15 minutes"
