@@ -32,9 +32,11 @@ async def _schemathesis(url: str, token: str, ids: dict[str, str], workdir: Path
     config = workdir / "schemathesis.toml"
     config.write_text("[parameters]\n" + "".join(f'"path.{name}" = "{value}"\n' for name, value in ids.items()))
     tool = Path(sys.executable).with_name("schemathesis")
+    # One worker: with two threads, hypothesis describing filters in both at once hits CPython 3.11's
+    # thread-unsafe AST recursion counter ("SystemError: AST constructor recursion depth mismatch").
     proc = await asyncio.create_subprocess_exec(
         str(tool), "--config-file", str(config), "run", f"{url}/api/v1/openapi.json", "--checks", CHECKS, "--seed", SEED,
-        "--max-examples", MAX_EXAMPLES, "--phases", "examples,coverage,fuzzing", "--workers", "2",
+        "--max-examples", MAX_EXAMPLES, "--phases", "examples,coverage,fuzzing", "--workers", "1",
         "--header", f"Authorization: Bearer {token}", "--request-timeout", "10", "--generation-database", "none", "--no-color",
         cwd=str(workdir), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )
@@ -56,11 +58,5 @@ async def test_schemathesis_finds_nothing_for_either_role(start_server, tmp_path
             code, report = await _schemathesis(server.url, who.session.access_token, ids, tmp_path)
             assert code == 0, f"schemathesis as a {role}:\n{report[-20000:]}"
     await server.logs_flushed()
-    assert not [line for line in server.logs if "traceback" in line and not _parser_refusal(line)]
+    assert not [line for line in server.logs if "traceback" in line]
     assert all(line.startswith("{") for line in server.raw_logs)
-
-
-def _parser_refusal(line: dict[str, object]) -> bool:
-    """aiohttp's HTTP parser refusing a request (a NUL in a header) and logging its traceback: issue 10 item 18,
-    aiohttp's own 400s, is fixed in the middleware work; this exemption goes with it."""
-    return line.get("logger") == "aiohttp.server" and line.get("error_type") == "BadHttpMessage"
