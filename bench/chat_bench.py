@@ -36,8 +36,8 @@ from typing import Any
 
 import asyncpg
 
-from common import (ROOT, add_shape_flags, ensure_node_modules, machine, named_cpu_seconds, pid_cpu_seconds, pinned,
-                    postgres_cpu_seconds, shapes, write)
+from common import (ROOT, add_shape_flags, budget, ensure_node_modules, machine, metric, named_cpu_seconds,
+                    pid_cpu_seconds, pinned, postgres_cpu_seconds, release, shapes, write)
 from klear_fixture import ADMIN_URL, Klear
 
 
@@ -78,12 +78,19 @@ async def raw_insert_rate(seconds: float, concurrency: int = 32) -> float:
 TARGET_PER_PROCESS, TARGET_RATIO = 3000, 0.8
 
 
+BUS_COUNTER = "klear_bus_messages_received_total"
+
+
 def measure(klear: Klear, pairs: list[dict[str, Any]], shape: dict[str, Any], cpus: list[int | None],
-            args: argparse.Namespace) -> dict[str, Any]:
-    """One shape: start its servers, place each member on one of them at random, run the generator."""
+            args: argparse.Namespace, process_cores: float = 0) -> dict[str, Any]:
+    """One shape: start its servers (each capped to `process_cores` of a core when > 0 and possible),
+    place each member on one of them at random, run the generator, and read each server's bus counter
+    around it (None where the server has no such counter). Shared with cluster_curve.py."""
     rng = random.Random(args.seed)
     ports = klear.cluster(shape["processes"], shape["redis"], cpus)
+    groups = budget([p.pid for p in klear.procs], process_cores)
     try:
+        bus_before = [metric(port, BUS_COUNTER) for port in ports]
         placed = [{**p, "sender_url": f"http://127.0.0.1:{rng.choice(ports)}",
                    "receiver_url": f"http://127.0.0.1:{rng.choice(ports)}"} for p in pairs]
         pairs_file = f"/tmp/{klear.db_name}-pairs.json"
@@ -106,18 +113,24 @@ def measure(klear: Klear, pairs: list[dict[str, Any]], shape: dict[str, Any], cp
         wall = time.monotonic() - started
         cores = dict(zip(("server", "postgres", "redis", "generator"),
                          (round((a - b) / wall, 2) for a, b in zip(cpu(), before))))
+        bus = [None if b is None else (metric(port, BUS_COUNTER) or 0) - b for port, b in zip(ports, bus_before)]
         os.unlink(pairs_file)
     finally:
         klear.stop_all()
+        release(groups)
     if out.returncode != 0:
         raise RuntimeError(out.stderr[-2000:])
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["cores"] = cores
+    res["process_cores_budget"] = process_cores if groups else None
+    res["processes_detail"] = [{"port": port, "bus_messages_received": b,
+                                "delivered_to_local_sockets": res["received_by_url"].get(f"http://127.0.0.1:{port}", 0)}
+                               for port, b in zip(ports, bus)]
     res["acked_per_s_per_process"] = res["acked_per_s"] / shape["processes"]
     res["acked_per_server_core_s"] = res["acked_per_s"] / max(res["cores"]["server"], 1e-9)
     check = res["delivery_check"]
     res["delivery_ok"] = check["missing"] == 0 and check["duplicate_or_reordered"] == 0 and check["gaps"] == 0
-    return {**shape, "server_cpus": cpus if shape["processes"] > 1 else [0], **res}
+    return {**shape, "server_cpus": cpus, **res}
 
 
 def main() -> None:

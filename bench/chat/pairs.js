@@ -20,6 +20,7 @@ const ack = [];
 const e2e = [];
 let acked = 0, delivered = 0, errors = 0, measuring = false, running = true;
 let ackedAll = 0, receivedAll = 0, late = 0, gaps = 0; // delivery check, whole run
+const receivedByUrl = {}; // messages received per receiver's server, whole run
 
 function percentile(values, p) {
   if (!values.length) return null;
@@ -41,8 +42,11 @@ async function main() {
     if (!joined.ok) throw new Error("join refused: " + JSON.stringify(joined));
     // highest seq received: one sender with one message in flight, so seqs arrive n, n+1, n+2...
     let hi = null;
+    const at = p.receiver_url || url;
+    receivedByUrl[at] = receivedByUrl[at] || 0;
     receiver.on("message:new", (m) => {
       receivedAll++;
+      receivedByUrl[at]++;
       if (hi !== null && m.seq <= hi) late++; // a duplicate or an overtaken message
       else { if (hi !== null && m.seq > hi + 1) gaps++; hi = m.seq; } // lost, or overtaken (then also late)
       if (!measuring) return;
@@ -83,6 +87,7 @@ async function main() {
     e2e_ms: { p50: percentile(e2e, 50), p99: percentile(e2e, 99) },
     delivery_check: { acked: ackedAll, received: receivedAll, missing: ackedAll - (receivedAll - late),
                       duplicate_or_reordered: late, gaps },
+    received_by_url: receivedByUrl,
     generator_cpu_s: (cpu.user + cpu.system) / 1e6,
   }) + "\n");
   for (const s of sockets) s.disconnect();
