@@ -138,6 +138,22 @@ def release(groups: list[Path]) -> None:
                 time.sleep(0.1)
 
 
+def workers_of(pid: int, expected: int) -> list[int]:
+    """The serving processes of `klear serve` started as `pid`: itself with one worker, else its
+    supervisor's `expected` worker children (once they have all started)."""
+    import psutil
+
+    if expected == 1:
+        return [pid]
+    proc = psutil.Process(pid)
+    for _ in range(100):
+        children = proc.children()
+        if len(children) == expected:
+            return [c.pid for c in children]
+        time.sleep(0.1)
+    raise RuntimeError("workers did not start")
+
+
 def metric(port: int, name: str) -> float | None:
     """Sum of every sample of the metric `name` on a server's /metrics; None when it has no such metric
     (e.g. a counter a newer server adds), so results can say "n/a" instead of 0."""

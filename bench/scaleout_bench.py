@@ -35,22 +35,10 @@ from pathlib import Path
 
 import psutil
 
-from common import DEFAULT_REDIS, ROOT, budget, free_port, machine, release, wait_http, write
+from common import DEFAULT_REDIS, ROOT, budget, free_port, machine, release, wait_http, workers_of, write
 from klear_fixture import Klear
 
 FANOUT = ROOT / "bench" / "fanout"
-
-
-def workers_of(proc: psutil.Process, expected: int) -> list[int]:
-    """The serving processes: the process itself, or a supervisor's worker children."""
-    if expected == 1:
-        return [proc.pid]
-    for _ in range(100):
-        children = proc.children()
-        if len(children) == expected:
-            return [c.pid for c in children]
-        time.sleep(0.1)
-    raise RuntimeError("workers did not start")
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -104,7 +92,7 @@ def main() -> None:
                 try:
                     wait_http(f"http://127.0.0.1:{port}/readyz")
                     proc = psutil.Process(server.pid)
-                    groups = budget(workers_of(proc, workers), args.worker_cores)
+                    groups = budget(workers_of(server.pid, workers), args.worker_cores)
                     cmd = ["node", str(FANOUT / "loadgen.js"), "--url", f"http://127.0.0.1:{port}",
                            "--clients", str(args.clients), "--workers", "1", "--window", str(args.window),
                            "--warmup", str(args.warmup), "--duration", str(args.duration),
