@@ -129,7 +129,7 @@ def measure(klear: Klear, pairs: list[dict[str, Any]], shape: dict[str, Any], cp
     res["acked_per_s_per_process"] = res["acked_per_s"] / shape["processes"]
     res["acked_per_server_core_s"] = res["acked_per_s"] / max(res["cores"]["server"], 1e-9)
     check = res["delivery_check"]
-    res["delivery_ok"] = check["missing"] == 0 and check["duplicate_or_reordered"] == 0 and check["gaps"] == 0
+    res["delivery_ok"] = not (check["missing"] or check["duplicate_or_reordered"] or check["gaps"] or check["without_seq"])
     return {**shape, "server_cpus": cpus, **res}
 
 

@@ -19,7 +19,7 @@ const connect = (token, at) => io(at || url, { transports: ["websocket"], auth: 
 const ack = [];
 const e2e = [];
 let acked = 0, delivered = 0, errors = 0, measuring = false, running = true;
-let ackedAll = 0, receivedAll = 0, late = 0, gaps = 0; // delivery check, whole run
+let ackedAll = 0, receivedAll = 0, late = 0, gaps = 0, noSeq = 0; // delivery check, whole run
 const receivedByUrl = {}; // messages received per receiver's server, whole run
 
 function percentile(values, p) {
@@ -47,6 +47,7 @@ async function main() {
     receiver.on("message:new", (m) => {
       receivedAll++;
       receivedByUrl[at]++;
+      if (typeof m.seq !== "number") { noSeq++; return; } // cannot be checked: fails the check
       if (hi !== null && m.seq <= hi) late++; // a duplicate or an overtaken message
       else { if (hi !== null && m.seq > hi + 1) gaps++; hi = m.seq; } // lost, or overtaken (then also late)
       if (!measuring) return;
@@ -86,7 +87,7 @@ async function main() {
     ack_ms: { p50: percentile(ack, 50), p99: percentile(ack, 99) },
     e2e_ms: { p50: percentile(e2e, 50), p99: percentile(e2e, 99) },
     delivery_check: { acked: ackedAll, received: receivedAll, missing: ackedAll - (receivedAll - late),
-                      duplicate_or_reordered: late, gaps },
+                      duplicate_or_reordered: late, gaps, without_seq: noSeq },
     received_by_url: receivedByUrl,
     generator_cpu_s: (cpu.user + cpu.system) / 1e6,
   }) + "\n");
