@@ -15,11 +15,12 @@ sessions plus buffers overlap: the count must be 0.
 Everything runs on this machine: the load generator, both servers and
 PostgreSQL share its cores, as recorded in the results (CPU seconds per part).
 
-    .venv/bin/python bench/booking_contention.py [--seconds 15]
+    .venv/bin/python bench/booking_contention.py [--seconds 15] [--redis URL]
 
 Uses DATABASE_URL (a server it may create databases on; default
-postgresql://postgres@127.0.0.1:5432/postgres) and REDIS_URL (default
-redis://127.0.0.1:6379/0). Writes bench/results/booking_contention.{json,md}.
+postgresql://postgres@127.0.0.1:5432/postgres). The two server processes share
+the Redis of --redis (default redis://127.0.0.1:6379/0; REDIS_URL in the
+environment is ignored). Writes bench/results/booking_contention.{json,md}.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ import uvloop
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from common import DEFAULT_REDIS, server_env  # noqa: E402
 
 from scheduler.bookings import Deps, book  # noqa: E402
 from storage.clock import Clock  # noqa: E402
@@ -106,7 +109,7 @@ class Server:
         self.port = 0
 
     async def start(self) -> None:
-        full = {k: v for k, v in os.environ.items() if not k.startswith("KLEAR_")} | self.env
+        full = server_env(self.env)
         with self.log.open("wb") as err:
             self.proc = subprocess.Popen([sys.executable, "-m", "server", "serve"], env=full, cwd=ROOT,
                                          stdout=subprocess.DEVNULL, stderr=err)
@@ -288,7 +291,7 @@ def bench_settings(url: str) -> Any:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     load_before = os.getloadavg()
     admin = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis_url = args.redis
     name = f"klear_bench_{secrets.token_hex(4)}"
     conn = await asyncpg.connect(admin)
     await conn.execute(f'CREATE DATABASE "{name}"')
@@ -340,6 +343,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "load_average_before": load_before, "load_average_after": os.getloadavg()},
         "setup": {"practitioners": args.practitioners, "clients": args.clients, "servers": len(servers),
+                  "redis": redis_url,
                   "pool_per_server": POOL_PER_SERVER, "seconds": args.seconds,
                   "workload": "random 60-minute starts on a 30-minute grid over 365 days, 10-minute buffer after"},
         "reference_before": before,
@@ -392,6 +396,8 @@ def main() -> None:
     parser.add_argument("--practitioners", type=int, default=50)
     parser.add_argument("--clients", type=int, default=200)
     parser.add_argument("--out", default=str(RESULTS / "booking_contention"))
+    parser.add_argument("--redis", default=DEFAULT_REDIS, metavar="URL",
+                        help=f"Redis the two server processes share (default {DEFAULT_REDIS})")
     args = parser.parse_args()
     result = uvloop.run(run(args))
     Path(args.out + ".json").write_text(json.dumps(result, indent=2) + "\n")

@@ -1,17 +1,25 @@
-"""Persisted chat: acked messages/s stored and delivered in two-person conversations, per process.
+"""Persisted chat: acked messages/s stored and delivered in two-person conversations, per process,
+in both shapes in one run: one process without Redis, and N processes sharing Redis.
 
-`klear serve` (one process, CPU 0, default settings, no Redis) hosts N
-conversations; in each, a sender keeps one `message:send` in flight and the
-other member receives `message:new` (bench/chat/pairs.js, the official
-socket.io-client, CPU 1). A message counts when its ack came back, which
-means it was stored in PostgreSQL first. Reported: acked and delivered
-messages/s, p50/p99 ack latency and send-to-receive latency.
+N conversations; in each, a sender keeps one `message:send` in flight and the other member receives
+`message:new` (bench/chat/pairs.js, the official socket.io-client, CPU 1). A message counts when its
+ack came back, which means it was stored in PostgreSQL first. Reported per shape: acked and delivered
+messages/s, per process and per server core, p50/p99 ack and send-to-receive latency, and the delivery
+check (every acked message received once, in seq order).
 
-Reference in the same run: the raw database limit, bare asyncpg single-row
-INSERT transactions/s into a table shaped like `messages`, from 32 concurrent
-connections (asyncpg pool; Python on CPU 1, like the generator).
+Shapes (flags only; REDIS_URL and KLEAR_* from the environment are ignored, see common.server_env):
+- `klear serve` alone, no Redis, on CPU 0;
+- --processes single-worker `klear serve` processes sharing --redis, each member of each
+  conversation connected to one of them at random (so most conversations cross processes), all on
+  --server-cpus (default CPU 0: the same one core as the first shape, so "acked per server
+  core-second" compares the same CPU; on a machine with a spare core per process, give each one).
+"Per process" targets are judged on acked messages per server core-second, which is acked/s per
+process when each process has a core of its own.
 
-    python bench/chat_bench.py [--pairs 200] [--duration 10]
+Reference in the same run: the raw database limit, bare asyncpg single-row INSERT transactions/s into
+a table shaped like `messages`, from 32 concurrent connections (asyncpg pool; Python on CPU 1).
+
+    python bench/chat_bench.py [--pairs 200] [--duration 10] [--processes 2] [--redis URL | --no-redis]
 """
 
 from __future__ import annotations
@@ -20,13 +28,16 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import subprocess
 import time
 import uuid
+from typing import Any
 
 import asyncpg
 
-from common import ROOT, free_port, machine, pid_cpu_seconds, pinned, postgres_cpu_seconds, write
+from common import (ROOT, add_shape_flags, budget, ensure_node_modules, machine, metric, named_cpu_seconds,
+                    pid_cpu_seconds, pinned, postgres_cpu_seconds, release, shapes, write)
 from klear_fixture import ADMIN_URL, Klear
 
 
@@ -64,12 +75,76 @@ async def raw_insert_rate(seconds: float, concurrency: int = 32) -> float:
     return rate
 
 
+TARGET_PER_PROCESS, TARGET_RATIO = 3000, 0.8
+
+
+BUS_COUNTER = "klear_bus_messages_received_total"
+
+
+def measure(klear: Klear, pairs: list[dict[str, Any]], shape: dict[str, Any], cpus: list[int | None],
+            args: argparse.Namespace, process_cores: float = 0) -> dict[str, Any]:
+    """One shape: start its servers (each capped to `process_cores` of a core when > 0 and possible),
+    place each member on one of them at random, run the generator, and read each server's bus counter
+    around it (None where the server has no such counter). Shared with cluster_curve.py."""
+    rng = random.Random(args.seed)
+    ports = klear.cluster(shape["processes"], shape["redis"], cpus)
+    groups = budget([p.pid for p in klear.procs], process_cores)
+    try:
+        bus_before = [metric(port, BUS_COUNTER) for port in ports]
+        placed = [{**p, "sender_url": f"http://127.0.0.1:{rng.choice(ports)}",
+                   "receiver_url": f"http://127.0.0.1:{rng.choice(ports)}"} for p in pairs]
+        pairs_file = f"/tmp/{klear.db_name}-pairs.json"
+        with open(pairs_file, "w") as f:
+            json.dump(placed, f)
+        pids = [p.pid for p in klear.procs]
+
+        def cpu() -> tuple[float, ...]:
+            """CPU seconds so far of the servers, PostgreSQL, Redis and the generator (our child): taken around
+            the generator's whole run (warm-up included), they show which part limits."""
+            children = os.times()
+            return (sum(pid_cpu_seconds(p) for p in pids), postgres_cpu_seconds(), named_cpu_seconds("redis-server"),
+                    children.children_user + children.children_system)
+
+        before = cpu()
+        started = time.monotonic()
+        out = subprocess.run(pinned(["node", str(ROOT / "bench" / "chat" / "pairs.js"), f"http://127.0.0.1:{ports[0]}",
+                                     pairs_file, str(args.warmup), str(args.duration)], 1),
+                             capture_output=True, text=True, timeout=600)
+        wall = time.monotonic() - started
+        cores = dict(zip(("server", "postgres", "redis", "generator"),
+                         (round((a - b) / wall, 2) for a, b in zip(cpu(), before))))
+        bus = [None if b is None else (metric(port, BUS_COUNTER) or 0) - b for port, b in zip(ports, bus_before)]
+        os.unlink(pairs_file)
+    finally:
+        klear.stop_all()
+        release(groups)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res["cores"] = cores
+    res["process_cores_budget"] = process_cores if groups else None
+    res["processes_detail"] = [{"port": port, "bus_messages_received": b,
+                                "delivered_to_local_sockets": res["received_by_url"].get(f"http://127.0.0.1:{port}", 0)}
+                               for port, b in zip(ports, bus)]
+    res["acked_per_s_per_process"] = res["acked_per_s"] / shape["processes"]
+    res["acked_per_server_core_s"] = res["acked_per_s"] / max(res["cores"]["server"], 1e-9)
+    check = res["delivery_check"]
+    res["delivery_ok"] = not (check["missing"] or check["duplicate_or_reordered"] or check["gaps"] or check["without_seq"])
+    return {**shape, "server_cpus": cpus, **res}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pairs", type=int, default=200)
     ap.add_argument("--warmup", type=float, default=3)
     ap.add_argument("--duration", type=float, default=10)
+    ap.add_argument("--server-cpus", default="0", help="CPUs of the Redis shape's processes, comma-separated (default 0)")
+    ap.add_argument("--seed", type=int, default=1, help="placement of members on processes")
+    ap.add_argument("--out", default="chat_persisted", help="result name in bench/results (default chat_persisted)")
+    add_shape_flags(ap)
     args = ap.parse_args()
+    ensure_node_modules()
+    cpus = [int(c) for c in args.server_cpus.split(",")]
 
     klear = Klear("chat")
     klear.run(klear.create())
@@ -80,56 +155,60 @@ def main() -> None:
             sender, receiver = users[2 * i], users[2 * i + 1]
             cid = klear.run(klear.conversation([sender, receiver]))
             pairs.append({"conversation_id": str(cid), "sender": sender.token, "receiver": receiver.token})
-        pairs_file = f"/tmp/{klear.db_name}-pairs.json"
-        with open(pairs_file, "w") as f:
-            json.dump(pairs, f)
-        port = free_port()
-        server = klear.start(port, 0)
-
-        def cpu() -> tuple[float, float, float]:
-            """CPU seconds so far of the server, PostgreSQL and the generator (our child): taken around the
-            generator's whole run (warm-up included), they show which part limits."""
-            children = os.times()
-            return pid_cpu_seconds(server.pid), postgres_cpu_seconds(), children.children_user + children.children_system
-
-        before = cpu()
-        started = time.monotonic()
-        out = subprocess.run(pinned(["node", str(ROOT / "bench" / "chat" / "pairs.js"), f"http://127.0.0.1:{port}",
-                                     pairs_file, str(args.warmup), str(args.duration)], 1),
-                             capture_output=True, text=True, timeout=600)
-        wall = time.monotonic() - started
-        cores = dict(zip(("server", "postgres", "generator"), (round((a - b) / wall, 2) for a, b in zip(cpu(), before))))
-        if out.returncode != 0:
-            raise RuntimeError(out.stderr[-2000:])
-        ours = json.loads(out.stdout.strip().splitlines()[-1])
+        runs = []
+        for shape in shapes(args):
+            runs.append(measure(klear, pairs, shape, [0] if shape["processes"] == 1 else cpus, args))
+            r = runs[-1]
+            print(f"{r['name']}: {r['acked_per_s']:,.0f} acked/s, {r['acked_per_server_core_s']:,.0f} per server core-s, "
+                  f"delivery {r['delivery_check']}", flush=True)
     finally:
         klear.close()
     raw = asyncio.run(raw_insert_rate(args.duration))
 
-    met = ours["acked_per_s"] >= 3000
-    result = {"benchmark": "chat_persisted", "machine": machine(), "pairs": args.pairs, "klear": ours, "cores": cores,
-              "raw_asyncpg_insert_tx_per_s": raw, "fraction_of_raw": ours["acked_per_s"] / raw,
-              "target_acked_per_s": 3000, "met": met}
-    md = f"""# Persisted chat, one process ({machine()['when']})
+    alone = runs[0]
+    targets = [(f"one process, no Redis: ≥ {TARGET_PER_PROCESS:,} acked/s",
+                alone["acked_per_s"] >= TARGET_PER_PROCESS)]
+    if len(runs) > 1:
+        shared = runs[1]
+        ratio = shared["acked_per_server_core_s"] / max(alone["acked_per_server_core_s"], 1e-9)
+        shared["ratio_to_no_redis"] = ratio
+        targets += [(f"with Redis: ≥ {TARGET_PER_PROCESS:,} acked/s per process (per server core-second)",
+                     shared["acked_per_server_core_s"] >= TARGET_PER_PROCESS),
+                    (f"with Redis: ≥ {TARGET_RATIO}x the same server without Redis (per server core-second): {ratio:.2f}x",
+                     ratio >= TARGET_RATIO)]
+    targets.append(("no loss, duplicates or reordering", all(r["delivery_ok"] for r in runs)))
+    config = {"pairs": args.pairs, "warmup": args.warmup, "duration": args.duration, "seed": args.seed,
+              "generator_cpu": 1, "shapes": [{k: r[k] for k in ("name", "processes", "redis", "server_cpus")} for r in runs]}
+    result = {"benchmark": "chat_persisted", "machine": machine(), "config": config, "runs": runs,
+              "raw_asyncpg_insert_tx_per_s": raw, "fraction_of_raw": alone["acked_per_s"] / raw,
+              "targets": [{"target": t, "met": ok} for t, ok in targets], "met": all(ok for _, ok in targets)}
+    rows = "\n".join(
+        f"| {r['name']} (CPUs {','.join(map(str, r['server_cpus']))}) | {r['acked_per_s']:,.0f} | "
+        f"{r['acked_per_s_per_process']:,.0f} | {r['acked_per_server_core_s']:,.0f} | "
+        f"{r.get('ratio_to_no_redis', 1.0):.2f}x | {r['delivered_per_s']:,.0f} | "
+        f"{r['ack_ms']['p50']:.2f} / {r['ack_ms']['p99']:.2f} | {r['e2e_ms']['p50']:.2f} / {r['e2e_ms']['p99']:.2f} | "
+        f"{r['cores']['server']} / {r['cores']['postgres']} / {r['cores']['redis']} / {r['cores']['generator']} | "
+        f"{r['errors']} | {r['delivery_check']['missing']} / {r['delivery_check']['duplicate_or_reordered']} / "
+        f"{r['delivery_check']['gaps']} |" for r in runs)
+    md = f"""# Persisted chat, without and with Redis ({machine()['when']})
 
 {args.pairs} two-person conversations; each sender keeps one `message:send` in flight (acked only once stored
-in PostgreSQL); the other member receives `message:new`. Server: `klear serve` on CPU 0, default settings, no
-Redis. Generator: the official socket.io-client under node on CPU 1. {args.duration:.0f} s measured after {args.warmup:.0f} s.
+in PostgreSQL); the other member receives `message:new`. Generator: the official socket.io-client under node
+on CPU 1. {args.duration:.0f} s measured after {args.warmup:.0f} s, per shape, one after the other in this run.
+With Redis, each member is connected to one of the processes at random (seed {args.seed}).
 
-| | messages/s | ack p50 ms | ack p99 ms | send→receive p50 ms | p99 ms | errors |
-| --- | --- | --- | --- | --- | --- | --- |
-| klear | {ours['acked_per_s']:,.0f} acked, {ours['delivered_per_s']:,.0f} delivered | {ours['ack_ms']['p50']:.2f} | {ours['ack_ms']['p99']:.2f} | {ours['e2e_ms']['p50']:.2f} | {ours['e2e_ms']['p99']:.2f} | {ours['errors']} |
-
-Cores used during the run: server {cores['server']}, PostgreSQL {cores['postgres']}, generator {cores['generator']}
-(the server is pinned to CPU 0, the generator to CPU 1; PostgreSQL takes what is left of both).
+| shape | acked/s | acked/s per process | acked per server core-s | ratio to no Redis | delivered/s | ack p50 / p99 ms | send→receive p50 / p99 ms | cores: server / PostgreSQL / Redis / generator | errors | missing / dup-or-reordered / gaps |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+{rows}
 
 Reference, same run: bare asyncpg single-row INSERT transactions from 32 connections: **{raw:,.0f}/s**
-(our acked messages are {ours['acked_per_s'] / raw:.2f}x that; each of ours is a membership check, a seq
-under a row lock, a sealed insert and a fan-out, stored in batches by group commit).
+(one process without Redis acks {alone['acked_per_s'] / raw:.2f}x that; each of ours is a membership check, a
+seq under a row lock, a sealed insert and a fan-out, stored in batches by group commit).
 
-Target: at least 3,000 acked messages/s per process ({'met' if met else 'missed'}).
-"""
-    write("chat_persisted", result, md)
+Targets:
+
+""" + "\n".join(f"- {t}: **{'met' if ok else 'missed'}**" for t, ok in targets) + "\n"
+    write(args.out, result, md)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,15 @@ Every Socket.IO server but ours runs the same bare room logic
 and the publisher are authenticated users of one conversation, subscribers
 join it, and each publish is a `message:send` that is validated, rate
 limited, sealed and stored in PostgreSQL before its ack and its fan-out as
-`message:new` (no Redis: one process). That is strictly more work per publish
-than the reference does. By default the
+`message:new`. That is strictly more work per publish than the reference does.
+Our server is measured in both shapes in the same run: `klear` is one process
+without Redis; `klear-redis` is `klear serve --workers N` (--processes,
+default 2) sharing --redis, the production shape, its workers on the same
+server CPU, so the kernel spreads the subscribers over them and each message
+reaches the other worker through Redis. Both shapes come from the flags only
+(REDIS_URL and KLEAR_* in the environment are ignored). Loss is checked for
+every server; for ours, whose deliveries carry a seq, also duplicates and
+reordering per subscriber. By default the
 server under test is pinned to CPU 0 and the generator to CPU 1, so each side
 has exactly one core of this 2-core machine; servers run one at a time, in a
 rotating order, for --rounds rounds, and the summary reports the median round
@@ -19,6 +26,8 @@ so a generator-bound or disturbed run is visible instead of silently counted.
     .venv/bin/python bench/fanout_bench.py              # full run, ~3 min
     .venv/bin/python bench/fanout_bench.py --quick      # 1 round, short
     .venv/bin/python bench/fanout_bench.py --capacity   # + generator ceiling
+    .venv/bin/python bench/fanout_bench.py --processes 4 --redis redis://host:6379/0
+    .venv/bin/python bench/fanout_bench.py --no-redis   # leave out klear-redis
 
 Writes bench/results/fanout.json and bench/results/fanout.md (or --out PREFIX).
 Needs `npm ci` in bench/fanout first (done automatically when node_modules is
@@ -38,6 +47,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import add_shape_flags, ensure_node_modules, workers_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FANOUT = ROOT / "bench" / "fanout"
@@ -99,7 +111,7 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
-def run_loadgen(port: int, server_pid: int, args: argparse.Namespace,
+def run_loadgen(port: int, server_pid: int | str, args: argparse.Namespace,
                 cpu: str | None, rate: float = 0, window: int | None = None,
                 extra: list[str] | None = None) -> dict:
     cmd = ["node", str(FANOUT / "loadgen.js"),
@@ -116,6 +128,12 @@ def run_loadgen(port: int, server_pid: int, args: argparse.Namespace,
     if out.returncode != 0:
         raise RuntimeError(f"loadgen failed: {out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def total(values) -> int | None:
+    """Sum, or None when a run could not check (deliveries without a seq)."""
+    values = list(values)
+    return None if None in values else sum(values)
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -146,6 +164,8 @@ def summarize(runs: list[dict]) -> dict:
                                               + med["generator"]["publisher_cpu"], 3),
             "deflate_negotiated": med.get("deflate_negotiated"),
             "missing_deliveries": sum(r["loss_check"]["missing"] or 0 for r in rs),
+            "duplicate_or_reordered": total(r["loss_check"].get("duplicate_or_reordered") for r in rs),
+            "gaps": total(r["loss_check"].get("gaps") for r in rs),
         }
     node = summary.get("node")
     for name, s in summary.items():
@@ -177,6 +197,17 @@ def summarize_latency(runs: list[dict]) -> dict:
     return out
 
 
+def targets(summary: dict) -> list[dict]:
+    """Issue 15's fan-out target for each of our shapes measured, and the delivery check for all servers."""
+    out = [{"target": f"`{name}` ≥ 1.0x Node in the same run: {summary[name].get('ratio_to_node', 0):.2f}x",
+            "met": summary[name].get("ratio_to_node", 0) >= 1.0}
+           for name in ("klear", "klear-redis") if name in summary and "node" in summary]
+    out.append({"target": "no loss, duplicates or reordering (duplicates and order: our server only)",
+                "met": all(s["missing_deliveries"] == 0 and not s["duplicate_or_reordered"] and not s["gaps"]
+                           for s in summary.values())})
+    return out
+
+
 def markdown(result: dict) -> str:
     cfg = result["config"]
     lines = [
@@ -191,8 +222,10 @@ def markdown(result: dict) -> str:
         "",
         "Throughput (publisher paced by acks):",
         "",
-        "| server | deliveries/s (median) | all rounds | ratio to Node | p50 ms | p99 ms | p99 vs Node | server CPU | server µs/delivery | generator CPU | deflate conns | missing |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"Shapes of our server: {'; '.join(f'`{k}` = {v}' for k, v in cfg['klear_shapes'].items())}.",
+        "",
+        "| server | deliveries/s (median) | all rounds | ratio to Node | p50 ms | p99 ms | p99 vs Node | server CPU | server µs/delivery | generator CPU | deflate conns | missing | dup-or-reordered / gaps |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for name, s in result["summary"].items():
         lines.append(
@@ -203,7 +236,9 @@ def markdown(result: dict) -> str:
             f"{s.get('p99_vs_node', '-')} | {s['server_cpu_median_run']} | "
             f"{s['server_us_per_delivery_median']} | "
             f"{s['generator_cpu_median_run']} | {s['deflate_negotiated']} | "
-            f"{s['missing_deliveries']} |")
+            f"{s['missing_deliveries']} | "
+            f"{'n/a' if s['duplicate_or_reordered'] is None else s['duplicate_or_reordered']} / "
+            f"{'n/a' if s['gaps'] is None else s['gaps']} |")
     lat = result.get("latency_at_fixed_rate") or {}
     if lat:
         lines += [
@@ -219,6 +254,8 @@ def markdown(result: dict) -> str:
             lines.append(f"| {name} | {s['achieved_deliveries_per_s']:,} | {s['sustained']} | "
                          f"{s['p50_ms']} | {s['p99_ms']} | {', '.join(map(str, s['p99_ms_all']))} | "
                          f"{s['server_cpu']} |")
+    lines += ["", "Targets:", ""]
+    lines += [f"- {t['target']}: **{'met' if t['met'] else 'missed'}**" for t in result["targets"]]
     lines += [
         "",
         "CPU columns are cores used during the measured window (1.0 = one core "
@@ -255,8 +292,13 @@ class OurServer:
         self.pad = "x" * max(0, args.payload_bytes - 24)
         self.parser = args.parser
 
-    def start(self, port: int, cpu: str | None) -> subprocess.Popen:
-        return self.klear.start(port, None if cpu is None else int(cpu))
+    def start(self, port: int, cpu: str | None, redis: str | None = None,
+              processes: int = 1) -> tuple[subprocess.Popen, list[int]]:
+        """One process without Redis, or `processes` workers sharing `redis`; returns the serving pids too."""
+        extra = {"REDIS_URL": redis, "KLEAR_WORKERS": str(processes),
+                 "KLEAR_REDIS_PREFIX": f"fanout{port}"} if redis else {}
+        proc = self.klear.start(port, None if cpu is None else int(cpu), **extra)
+        return proc, workers_of(proc.pid, processes if redis else 1)
 
     def loadgen_args(self) -> list[str]:
         join = [{"conversation_id": self.cid, "last_seq": 2**53 - 1}]  # live only: no history replay
@@ -292,7 +334,9 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--payload-bytes", type=int, default=100)
     ap.add_argument("--parser", choices=["json", "msgpack"], default="json")
-    ap.add_argument("--servers", default="node,python-stock,python-fast,klear")
+    ap.add_argument("--servers", default="node,python-stock,python-fast,klear,klear-redis",
+                    help="klear = our server, one process, no Redis; klear-redis = --processes workers "
+                         "sharing --redis (left out by --no-redis)")
     ap.add_argument("--latency-rate", type=float, default=40,
                     help="publishes/s of the fixed-rate latency phase (0 = skip); "
                          "default 40 = 40,000 deliveries/s at 1,000 clients, "
@@ -306,19 +350,19 @@ def main() -> int:
                     help="1 round, 2 s warm-up, 5 s measured")
     ap.add_argument("--out", default=str(RESULTS / "fanout"),
                     help="output path prefix (.json and .md are appended)")
+    add_shape_flags(ap)
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.warmup, args.duration = 1, 2, 5
     scpu = None if args.no_pin else args.server_cpu
     gcpu = None if args.no_pin else args.generator_cpu
 
-    if not (FANOUT / "node_modules").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=FANOUT, check=True)
+    ensure_node_modules()
 
-    names = [s for s in args.servers.split(",") if s]
+    names = [s for s in args.servers.split(",") if s and not (s == "klear-redis" and args.no_redis)]
     if args.capacity:
         names.append("capacity")
-    ours = OurServer(args) if "klear" in names else None
+    ours = OurServer(args) if {"klear", "klear-redis"} & set(names) else None
     runs = []
     for rnd in range(args.rounds):
         order = names[rnd % len(names):] + names[:rnd % len(names)]
@@ -328,15 +372,17 @@ def main() -> int:
                 phases.append(("fixed-rate", args.latency_rate, 64))
             for phase, rate, window in phases:
                 port = free_port()
-                if name == "klear":
+                if name in ("klear", "klear-redis"):
                     assert ours is not None
-                    proc = ours.start(port, scpu)
+                    redis = args.redis if name == "klear-redis" else None
+                    proc, pids = ours.start(port, scpu, redis, args.processes)
                     extra = ours.loadgen_args()
                 else:
                     proc, extra = start_server(name, port, scpu, args.parser), []
+                    pids = [proc.pid]
                 try:
                     time.sleep(0.5)
-                    res = run_loadgen(port, proc.pid, args, gcpu, rate, window, extra)
+                    res = run_loadgen(port, ",".join(map(str, pids)), args, gcpu, rate, window, extra)
                 finally:
                     stop_server(proc)
                 res["server"] = name
@@ -350,9 +396,12 @@ def main() -> int:
                       f"p50 {res['latency_ms']['p50']} ms  p99 {res['latency_ms']['p99']} ms  "
                       f"server cpu {res.get('server_cpu')}  generator cpu {gen:.2f}  "
                       f"machine {res.get('machine_busy_cores')}  "
-                      f"missing {res['loss_check']['missing']}", flush=True)
+                      f"missing {res['loss_check']['missing']}  "
+                      f"dup-or-reordered {res['loss_check']['duplicate_or_reordered']}  "
+                      f"gaps {res['loss_check']['gaps']}", flush=True)
                 time.sleep(1)
 
+    summary = summarize(runs)
     result = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "host": {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -363,8 +412,12 @@ def main() -> int:
                    "warmup": args.warmup, "duration": args.duration,
                    "rounds": args.rounds, "payload_bytes": args.payload_bytes,
                    "parser": args.parser, "server_cpu": scpu,
-                   "generator_cpu": gcpu, "latency_rate": args.latency_rate},
-        "summary": summarize(runs),
+                   "generator_cpu": gcpu, "latency_rate": args.latency_rate,
+                   "klear_shapes": {"klear": "1 process, no Redis",
+                                    **({} if args.no_redis else {"klear-redis": f"{args.processes} worker processes "
+                                                                               f"sharing Redis {args.redis}"})}},
+        "summary": summary,
+        "targets": targets(summary),
         "latency_at_fixed_rate": summarize_latency(runs),
         "runs": runs,
     }

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from common import ROOT, pinned, wait_http
+from common import ROOT, free_port, pinned, server_env, wait_http
 
 sys.path.insert(0, str(ROOT))
 from server.auth.passwords import Passwords  # noqa: E402
@@ -84,12 +84,24 @@ class Klear:
         self._loop.close()
 
     def start(self, port: int, cpu: int | None, **extra: str) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **self.env, **extra, "KLEAR_PORT": str(port)}
+        """`klear serve` on `port`, configured only by this fixture and `extra` (server_env)."""
+        env = {**server_env({**self.env, **extra}), "KLEAR_PORT": str(port)}
         proc = subprocess.Popen(pinned([sys.executable, "-m", "server", "serve"], cpu), cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.procs.append(proc)
         wait_http(f"http://127.0.0.1:{port}/readyz")
         return proc
+
+    def cluster(self, processes: int, redis: str | None, cpus: list[int | None]) -> list[int]:
+        """`processes` single-worker servers on their own ports, sharing `redis` (and one namespace in
+        it) when given; process i pinned to cpus[i % len(cpus)]. Returns their ports."""
+        extra = {"REDIS_URL": redis, "KLEAR_REDIS_PREFIX": f"bench{secrets.token_hex(3)}"} if redis else {}
+        if processes > 1 and not redis:
+            raise ValueError("more than one process needs Redis")
+        ports = [free_port() for _ in range(processes)]
+        for i, port in enumerate(ports):
+            self.start(port, cpus[i % len(cpus)], **extra)
+        return ports
 
     def stop_all(self) -> None:
         for proc in self.procs:

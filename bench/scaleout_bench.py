@@ -16,9 +16,10 @@ budget through a cgroup CFS quota (--worker-cores, default 0.4 of a core),
 and the comparison is one budgeted process against two equally budgeted ones,
 which is what adding a process on a machine with spare cores does. Server CPU
 (all worker processes) is recorded; quotas need root and cgroup v1's cpu
-controller, and without them the run is unconstrained and says so.
+controller, and without them the run is unconstrained and says so. The
+quota mechanism is common.budget, shared with cluster_curve.py.
 
-    python bench/scaleout_bench.py [--rounds 2] [--duration 10]
+    python bench/scaleout_bench.py [--rounds 2] [--duration 10] [--redis URL]
 """
 
 from __future__ import annotations
@@ -34,50 +35,10 @@ from pathlib import Path
 
 import psutil
 
-from common import ROOT, free_port, machine, wait_http, write
+from common import DEFAULT_REDIS, ROOT, budget, free_port, machine, release, wait_http, workers_of, write
 from klear_fixture import Klear
 
 FANOUT = ROOT / "bench" / "fanout"
-
-
-CGROUP = Path("/sys/fs/cgroup/cpu")
-
-
-def budget(pids: list[int], cores: float) -> list[Path]:
-    """Give each process its own CFS quota of `cores`; returns the cgroups made (empty if not possible)."""
-    if cores <= 0 or not os.access(CGROUP, os.W_OK):
-        return []
-    made = []
-    for pid in pids:
-        group = CGROUP / f"klear-bench-{pid}"
-        group.mkdir(exist_ok=True)
-        (group / "cpu.cfs_period_us").write_text("100000")
-        (group / "cpu.cfs_quota_us").write_text(str(int(cores * 100_000)))
-        (group / "cgroup.procs").write_text(str(pid))
-        made.append(group)
-    return made
-
-
-def release(groups: list[Path]) -> None:
-    for group in groups:
-        for _ in range(50):
-            try:
-                group.rmdir()
-                break
-            except OSError:  # processes still exiting
-                time.sleep(0.1)
-
-
-def workers_of(proc: psutil.Process, expected: int) -> list[int]:
-    """The serving processes: the process itself, or a supervisor's worker children."""
-    if expected == 1:
-        return [proc.pid]
-    for _ in range(100):
-        children = proc.children()
-        if len(children) == expected:
-            return [c.pid for c in children]
-        time.sleep(0.1)
-    raise RuntimeError("workers did not start")
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -99,8 +60,10 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=10)
     ap.add_argument("--window", type=int, default=8)
     ap.add_argument("--worker-cores", type=float, default=0.4)
+    ap.add_argument("--redis", default=DEFAULT_REDIS, metavar="URL",
+                    help=f"Redis both configurations share (default {DEFAULT_REDIS}); never read from REDIS_URL")
     args = ap.parse_args()
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis_url = args.redis
 
     klear = Klear("scaleout")
     klear.run(klear.create())
@@ -129,7 +92,7 @@ def main() -> None:
                 try:
                     wait_http(f"http://127.0.0.1:{port}/readyz")
                     proc = psutil.Process(server.pid)
-                    groups = budget(workers_of(proc, workers), args.worker_cores)
+                    groups = budget(workers_of(server.pid, workers), args.worker_cores)
                     cmd = ["node", str(FANOUT / "loadgen.js"), "--url", f"http://127.0.0.1:{port}",
                            "--clients", str(args.clients), "--workers", "1", "--window", str(args.window),
                            "--warmup", str(args.warmup), "--duration", str(args.duration),
@@ -160,7 +123,9 @@ def main() -> None:
     one, two = median(1, "deliveries_per_s"), median(2, "deliveries_per_s")
     ratio = two / one
     per_core = {w: statistics.median(r["deliveries_per_s"] / max(r["server_cores"], 1e-9) for r in runs[w]) for w in (1, 2)}
-    result = {"benchmark": "scaleout", "machine": machine(), "clients": args.clients, "runs": runs,
+    config = {"clients": args.clients, "window": args.window, "warmup": args.warmup, "duration": args.duration,
+              "rounds": args.rounds, "redis": redis_url, "processes": [1, 2], "worker_cores": args.worker_cores}
+    result = {"benchmark": "scaleout", "machine": machine(), "config": config, "clients": args.clients, "runs": runs,
               "worker_cores_budget": args.worker_cores if budgeted else None,
               "one_process": one, "two_processes": two, "ratio": ratio,
               "deliveries_per_server_core": per_core, "target_ratio": 1.6, "met": ratio >= 1.6}
@@ -172,7 +137,7 @@ def main() -> None:
     md = f"""# Scale-out: one process vs two processes sharing Redis ({machine()['when']})
 
 {args.clients} subscribers of one conversation, persisted `message:send` with {args.window} in flight, {args.rounds} rounds of
-{args.duration:.0f} s (median shown). `klear serve --workers N`, both with Redis. {budget_note}
+{args.duration:.0f} s (median shown). `klear serve --workers N`, both with Redis at {redis_url}. {budget_note}
 
 | processes | deliveries/s | server cores used | deliveries per server core-second |
 | --- | --- | --- | --- |

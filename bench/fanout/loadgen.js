@@ -36,7 +36,7 @@
 //
 // Usage: node loadgen.js --url http://127.0.0.1:3000 [--clients 1000]
 //        [--workers 2] [--window 1] [--rate 0] [--warmup 3] [--duration 10]
-//        [--payload-bytes 100] [--server-pid PID]
+//        [--payload-bytes 100] [--server-pid PID[,PID...]]  (CPU summed over the pids)
 //        node loadgen.js --idle --clients 10000 ...   (open, hold, no publisher)
 //        [--browser-headers]   (raw client: add a desktop browser's handshake headers)
 "use strict";
@@ -376,6 +376,7 @@ async function openMany(count, concurrency, fn) {
 // ------------------------------------------------------------- subscriber
 
 const MARK = Buffer.from("kkts");
+const SEQ = Buffer.from('"seq":');
 
 async function subscriberMain() {
   let cfg = null;
@@ -383,13 +384,16 @@ async function subscriberMain() {
   let count = 0;
   let latSum = 0;
   let countAll = 0; // deliveries since connect, never reset (loss check)
+  // order check, for servers whose deliveries carry a "seq" (ours): per connection, every seq
+  // must be the previous one + 1; one lower or equal is a duplicate or an overtaken message
+  let seqFrames = 0, late = 0, gaps = 0;
   let closed = 0;
   let closeReasons = {};
   let elu0 = performance.eventLoopUtilization();
   let cpu0 = process.cpuUsage();
   let t0 = nowUs();
 
-  function onFrame(buf) {
+  function onFrame(buf, _binary, st) {
     // A delivery is any frame carrying the timestamp marker; the publisher
     // is a separate connection, so acks never land here.
     const at = buf.indexOf(MARK);
@@ -405,6 +409,18 @@ async function subscriberMain() {
     count++;
     countAll++;
     latSum += lat;
+    const s = buf.indexOf(SEQ);
+    if (s < 0) return;
+    let j = s + SEQ.length, seq = 0;
+    while (buf[j] === 32) j++;
+    for (; j < buf.length; j++) {
+      const c = buf[j] - 48;
+      if (c < 0 || c > 9) break;
+      seq = seq * 10 + c;
+    }
+    seqFrames++;
+    if (st.hi !== null && seq <= st.hi) late++;
+    else { if (st.hi !== null && seq > st.hi + 1) gaps++; st.hi = seq; }
   }
   function onClose(code, reason) {
     closed++;
@@ -421,7 +437,9 @@ async function subscriberMain() {
           const i = cfg.indices[k];
           const auth = cfg.authList ? cfg.authList[i] : (cfg.auth ? substitute(cfg.auth, i) : null);
           const join = cfg.joinEvent ? { event: cfg.joinEvent, args: substitute(cfg.joinArgs || [], i) } : null;
-          return openConnection(cfg.url, codec, auth, join, onFrame, onClose, cfg.clientKind, cfg.offerDeflate);
+          const st = { hi: null };
+          return openConnection(cfg.url, codec, auth, join, (buf, bin) => onFrame(buf, bin, st), onClose,
+                                cfg.clientKind, cfg.offerDeflate);
         });
         process.socks = socks;
         process.send({ cmd: "opened", n: socks.length, deflate: socks.filter((s) => s.deflate).length });
@@ -437,7 +455,7 @@ async function subscriberMain() {
       const cpu = process.cpuUsage(cpu0);
       const wall = nowUs() - t0;
       process.send({
-        cmd: "stats", hist: Array.from(hist), count, latSum, countAll, closed, closeReasons,
+        cmd: "stats", hist: Array.from(hist), count, latSum, countAll, seqFrames, late, gaps, closed, closeReasons,
         elu: elu.utilization, cpu: (cpu.user + cpu.system) / wall, wallUs: wall,
       });
     } else if (m.cmd === "close") {
@@ -599,8 +617,12 @@ async function parentMain(a) {
   const acked0 = acked;
   const sent0 = sent;
   ackLatHist.fill(0);
-  const serverPid = a["server-pid"] ? parseInt(a["server-pid"], 10) : null;
-  const srvCpu0 = serverPid ? procCpuSeconds(serverPid) : null;
+  const serverPids = a["server-pid"] ? String(a["server-pid"]).split(",").map((x) => parseInt(x, 10)) : [];
+  const serversCpu = () => {
+    const each = serverPids.map(procCpuSeconds);
+    return each.length && !each.includes(null) ? each.reduce((x, y) => x + y, 0) : null;
+  };
+  const srvCpu0 = serversCpu();
   const mach0 = machineBusySeconds();
   const elu0 = performance.eventLoopUtilization();
   const cpu0 = process.cpuUsage();
@@ -608,7 +630,7 @@ async function parentMain(a) {
   await sleep(duration * 1000);
   const stats = await Promise.all(kids.map((c) => ask(c, { cmd: "report" }, "stats")));
   const wallUs = nowUs() - tm0;
-  const srvCpu1 = serverPid ? procCpuSeconds(serverPid) : null;
+  const srvCpu1 = serversCpu();
   const mach1 = machineBusySeconds();
   const pubElu = performance.eventLoopUtilization(elu0).utilization;
   const pubCpu = (() => { const c = process.cpuUsage(cpu0); return (c.user + c.system) / wallUs; })();
@@ -631,6 +653,7 @@ async function parentMain(a) {
     for (let b = 0; b < NBUCKETS; b++) hist[b] += s.hist[b];
   }
   const deliveredAll = finals.reduce((x, s) => x + s.countAll, 0);
+  const seqFrames = finals.reduce((x, s) => x + s.seqFrames, 0);
   const closedDuring = finals.reduce((x, s) => x + s.closed, 0);
   const closeReasons = {};
   for (const s of finals) for (const [k, v] of Object.entries(s.closeReasons)) closeReasons[k] = (closeReasons[k] || 0) + v;
@@ -666,6 +689,9 @@ async function parentMain(a) {
       expected_deliveries: acked * clients,
       delivered_total: deliveredAll,
       missing: inflight === 0 ? acked * clients - deliveredAll : null,
+      // null when deliveries carry no seq (the reference servers, msgpack)
+      duplicate_or_reordered: seqFrames ? finals.reduce((x, s) => x + s.late, 0) : null,
+      gaps: seqFrames ? finals.reduce((x, s) => x + s.gaps, 0) : null,
       subscribers_closed: closedDuring,
       close_reasons: closeReasons,
     },
