@@ -81,6 +81,16 @@ TARGET_PER_PROCESS, TARGET_RATIO = 3000, 0.8
 BUS_COUNTER = "klear_bus_messages_received_total"
 
 
+def two_person_conversations(klear: Klear, count: int) -> list[dict[str, Any]]:
+    """`count` conversations of two fresh users each, as the generator takes them: who sends, who receives."""
+    users = klear.run(klear.users(count * 2))
+    pairs = []
+    for sender, receiver in zip(users[::2], users[1::2], strict=True):
+        cid = klear.run(klear.conversation([sender, receiver]))
+        pairs.append({"conversation_id": str(cid), "sender": sender.token, "receiver": receiver.token})
+    return pairs
+
+
 def measure(klear: Klear, pairs: list[dict[str, Any]], shape: dict[str, Any], cpus: list[int | None],
             args: argparse.Namespace, process_cores: float = 0) -> dict[str, Any]:
     """One shape: start its servers (each capped to `process_cores` of a core when > 0 and possible),
@@ -149,12 +159,7 @@ def main() -> None:
     klear = Klear("chat")
     klear.run(klear.create())
     try:
-        users = klear.run(klear.users(args.pairs * 2))
-        pairs = []
-        for i in range(args.pairs):
-            sender, receiver = users[2 * i], users[2 * i + 1]
-            cid = klear.run(klear.conversation([sender, receiver]))
-            pairs.append({"conversation_id": str(cid), "sender": sender.token, "receiver": receiver.token})
+        pairs = two_person_conversations(klear, args.pairs)
         runs = []
         for shape in shapes(args):
             runs.append(measure(klear, pairs, shape, [0] if shape["processes"] == 1 else cpus, args))

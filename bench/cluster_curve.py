@@ -32,7 +32,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from chat_bench import measure
+from chat_bench import measure, two_person_conversations
 from common import DEFAULT_REDIS, ensure_node_modules, machine, write
 from klear_fixture import Klear
 
@@ -71,12 +71,7 @@ def main() -> None:
     klear.run(klear.create())
     runs = []
     try:
-        users = klear.run(klear.users(args.pairs * 2))
-        pairs = []
-        for i in range(args.pairs):
-            sender, receiver = users[2 * i], users[2 * i + 1]
-            cid = klear.run(klear.conversation([sender, receiver]))
-            pairs.append({"conversation_id": str(cid), "sender": sender.token, "receiver": receiver.token})
+        pairs = two_person_conversations(klear, args.pairs)
         for n in counts:
             shape = {"name": f"{n} process{'es' if n > 1 else ''}, Redis", "processes": n, "redis": args.redis}
             run = measure(klear, pairs, shape, [None], args, process_cores=args.process_cores)
