@@ -6,7 +6,8 @@ message, receipts update only a member's row, and typing requires a joined
 conversation. A direct conversation that is still a contact request
 (storage/conversations.py) refuses them all with `request_pending`. Messages
 stored here are delivered to this process's sockets at once and announced on
-the bus (sealed) for the other processes.
+the conversation's routed bus channel (sealed), which only the processes with
+a socket in the conversation hear.
 
 Who hears what: messages and edits go to every joined socket of the
 conversation; a receipt to every one but the socket that sent it (the reader's
@@ -25,7 +26,7 @@ from typing import Any
 
 from storage import audit, conversations, messages
 from storage.bus import Bus
-from storage.bus_messages import CHAT, ChatPosted
+from storage.bus_messages import ChatPosted, chat_channel
 from storage.database import Database
 from storage.messages import Message, NewMessage
 from storage.ratelimit import RateLimiter
@@ -78,7 +79,7 @@ class Chat:
         self._limiter = limiter
         self._rate = rate
         self.writer = MessageWriter(db, lanes=lanes)
-        self.streams = Streams(ConversationSource(db), self._deliver)
+        self.streams = Streams(ConversationSource(db), self._deliver, listen=self._listen, unlisten=self._unlisten)
         hub.on("conversation:join", Join, self.join)
         hub.on("conversation:leave", ConversationRef, self.leave)
         hub.on("message:send", Send, self.send)
@@ -95,7 +96,6 @@ class Chat:
     ) -> AsyncIterator[Chat]:
         """Chat until the block exits; then sends in flight are stored and delivery stops."""
         chat = cls(hub, db, bus, limiter, rate, lanes=lanes)
-        await bus.subscribe(CHAT, chat._on_chat)
         bus.on_reconnect(chat.streams.catch_up)
         try:
             yield chat
@@ -114,9 +114,17 @@ class Chat:
             await self._hub.emit_local("message:updated", wire.message_json(message), to=room(message.conversation_id))
 
     async def _announce(self, kind: str, message: Message) -> None:
-        """A message was stored or revised here: deliver it locally and tell the other processes."""
+        """A message was stored or revised here: deliver it locally, then tell the processes with members in
+        the conversation (none may listen: then Redis drops it)."""
         await self._received(kind, message)
-        await self._bus.publish(CHAT, ChatPosted(kind, message).encode(self._db.sealer))
+        posted = ChatPosted(kind, message)
+        await self._bus.route_many([(posted.channel, posted.encode(self._db.sealer))], here=False)
+
+    async def _listen(self, cid: uuid.UUID) -> None:
+        await self._bus.route(chat_channel(cid), self._on_chat)
+
+    def _unlisten(self, cid: uuid.UUID) -> None:
+        self._bus.unroute(chat_channel(cid), self._on_chat)
 
     async def _on_chat(self, _: str, data: bytes) -> None:
         posted = ChatPosted.decode(self._db.sealer, data)

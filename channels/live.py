@@ -7,6 +7,10 @@ its own bookings (`bookings:subscribe`); both use `Streams`, so updates arrive
 in order and recover after a reconnect exactly like chat messages.
 Notifications are pushed to the user's private room as they are announced;
 the REST list is their durable record.
+
+Each stream and each user is a routed bus channel (storage/bus.py): this
+process hears a booking's, a feed's or a user's announcements only while one of
+its sockets follows it or, for notifications, while the user has a socket here.
 """
 
 from __future__ import annotations
@@ -21,8 +25,8 @@ from typing import Any
 from pydantic import Field
 
 from storage import audit, bookings
-from storage.bus import Bus
-from storage.bus_messages import BOOKINGS, NOTIFICATIONS, BookingChanged, NotificationCreated
+from storage.bus import Bus, Handler
+from storage.bus_messages import BookingChanged, NotificationCreated, booking_channel, feed_channel, user_channel
 from storage.database import Database
 
 from .connections import Conn
@@ -96,13 +100,20 @@ _KINDS = {
 class Live:
     """Booking subscriptions and notification pushes of one process."""
 
-    def __init__(self, hub: Hub, db: Database) -> None:
+    def __init__(self, hub: Hub, db: Database, bus: Bus) -> None:
         self._hub = hub
         self._db = db
+        self._bus = bus
+        self._users: set[uuid.UUID] = set()  # users with a socket here, who hear their notifications
         self._streams = {
-            "booking": Streams(BookingSource(db), partial(self._deliver, _KINDS["booking"])),
-            "feed": Streams(FeedSource(db), partial(self._deliver, _KINDS["feed"])),
+            "booking": Streams(BookingSource(db), partial(self._deliver, _KINDS["booking"]),
+                               listen=partial(self._listen, booking_channel, self._on_booking),
+                               unlisten=partial(self._unlisten, booking_channel, self._on_booking)),
+            "feed": Streams(FeedSource(db), partial(self._deliver, _KINDS["feed"]),
+                            listen=partial(self._listen, feed_channel, self._on_feed),
+                            unlisten=partial(self._unlisten, feed_channel, self._on_feed)),
         }
+        hub.on_connect(self._connected)
         hub.on("booking:subscribe", BookingSubscribe, self.subscribe_booking)
         hub.on("booking:unsubscribe", BookingRef, self.unsubscribe_booking)
         hub.on("bookings:subscribe", FeedSubscribe, self.subscribe_feed)
@@ -113,26 +124,46 @@ class Live:
     @asynccontextmanager
     async def running(cls, hub: Hub, db: Database, bus: Bus) -> AsyncIterator[Live]:
         """Follow the scheduler's announcements on `bus` until the block exits."""
-        live = cls(hub, db)
+        live = cls(hub, db, bus)
         for streams in live._streams.values():
             bus.on_reconnect(streams.catch_up)
-        await bus.subscribe(BOOKINGS, live._on_booking)
-        await bus.subscribe(NOTIFICATIONS, live._on_notification)
         try:
             yield live
         finally:
             for streams in live._streams.values():
                 await streams.close()
+            for user in live._users:
+                bus.unroute(user_channel(user), live._on_notification)
+
+    async def _listen(self, channel: Callable[[uuid.UUID], str], handler: Handler, key: uuid.UUID) -> None:
+        await self._bus.route(channel(key), handler)
+
+    def _unlisten(self, channel: Callable[[uuid.UUID], str], handler: Handler, key: uuid.UUID) -> None:
+        self._bus.unroute(channel(key), handler)
+
+    async def _connected(self, conn: Conn) -> None:
+        """The user's first socket here: start hearing their notifications."""
+        user = conn.user_id
+        if user not in self._users and self._hub.conns.count_of(user) > 0:  # not gone again already
+            self._users.add(user)
+            await self._bus.route(user_channel(user), self._on_notification)
 
     async def _deliver(self, kind: _Kind, key: uuid.UUID, item: Any) -> None:
         await self._hub.emit_local(kind.event, kind.payload(item), to=kind.room(key))
 
     async def _on_booking(self, _: str, data: bytes) -> None:
+        """A change on a booking's channel: for the sockets following that booking."""
         change = BookingChanged.decode(data)
         booking_id, booking_seq, body = change.booking_id, change.booking_seq, change.event
         await self._streams["booking"].committed(booking_id, _BookingUpdate(booking_id, booking_seq, body))
+
+    async def _on_feed(self, channel: str, data: bytes) -> None:
+        """A change on a user's feed channel: for the sockets following all that user's bookings."""
+        change = BookingChanged.decode(data)
         for user_id, seq in change.feed.items():
-            await self._streams["feed"].committed(user_id, _FeedUpdate(user_id, seq, booking_id, booking_seq, body))
+            if feed_channel(user_id) == channel:
+                item = _FeedUpdate(user_id, seq, change.booking_id, change.booking_seq, change.event)
+                await self._streams["feed"].committed(user_id, item)
 
     async def _on_notification(self, _: str, data: bytes) -> None:
         created = NotificationCreated.decode(data)
@@ -182,3 +213,6 @@ class Live:
     async def _forget(self, conn: Conn) -> None:
         for name, key in conn.subscribed:
             self._streams[name].detach(key, conn.sid)
+        if conn.user_id in self._users and self._hub.conns.count_of(conn.user_id) == 0:
+            self._users.discard(conn.user_id)
+            self._bus.unroute(user_channel(conn.user_id), self._on_notification)

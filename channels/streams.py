@@ -2,8 +2,9 @@
 
 A stream is anything stored in PostgreSQL with a gap-free `seq` per key: a
 conversation's messages, a booking's updates, a user's booking feed. Items are
-committed by whichever process did the write, then announced to every process
-over the bus. Announcements from different processes can arrive out of order,
+committed by whichever process did the write, delivered by it to its own
+sockets, and announced over the bus to the processes that listen to that key:
+a process listens to a key only while its stream has local listeners. Announcements from different processes can arrive out of order,
 and can be lost while Redis is away, so each process keeps, per stream that
 has local listeners, the highest seq it has delivered to the stream's room:
 
@@ -52,6 +53,16 @@ class Source(Protocol):
 
 Deliver = Callable[[Any, Any], Awaitable[None]]
 SendOne = Callable[[Any], Awaitable[None]]
+Listen = Callable[[Any], Awaitable[None]]
+Unlisten = Callable[[Any], None]
+
+
+async def _always(_: Any) -> None:
+    """The default `listen`: the announcements of every key arrive anyway."""
+
+
+def _never(_: Any) -> None:
+    """The default `unlisten`."""
 
 
 @dataclass(slots=True)
@@ -74,9 +85,17 @@ class Attached:
 class Streams:
     """The delivery state of this process for one kind of stream, keyed by stream key."""
 
-    def __init__(self, source: Source, deliver: Deliver, *, gap_timeout: float = 0.15) -> None:
+    def __init__(
+        self, source: Source, deliver: Deliver, *, gap_timeout: float = 0.15, listen: Listen = _always,
+        unlisten: Unlisten = _never,
+    ) -> None:
+        """`listen(key)` starts hearing a key's announcements from other processes, and returns once they are
+        heard; it is awaited before the stream reads where it stands, so nothing falls between the two.
+        `unlisten(key)` stops it when the last local listener leaves."""
         self._source = source
         self._deliver = deliver
+        self._listen = listen
+        self._unlisten = unlisten
         self._gap_timeout = gap_timeout
         self._streams: dict[Hashable, _Stream] = {}
         self._opening: dict[Hashable, asyncio.Future[_Stream]] = {}
@@ -130,7 +149,12 @@ class Streams:
         fut: asyncio.Future[_Stream] = asyncio.get_running_loop().create_future()
         self._opening[cid] = fut
         try:
-            last = await self._source.last_seq(cid)
+            await self._listen(cid)
+            try:
+                last = await self._source.last_seq(cid)
+            except BaseException:
+                self._unlisten(cid)
+                raise
             stream = _Stream(delivered=last)
             self._streams[cid] = stream
             fut.set_result(stream)
@@ -175,6 +199,7 @@ class Streams:
         stream.listeners.discard(sid)
         if not stream.listeners:
             del self._streams[cid]
+            self._unlisten(cid)
             if stream.gap_task is not None:
                 stream.gap_task.cancel()
 
@@ -192,4 +217,6 @@ class Streams:
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for cid in self._streams:
+            self._unlisten(cid)
         self._streams.clear()

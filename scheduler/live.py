@@ -33,16 +33,21 @@ def notification_body(n: Notice) -> dict[str, Any]:
 
 
 def _notices(notices: list[Notice]) -> list[tuple[str, bytes]]:
-    return [
-        (NotificationCreated.channel, NotificationCreated(n.user_id, notification_body(n)).encode()) for n in notices
-    ]
+    created = [NotificationCreated(n.user_id, notification_body(n)) for n in notices]
+    return [(c.channel, c.encode()) for c in created]
 
 
 async def publish_notices(bus: Bus, notices: list[Notice]) -> None:
-    await bus.publish_many(_notices(notices))
+    await bus.route_many(_notices(notices))
 
 
 async def publish(bus: Bus, written: Written) -> None:
-    """Announce one committed booking change and the notifications it produced (one round trip to Redis)."""
+    """Announce one committed booking change and the notifications it produced (one round trip to Redis), on
+    the routed channels of the booking, of each participant's feed and of each notified user: this process's
+    sockets hear them first, then the processes with a socket that follows them. A video booking's change is
+    also broadcast, for the process hosting its session."""
     change = BookingChanged(written.booking_id, written.booking_seq, written.feed, written.event)
-    await bus.publish_many([(change.channel, change.encode()), *_notices(written.notices)])
+    data = change.encode()
+    await bus.route_many([*((channel, data) for channel in change.routes()), *_notices(written.notices)])
+    if change.video:
+        await bus.publish(change.channel, data)

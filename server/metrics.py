@@ -15,6 +15,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from storage.bus import Bus
+
 PoolUsage = Callable[[], tuple[int, int, int]]
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -50,11 +52,16 @@ class Metrics(Collector):
         self._latency: dict[tuple[str, str], _Histogram] = {}
         self._queries: dict[tuple[str, bool], _Histogram] = {}
         self._pool: PoolUsage | None = None
+        self._bus: Bus | None = None
         self.registry.register(self)
 
     def watch_pool(self, usage: PoolUsage | None) -> None:
         """Report this pool's usage at scrape time (None stops reporting)."""
         self._pool = usage
+
+    def watch_bus(self, bus: Bus | None) -> None:
+        """Report this bus's traffic at scrape time (None stops reporting)."""
+        self._bus = bus
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         key = (route, method, status)
@@ -96,5 +103,24 @@ class Metrics(Collector):
             ):
                 yield GaugeMetricFamily(name, doc, value=value)
 
+        if self._bus is not None:
+            yield from _bus_families(self._bus)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _bus_families(bus: Bus) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+    """What the bus carried for this process: routing works if `received` follows this process's own sockets."""
+    received = CounterMetricFamily("klear_bus_messages_received", "Bus messages this process's handlers received, "
+                                   "by channel kind (its own routed messages are not among them).", labels=["kind"])
+    for kind, count in bus.received.items():
+        received.add_metric([kind], count)
+    yield received
+    published = CounterMetricFamily("klear_bus_messages_published", "Bus messages this process published to Redis, "
+                                    "by channel kind.", labels=["kind"])
+    for kind, count in bus.published.items():
+        published.add_metric([kind], count)
+    yield published
+    yield GaugeMetricFamily("klear_bus_shard_subscriptions", "Routed (sharded pub/sub) channels this process "
+                            "listens to now.", value=bus.shard_subscriptions)

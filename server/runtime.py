@@ -14,12 +14,13 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from storage.bus import Bus, MemoryBus, RedisBus
+from storage.bus import AnyRedis, Bus, MemoryBus, RedisBus
 from storage.crypto import Sealer
 from storage.database import Database
 from storage.embedded import EmbeddedPostgres
@@ -43,7 +44,7 @@ class Runtime:
 
     settings: Settings
     db: Database
-    redis: Redis | None
+    redis: AnyRedis | None
     bus: Bus
     limiter: RateLimiter
     tokens: Tokens
@@ -65,18 +66,29 @@ async def database_url(stack: AsyncExitStack, settings: Settings) -> str:
     return settings.storage.database_url or await _embedded_url(stack, settings)
 
 
-async def connect_redis(url: str) -> Redis:
+CLUSTER_SCHEME = "redis+cluster://"
+
+
+async def connect_redis(url: str) -> AnyRedis:
     """A Redis client that has answered a PING; raises `Unavailable` otherwise.
 
-    Commands are retried briefly on connection errors, so the first command on
-    a pooled connection that went stale during a Redis restart reconnects
-    instead of failing.
+    A URL `redis+cluster://host:port` names a Redis Cluster by one of its nodes
+    (the others are discovered); any other URL, a single Redis. Commands are
+    retried briefly on connection errors, so the first command on a pooled
+    connection that went stale during a Redis restart reconnects instead of failing.
     """
-    client: Redis = Redis.from_url(
-        url, socket_connect_timeout=5, health_check_interval=15,
-        retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3),
-        retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
-    )
+    client: AnyRedis
+    if url.startswith(CLUSTER_SCHEME):
+        client = RedisCluster.from_url(
+            "redis://" + url[len(CLUSTER_SCHEME):], socket_connect_timeout=5,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3),
+        )
+    else:
+        client = Redis.from_url(
+            url, socket_connect_timeout=5, health_check_interval=15,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
+        )
     try:
         await client.ping()
     except Exception as exc:
@@ -103,7 +115,7 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
         metrics.watch_pool(db.usage)
         stack.callback(metrics.watch_pool, None)
 
-        redis: Redis | None = None
+        redis: AnyRedis | None = None
         bus: Bus
         limiter: RateLimiter
         if settings.storage.redis_url:
@@ -117,6 +129,8 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
         await sessions.attach(bus)
         await bus.start()
         stack.push_async_callback(bus.stop)
+        metrics.watch_bus(bus)
+        stack.callback(metrics.watch_bus, None)
 
         runtime = Runtime(
             settings=settings,

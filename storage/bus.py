@@ -1,51 +1,114 @@
-"""The event bus: broadcast of domain events to every process.
+"""The event bus: domain events between processes, over Redis pub/sub (sharded where routed) or in memory.
 
-Publishers send bytes on a named channel; every process subscribed to that
-channel receives them, in publish order. With Redis it is Redis pub/sub; without
-Redis it is an in-process queue with the same interface.
+Two kinds of channel:
+
+- broadcast channels (`subscribe`/`publish`): every process listens for as long
+  as it runs, and hears its own messages too (auth revocations, Socket.IO's
+  manager, the video relay's per-process channel);
+- routed channels (`route`/`unroute`/`route_many`): one per conversation,
+  booking, feed or user. A process listens only while some local socket cares,
+  so its cost follows its own members, not the cluster's traffic. The sender
+  delivers to its own handlers directly (no Redis round trip) and publishes for
+  the others; its own publication comes back tagged with its origin id and is
+  dropped, so nothing is handled twice.
+
+Routed channels use Redis 7 sharded pub/sub (SSUBSCRIBE/SPUBLISH), so the same
+code runs on one Redis or a Redis Cluster, where each channel lives on the
+shard that owns its slot. Broadcast channels use classic pub/sub, which a
+cluster passes to every node: every process hears them anyway. Without Redis
+it is an in-process queue with the same interface.
 
 Pub/sub is fire-and-forget: an event published while Redis is unreachable, or
 while a listener is reconnecting, is gone. Consumers that must not lose events
 (chat, booking updates) therefore keep the durable copy in PostgreSQL and use
 the bus only to wake listeners; `on_reconnect` callbacks tell them when to
-catch up from the database after an outage.
+catch up from the database after an outage. A routed subscription returns once
+Redis confirmed it, so a caller that reads the database afterwards misses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.asyncio.cluster import RedisCluster
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], Awaitable[None]]
 ReconnectHandler = Callable[[], Awaitable[None]]
+AnyRedis = Redis | RedisCluster
+CONFIRM_TIMEOUT = 2.0
+_ORIGIN = 16  # bytes of origin id in front of a routed message
+
+
+def kind_of(channel: str) -> str:
+    """A channel's kind for metrics: `chat` for `chat:<id>`, the name itself for a broadcast channel."""
+    return channel.split(":", 1)[0]
 
 
 class Bus:
-    """Shared behaviour: the handler table and the reconnect callbacks."""
+    """Shared behaviour: the handler tables, local delivery, counters and the reconnect callbacks."""
 
     def __init__(self) -> None:
         self._handlers: defaultdict[str, list[Handler]] = defaultdict(list)
+        self._routes: dict[str, list[Handler]] = {}
         self._on_reconnect: list[ReconnectHandler] = []
         self._task: asyncio.Task[None] | None = None
+        self.origin = uuid.uuid4().bytes
+        self.received: Counter[str] = Counter()
+        self.published: Counter[str] = Counter()
+
+    @property
+    def shard_subscriptions(self) -> int:
+        """Routed channels this process listens to now."""
+        return len(self._routes)
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
-        """Call `handler(channel, data)` for every later event on `channel`."""
+        """Call `handler(channel, data)` for every later event on broadcast `channel`."""
         self._handlers[channel].append(handler)
+
+    async def route(self, channel: str, handler: Handler) -> None:
+        """Call `handler` for every later event on routed `channel` published by another process."""
+        handlers = self._routes.setdefault(channel, [])
+        handlers.append(handler)
+        if len(handlers) == 1:
+            await self._listen_to(channel)
+
+    def unroute(self, channel: str, handler: Handler) -> None:
+        """Stop calling `handler` for `channel`; the subscription ends with its last handler."""
+        handlers = self._routes.get(channel)
+        if handlers is None or handler not in handlers:
+            return
+        handlers.remove(handler)
+        if not handlers:
+            del self._routes[channel]
+            self._stop_listening(channel)
+
+    async def _listen_to(self, channel: str) -> None:
+        """Start hearing routed `channel` from other processes (nothing to do in one process)."""
+
+    def _stop_listening(self, channel: str) -> None:
+        """Stop hearing routed `channel`."""
 
     def on_reconnect(self, callback: ReconnectHandler) -> None:
         """Call `callback()` after the bus recovers from a lost connection."""
         self._on_reconnect.append(callback)
 
-    async def _dispatch(self, channel: str, data: bytes) -> None:
-        for handler in self._handlers.get(channel, ()):
+    async def _dispatch(self, handlers: Sequence[Handler], channel: str, data: bytes) -> None:
+        self.received[kind_of(channel)] += 1
+        for handler in list(handlers):
             try:
                 await handler(channel, data)
             except Exception:
@@ -62,20 +125,31 @@ class Bus:
             self._task = None
 
     async def publish(self, channel: str, data: bytes) -> bool:
-        """Send `data` to every subscriber of `channel`; False if the bus could not take it."""
-        raise NotImplementedError
+        """Send `data` to every subscriber of broadcast `channel`; False if the bus could not take it."""
+        return await self.publish_many([(channel, data)])
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> bool:
-        """Send several (channel, data) messages in this order; False if the bus could not take them all.
-        One round trip over Redis, where a change announces more than one thing (a booking and its notices)."""
-        sent = True
-        for channel, data in messages:
-            sent = await self.publish(channel, data) and sent
-        return sent
+        """Send several (channel, data) broadcast messages in this order; False if the bus could not take them all.
+        One round trip over Redis, where a change announces more than one thing."""
+        raise NotImplementedError
+
+    async def route_many(self, messages: Sequence[tuple[str, bytes]], *, here: bool = True) -> bool:
+        """Send routed messages: first to this process's handlers (if `here`; a caller that delivered locally
+        itself passes False), then to the other processes listening; False if Redis could not take them."""
+        if here:
+            for channel, data in messages:
+                handlers = self._routes.get(channel)
+                if handlers:
+                    await self._dispatch(handlers, channel, data)
+        return await self._send_routed(messages)
+
+    async def _send_routed(self, messages: Sequence[tuple[str, bytes]]) -> bool:
+        return True
 
 
 class MemoryBus(Bus):
-    """One process: events go through a queue drained by one task, preserving order."""
+    """One process: broadcasts go through a queue drained by one task, preserving order; routed messages have
+    no other process to reach."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -84,71 +158,262 @@ class MemoryBus(Bus):
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="bus-memory")
 
-    async def publish(self, channel: str, data: bytes) -> bool:
-        self._queue.put_nowait((channel, data))
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> bool:
+        for message in messages:
+            self._queue.put_nowait(message)
         return True
 
     async def _run(self) -> None:
         while True:
             channel, data = await self._queue.get()
-            await self._dispatch(channel, data)
+            await self._dispatch(self._handlers.get(channel, ()), channel, data)
+
+
+@dataclass(slots=True)
+class _Shard:
+    """One pub/sub connection: to the single Redis, or to the cluster master that owns some of our channels."""
+
+    pubsub: PubSub
+    client: Redis  # the bus's own, closed with the shard
+    reader: asyncio.Task[None] | None = None
 
 
 class RedisBus(Bus):
-    """Redis pub/sub with a listener that reconnects and resubscribes by itself."""
+    """Redis (or Redis Cluster) sharded pub/sub, with listeners that reconnect and resubscribe by themselves.
 
-    def __init__(self, redis: Redis, prefix: str, *, max_backoff: float = 2.0) -> None:
+    One reader task per shard connection (one on a single Redis, one per master
+    owning a channel on a cluster), so a quiet shard never delays a busy one.
+    Any reader's connection error restarts them all: after the reconnect the
+    callbacks catch up from the database, whatever shard was lost.
+    """
+
+    def __init__(self, redis: AnyRedis, prefix: str, *, max_backoff: float = 2.0) -> None:
         super().__init__()
         self._redis = redis
         self._prefix = f"{prefix}:bus:"
         self._max_backoff = max_backoff
-        self._pubsub: PubSub | None = None
+        self._shards: dict[str, _Shard] = {}
+        self._lock = asyncio.Lock()  # one (un)subscribe command at a time, and none while reconnecting
+        self._confirming: dict[str, asyncio.Future[None]] = {}
+        self._failed = asyncio.Event()
+        self._dropped: set[str] = set()
+        self._wake = asyncio.Event()
+        self._janitor: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
         new = channel not in self._handlers
         await super().subscribe(channel, handler)
-        if new and self._pubsub is not None and self.subscribed.is_set():
+        if new:
+            await self._listen_to(channel)
+
+    def _broadcast(self, name: str) -> bool:
+        return name[len(self._prefix) :] in self._handlers
+
+    def _shard_key(self, name: str) -> str:
+        if not isinstance(self._redis, RedisCluster):
+            return "redis"
+        if self._broadcast(name):  # classic pub/sub: a cluster passes it to every node, so any node will do
+            return str(self._redis.get_default_node().name)
+        return str(self._redis.get_node_from_key(name).name)  # the master owning the channel's slot
+
+    def _shard_client(self, key: str) -> Redis:
+        """A connection of the bus's own for one shard: never back in the publishers' pool, where it would be
+        the stale connection a publish picks up after Redis restarted."""
+        if isinstance(self._redis, RedisCluster):
+            host, port = key.rsplit(":", 1)  # a node's name
+            kwargs = self._redis.get_connection_kwargs()
+            return Redis(host=host, port=int(port), password=kwargs.get("password"),
+                         username=kwargs.get("username"), socket_connect_timeout=5, retry=Retry(NoBackoff(), 0))
+        pool = self._redis.connection_pool
+        kwargs = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}  # a lost one must surface, see _read
+        return Redis(connection_pool=ConnectionPool(connection_class=pool.connection_class, **kwargs))
+
+    def _shard_for(self, name: str) -> _Shard:
+        """The shard connection of channel `name`, made if it is the first there."""
+        key = self._shard_key(name)
+        shard = self._shards.get(key)
+        if shard is None:
+            client = self._shard_client(key)
+            shard = self._shards[key] = _Shard(client.pubsub(), client)
+        return shard
+
+    async def _ssubscribe(self, names: Sequence[str]) -> None:
+        """SUBSCRIBE the broadcast channels among `names` and SSUBSCRIBE the routed ones, grouped by shard (and by
+        slot on a cluster: one command may not span slots)."""
+        groups: defaultdict[tuple[str, int], list[str]] = defaultdict(list)
+        for name in names:
+            slot = -1 if self._broadcast(name) else self._redis.keyslot(name) if isinstance(self._redis, RedisCluster) else 0
+            groups[(self._shard_key(name), slot)].append(name)
+        for (_, slot), group in groups.items():
+            shard = self._shard_for(group[0])
+            if slot == -1:
+                await shard.pubsub.subscribe(*group)
+            else:
+                await shard.pubsub.ssubscribe(*group)
+            if shard.reader is None:  # only now: reading needs the connection the command opened
+                shard.reader = asyncio.create_task(self._read(shard), name="bus-redis-shard")
+
+    async def _listen_to(self, channel: str) -> None:
+        self._dropped.discard(channel)
+        if not self.subscribed.is_set():
+            return  # the reconnecting listener subscribes it, then callbacks catch up from the database
+        name = self._prefix + channel
+        confirmed = self._confirming.get(name)
+        if confirmed is None:
+            confirmed = self._confirming[name] = asyncio.get_running_loop().create_future()
             try:
-                await self._pubsub.subscribe(self._prefix + channel)
+                async with self._lock:
+                    await self._ssubscribe([name])
             except (RedisError, OSError):
+                self._confirming.pop(name, None)
+                self._failed.set()
                 log.debug("subscribe deferred to the reconnecting listener", extra={"channel": channel})
+                return
+        try:
+            await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
+        except TimeoutError:
+            log.warning("subscription not confirmed in time", extra={"channel": channel})
+
+    def _stop_listening(self, channel: str) -> None:
+        self._dropped.add(channel)
+        self._wake.set()
+
+    async def _unsubscribe_dropped(self) -> None:
+        """Unsubscribe, off the caller's path, from routed channels nobody here listens to any more."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            gone = [c for c in self._dropped if c not in self._routes and c not in self._handlers]
+            self._dropped.clear()
+            if not gone or not self.subscribed.is_set():
+                continue
+            try:
+                async with self._lock:
+                    for channel in gone:
+                        name = self._prefix + channel
+                        shard = self._shards.get(self._shard_key(name))
+                        if shard is not None:
+                            await shard.pubsub.sunsubscribe(name)
+            except (RedisError, OSError):
+                self._failed.set()
 
     async def start(self) -> None:
+        self._janitor = asyncio.create_task(self._unsubscribe_dropped(), name="bus-unsubscribe")
         self._task = asyncio.create_task(self._listen(), name="bus-redis")
         await asyncio.wait_for(self.subscribed.wait(), timeout=10)
 
-    async def publish(self, channel: str, data: bytes) -> bool:
-        return await self.publish_many([(channel, data)])
+    async def stop(self) -> None:
+        if self._janitor is not None:
+            self._janitor.cancel()
+            await asyncio.gather(self._janitor, return_exceptions=True)
+            self._janitor = None
+        await super().stop()
 
     async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> bool:
+        return await self._send(messages, sharded=False)
+
+    async def _send_routed(self, messages: Sequence[tuple[str, bytes]]) -> bool:
+        return await self._send([(channel, self.origin + data) for channel, data in messages], sharded=True)
+
+    async def _send(self, messages: Sequence[tuple[str, bytes]], *, sharded: bool) -> bool:
         if not messages:
             return True
         try:
             if len(messages) == 1:
-                await self._redis.publish(self._prefix + messages[0][0], messages[0][1])
+                send = self._redis.spublish if sharded else self._redis.publish
+                await send(self._prefix + messages[0][0], messages[0][1])
             else:
                 async with self._redis.pipeline(transaction=False) as pipe:
                     for channel, data in messages:
-                        pipe.publish(self._prefix + channel, data)
+                        (pipe.spublish if sharded else pipe.publish)(self._prefix + channel, data)
                     await pipe.execute()
-            return True
         except (RedisError, OSError):
-            log.warning("bus publish failed; consumers will recover from the database",
+            log.warning("bus publish failed; consumers will recover from the database", exc_info=True,
                         extra={"channel": messages[0][0]})
             return False
+        for channel, _ in messages:
+            self.published[kind_of(channel)] += 1
+        return True
+
+    async def _read(self, shard: _Shard) -> None:
+        """Dispatch one shard's messages until its connection fails, which restarts every shard: a pub/sub
+        that reconnected by itself would not say what it missed, while our reconnect callbacks catch up."""
+        try:
+            while True:
+                message = await shard.pubsub.get_message(timeout=None)
+                if message is not None:
+                    await self._received(message)
+        except Exception as exc:  # a lost connection mostly; whatever it was, reconnecting recovers
+            log.warning("bus connection lost", extra={"event": "bus_disconnected", "error_type": type(exc).__name__})
+            self._failed.set()
+
+    async def _received(self, message: dict[str, Any]) -> None:
+        kind, name = message["type"], message["channel"]
+        name = name.decode() if isinstance(name, bytes) else name
+        if kind in ("subscribe", "ssubscribe"):
+            future = self._confirming.pop(name, None)
+            if future is not None and not future.done():
+                future.set_result(None)
+            return
+        if not name.startswith(self._prefix):
+            return
+        channel, data = name[len(self._prefix) :], message["data"]
+        if kind == "message":
+            handlers = self._handlers.get(channel)
+            if handlers:
+                await self._dispatch(handlers, channel, data)
+        elif kind == "smessage":
+            routed = self._routes.get(channel)
+            if routed and data[:_ORIGIN] != self.origin:
+                await self._dispatch(routed, channel, data[_ORIGIN:])
+
+    async def _connect(self) -> None:
+        """Open the shard connections and subscribe every channel this process listens to."""
+        if isinstance(self._redis, RedisCluster):
+            await self._redis.nodes_manager.initialize()  # after a failover, find the new masters
+        names = [self._prefix + c for c in [*self._handlers, *self._routes]]
+        if not names:
+            await self._redis.ping()
+        loop = asyncio.get_running_loop()
+        confirmed = [self._confirming.setdefault(name, loop.create_future()) for name in names]
+        async with self._lock:
+            await self._ssubscribe(names)
+        try:
+            await asyncio.wait_for(asyncio.gather(*confirmed), CONFIRM_TIMEOUT)
+        except TimeoutError:
+            raise RedisConnectionError("subscriptions not confirmed") from None
+
+    async def _close_shards(self) -> None:
+        shards, self._shards = list(self._shards.values()), {}
+        readers = [s.reader for s in shards if s.reader is not None and s.reader is not asyncio.current_task()]
+        for reader in readers:
+            reader.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for shard in shards:
+            await shard.pubsub.aclose()
+            await shard.client.aclose(close_connection_pool=True)
+        for future in self._confirming.values():
+            if not future.done():
+                future.set_result(None)  # the reconnect catches up whatever was missed
+        self._confirming.clear()
 
     async def _listen(self) -> None:
         backoff = 0.05
         first = True
-        while True:
-            pubsub = self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-            try:
-                channels = [self._prefix + c for c in self._handlers]
-                if channels:
-                    await pubsub.subscribe(*channels)
-                else:
-                    await pubsub.ping()
+        try:
+            while True:
+                self._failed.clear()
+                try:
+                    await self._connect()
+                except (RedisError, OSError) as exc:
+                    self.subscribed.clear()
+                    await self._close_shards()
+                    log.warning("bus connection lost", extra={"event": "bus_disconnected",
+                                                              "error_type": type(exc).__name__, "retry_in": backoff})
+                    await asyncio.sleep(backoff)
+                    backoff = min(self._max_backoff, backoff * 2)
+                    continue
                 self.subscribed.set()
                 if not first:
                     log.info("bus reconnected", extra={"event": "bus_reconnected"})
@@ -157,15 +422,12 @@ class RedisBus(Bus):
                             await callback()
                         except Exception:
                             log.exception("bus reconnect callback failed")
-                first, backoff = False, 0.05
-                async for message in pubsub.listen():
-                    if message["type"] == "message":
-                        await self._dispatch(message["channel"].decode()[len(self._prefix) :], message["data"])
-            except (RedisError, OSError) as exc:
+                first = False
+                await self._failed.wait()
                 self.subscribed.clear()
-                log.warning("bus connection lost", extra={"event": "bus_disconnected", "error_type": type(exc).__name__, "retry_in": backoff})
+                await self._close_shards()
+                backoff = 0.05
                 await asyncio.sleep(backoff)
-                backoff = min(self._max_backoff, backoff * 2)
-            finally:
-                self._pubsub = None
-                await pubsub.aclose()
+        finally:
+            self.subscribed.clear()
+            await self._close_shards()

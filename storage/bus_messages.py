@@ -20,9 +20,27 @@ from .crypto import Sealer
 from .messages import Message
 
 AUTH = "auth"
-CHAT = "chat"
 BOOKINGS = "bookings"
-NOTIFICATIONS = "notifications"
+
+
+def chat_channel(conversation_id: uuid.UUID) -> str:
+    """The routed channel of one conversation: heard by the processes with a socket in it."""
+    return f"chat:{conversation_id}"
+
+
+def booking_channel(booking_id: uuid.UUID) -> str:
+    """The routed channel of one booking's updates (sockets following that booking)."""
+    return f"booking:{booking_id}"
+
+
+def feed_channel(user_id: uuid.UUID) -> str:
+    """The routed channel of one user's booking feed (sockets following all their bookings)."""
+    return f"feed:{user_id}"
+
+
+def user_channel(user_id: uuid.UUID) -> str:
+    """The routed channel of what is pushed to one user (notifications): heard where they have a socket."""
+    return f"user:{user_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +74,10 @@ def decode_auth(data: bytes) -> SessionRevoked | UserChanged:
 @dataclass(frozen=True, slots=True)
 class BookingChanged:
     """A committed booking change: its per-booking seq, each participant's feed seq, and the event body
-    (docs/booking.md describes the body; `booking` inside it is the booking as the API shows it)."""
+    (docs/booking.md describes the body; `booking` inside it is the booking as the API shows it).
+
+    Routed to the booking's channel and each participant's feed channel; a video booking's change is also
+    broadcast on `bookings`, for the process that hosts its session (rtc/service.py)."""
 
     booking_id: uuid.UUID
     booking_seq: int
@@ -68,6 +89,14 @@ class BookingChanged:
     def booking(self) -> dict[str, Any]:
         booking: dict[str, Any] = self.event["booking"]
         return booking
+
+    def routes(self) -> list[str]:
+        """The routed channels this change goes to: its booking's, and each participant's feed."""
+        return [booking_channel(self.booking_id), *(feed_channel(user) for user in self.feed)]
+
+    @property
+    def video(self) -> bool:
+        return bool(self.booking.get("mode") == "video")
 
     def encode(self) -> bytes:
         return msgpack.packb({
@@ -88,7 +117,10 @@ class NotificationCreated:
 
     user_id: uuid.UUID
     notification: dict[str, Any]
-    channel: ClassVar[str] = NOTIFICATIONS
+
+    @property
+    def channel(self) -> str:
+        return user_channel(self.user_id)
 
     def encode(self) -> bytes:
         return msgpack.packb({"user_id": str(self.user_id), "notification": self.notification})
@@ -111,9 +143,12 @@ def _dt(value: float | None) -> datetime | None:
 class ChatPosted:
     """A chat message stored (`kind` "new") or revised ("updated") by some process; sealed on the bus."""
 
+    @property
+    def channel(self) -> str:
+        return chat_channel(self.message.conversation_id)
+
     kind: str
     message: Message
-    channel: ClassVar[str] = CHAT
     _CONTEXT: ClassVar[str] = "bus.chat"
 
     def encode(self, sealer: Sealer) -> bytes:

@@ -198,7 +198,9 @@ class StorageSettings:
         "DATABASE_URL", url("postgres", "postgresql"), None, "PostgreSQL URL. Unset: an embedded PostgreSQL in the data folder."
     )
     redis_url: str | None = setting(
-        "REDIS_URL", url("redis", "rediss", "unix"), None, "Redis URL. Unset: in-memory equivalents (single process only)."
+        "REDIS_URL", url("redis", "rediss", "unix", "redis+cluster"), None,
+        "Redis URL; `redis+cluster://host:port` names a Redis Cluster by one of its nodes. "
+        "Unset: in-memory equivalents (single process only)."
     )
     redis_prefix: str = setting("KLEAR_REDIS_PREFIX", _prefix, "klear", "Namespace for every Redis key and channel.")
     data_dir: Path = setting(

@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from storage.bus import RedisBus
+from storage.bus_messages import user_channel
 from storage import bookings
 from storage.crypto import Sealer
 from storage.database import Database
@@ -20,18 +21,28 @@ from .conftest import ALL_DAY, make_practitioner, next_weekday_date
 pytestmark = pytest.mark.redis
 
 
+class Published(dict[str, list[dict]]):
+    """Messages published on the bus, decoded: "bookings" (broadcast), and "notifications" of followed users."""
+
+    def __init__(self, bus: RedisBus) -> None:
+        super().__init__(bookings=[], notifications=[])
+        self._bus = bus
+
+    async def collect(self, channel: str, data: bytes) -> None:
+        self["bookings" if channel == "bookings" else "notifications"].append(msgpack.unpackb(data))
+
+    async def follow(self, user_id: str) -> None:
+        """Hear the notifications of `user_id` (routed: only a listener of that user's channel hears them)."""
+        await self._bus.route(user_channel(uuid.UUID(user_id)), self.collect)
+
+
 @pytest.fixture
 async def bus_messages(redis_url, redis_env):
-    """Everything published on the test's "bookings" and "notifications" channels, decoded."""
+    """Everything published on the test's "bookings" channel and followed users' notification channels, decoded."""
     redis = Redis.from_url(redis_url)
     bus = RedisBus(redis, redis_env["KLEAR_REDIS_PREFIX"])
-    got: dict[str, list[dict]] = {"bookings": [], "notifications": []}
-
-    async def collect(channel: str, data: bytes) -> None:
-        got[channel].append(msgpack.unpackb(data))
-
-    for channel in got:
-        await bus.subscribe(channel, collect)
+    got = Published(bus)
+    await bus.subscribe("bookings", got.collect)
     await bus.start()
     yield got
     await bus.stop()
@@ -91,6 +102,8 @@ async def test_notifications_are_published_to_their_recipient(start_server, redi
     server = await start_server(**redis_env)
     p = await make_practitioner(clients(server.url), weekly=ALL_DAY, needs_approval=True)
     client = await signed_up(clients(server.url))
+    await bus_messages.follow(p.id)
+    await bus_messages.follow(client.session.user_id)
     booked = await client.book(p.offering_id, f"{next_weekday_date(2)}T10:00:00Z")
     await p.client.booking_action(booked["id"], "decline", "fully booked that week")
 

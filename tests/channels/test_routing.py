@@ -1,0 +1,112 @@
+"""Per-conversation routing over Redis sharded pub/sub: a process hears only what its sockets care about,
+delivers its own messages locally first, and every socket still gets every message once, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+
+import pytest
+
+from ..support.eventually import eventually, holds
+from ..support.redis_cluster import RedisClusterServers
+from .conftest import joined_pair
+
+
+async def _metric(clients, url: str, name: str, kind: str | None = None) -> float:
+    """One sample of /metrics (0 if absent): `name`, with label kind="`kind`" if given."""
+    text = (await clients(url).raw("GET", "/metrics")).raw.decode()
+    label = r"\{kind=\"" + re.escape(kind) + r"\"\}" if kind is not None else ""
+    found = re.search("^" + re.escape(name) + label + r" ([0-9.e+]+)$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+async def _race_joins_with_messages(ra, rb, cid: str, rounds: int) -> int:
+    """Both members send concurrently while the second leaves and rejoins over and over; returns the count sent."""
+    sent = 0
+
+    async def send(r, tag: str) -> None:
+        nonlocal sent
+        for i in range(rounds):
+            await r.send(cid, f"{tag}{i}")
+            sent += 1
+            await asyncio.sleep(random.random() / 200)
+
+    async def churn() -> None:
+        for _ in range(rounds // 3):
+            await rb.call("conversation:leave", {"conversation_id": cid})
+            await asyncio.sleep(random.random() / 100)
+            await rb.join(cid)
+
+    await asyncio.gather(send(ra, "a"), send(rb, "b"), churn())
+    return sent
+
+
+def _exactly_once_in_order(r, cid: str, total: int) -> None:
+    assert [m["seq"] for m in r.received[cid]] == list(range(1, total + 1))
+
+
+async def test_members_on_two_processes_get_every_message_once_in_order_while_joins_race(
+    start_server, redis_env, clients, realtime,
+):
+    a, b, idle = [await start_server(**redis_env) for _ in range(3)]
+    alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
+    total = await _race_joins_with_messages(ra, rb, cid, 30)
+    await rb.join(cid)  # the last leave may have been the last word: a final join recovers what followed
+    await eventually(lambda: holds(len(ra.received[cid]) == total and len(rb.received[cid]) == total,
+                                   (len(ra.received[cid]), len(rb.received[cid]), total)))
+    for r in (ra, rb):
+        _exactly_once_in_order(r, cid, total)
+    # Each side heard the other's messages over the bus, never its own; the idle process heard none.
+    assert 0 < await _metric(clients, b.url, "klear_bus_messages_received_total", "chat") <= total
+    assert await _metric(clients, a.url, "klear_bus_messages_published_total", "chat") >= 30
+    assert await _metric(clients, idle.url, "klear_bus_messages_received_total", "chat") == 0
+    assert await _metric(clients, a.url, "klear_bus_shard_subscriptions") >= 1
+    assert await _metric(clients, idle.url, "klear_bus_shard_subscriptions") == 0
+
+
+async def test_a_process_stops_listening_when_its_last_member_leaves(start_server, redis_env, clients, realtime):
+    a, b = await start_server(**redis_env), await start_server(**redis_env)
+    alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
+    await ra.send(cid, "while both are in")
+    await eventually(lambda: holds(len(rb.received[cid]) == 1))
+    heard = await _metric(clients, b.url, "klear_bus_messages_received_total", "chat")
+    await rb.call("conversation:leave", {"conversation_id": cid})
+    for i in range(5):
+        await ra.send(cid, f"after the leave {i}")
+    await eventually(lambda: holds(len(ra.received[cid]) == 6))
+    await rb.join(cid)  # recovery, from PostgreSQL
+    await eventually(lambda: holds(len(rb.received[cid]) == 6))
+    _exactly_once_in_order(rb, cid, 6)
+    assert await _metric(clients, b.url, "klear_bus_messages_received_total", "chat") == heard
+
+
+@pytest.fixture
+async def redis_cluster():
+    cluster = RedisClusterServers()
+    try:
+        await cluster.start()
+        yield cluster
+    finally:
+        await cluster.stop()
+
+
+async def test_chat_across_processes_on_a_redis_cluster_survives_a_master_failover(
+    start_server, redis_env, redis_cluster, clients, realtime,
+):
+    env = {**redis_env, "REDIS_URL": redis_cluster.url}
+    a, b = await start_server(**env), await start_server(**env)
+    alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
+    for i in range(10):
+        await (ra if i % 2 == 0 else rb).send(cid, f"before{i}")
+    await eventually(lambda: holds(len(ra.received[cid]) == 10 and len(rb.received[cid]) == 10))
+    assert await _metric(clients, b.url, "klear_bus_messages_received_total", "chat") == 5
+
+    await redis_cluster.kill_master_of(f"{env['KLEAR_REDIS_PREFIX']}:bus:chat:{cid}")
+    for i in range(10):
+        await (ra if i % 2 == 0 else rb).send(cid, f"after{i}")  # acked: stored, whatever the bus did
+    await eventually(lambda: holds(len(ra.received[cid]) == 20 and len(rb.received[cid]) == 20,
+                                   (len(ra.received[cid]), len(rb.received[cid]))), timeout=30)
+    for r in (ra, rb):
+        _exactly_once_in_order(r, cid, 20)
