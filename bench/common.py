@@ -161,7 +161,8 @@ def metric(port: int, name: str) -> float | None:
         text = resp.read().decode()
     values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
               if line.startswith(name) and line[len(name):len(name) + 1] in ("{", " ")]
-    return sum(values) if values else None
+    declared = f"# TYPE {name} " in text  # a counter with no samples yet has counted nothing: 0, not n/a
+    return sum(values) if values or declared else None
 
 
 def ensure_node_modules() -> None:
