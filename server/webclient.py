@@ -31,11 +31,10 @@ def _file(relative: str) -> Path | None:
     """The file of clients/web at `relative`, if there is one; a path no file system takes (a NUL, too long) has none."""
     try:
         candidate = (ROOT / relative).resolve()
-        if candidate.is_relative_to(ROOT) and candidate.is_file():
-            return candidate
+        found = candidate.is_relative_to(ROOT) and candidate.is_file()
     except (ValueError, OSError):
-        pass
-    return None
+        return None
+    return candidate if found else None
 
 
 async def page(request: web.Request) -> web.StreamResponse:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
