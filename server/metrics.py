@@ -124,3 +124,5 @@ def _bus_families(bus: Bus) -> Iterator[CounterMetricFamily | GaugeMetricFamily]
     yield published
     yield GaugeMetricFamily("klear_bus_shard_subscriptions", "Routed (sharded pub/sub) channels this process "
                             "listens to now.", value=bus.shard_subscriptions)
+    yield GaugeMetricFamily("klear_bus_unsent", "Publications waiting for Redis to take them again (routed ones and "
+                            "auth revocations are held, in order, while Redis refuses them).", value=bus.unsent)

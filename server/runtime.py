@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
@@ -67,28 +67,36 @@ async def database_url(stack: AsyncExitStack, settings: Settings) -> str:
 
 
 CLUSTER_SCHEME = "redis+cluster://"
+POOL_WAIT = 5.0  # seconds a command may wait for a free Redis connection
 
 
-async def connect_redis(url: str) -> AnyRedis:
+async def connect_redis(url: str, pool_max: int) -> AnyRedis:
     """A Redis client that has answered a PING; raises `Unavailable` otherwise.
 
     A URL `redis+cluster://host:port` names a Redis Cluster by one of its nodes
     (the others are discovered); any other URL, a single Redis. Commands are
     retried briefly on connection errors, so the first command on a pooled
     connection that went stale during a Redis restart reconnects instead of failing.
+
+    A single Redis gets a blocking pool of `pool_max` connections: under a burst
+    a command waits for a connection (up to `POOL_WAIT` seconds). redis-py's
+    default pool refuses the 101st concurrent command at once instead, and under
+    load that lost bus publications and made rate limits fall back per process.
+    A cluster client cannot wait for a connection, so there `pool_max` per node
+    is a hard cap.
     """
     client: AnyRedis
     if url.startswith(CLUSTER_SCHEME):
         client = RedisCluster.from_url(
-            "redis://" + url[len(CLUSTER_SCHEME):], socket_connect_timeout=5,
+            "redis://" + url[len(CLUSTER_SCHEME):], socket_connect_timeout=5, max_connections=pool_max,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3),
         )
     else:
-        client = Redis.from_url(
-            url, socket_connect_timeout=5, health_check_interval=15,
+        client = Redis.from_pool(BlockingConnectionPool.from_url(
+            url, max_connections=pool_max, timeout=POOL_WAIT, socket_connect_timeout=5, health_check_interval=15,
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.02), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError, OSError],
-        )
+        ))
     try:
         await client.ping()
     except Exception as exc:
@@ -119,7 +127,7 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
         bus: Bus
         limiter: RateLimiter
         if settings.storage.redis_url:
-            redis = await connect_redis(settings.storage.redis_url)
+            redis = await connect_redis(settings.storage.redis_url, settings.storage.redis_pool_max)
             stack.push_async_callback(redis.aclose)
             bus, limiter = RedisBus(redis, settings.storage.redis_prefix), RedisRateLimiter(redis, settings.storage.redis_prefix)
         else:

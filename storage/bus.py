@@ -18,12 +18,18 @@ shard that owns its slot. Broadcast channels use classic pub/sub, which a
 cluster passes to every node: every process hears them anyway. Without Redis
 it is an in-process queue with the same interface.
 
-Pub/sub is fire-and-forget: an event published while Redis is unreachable, or
-while a listener is reconnecting, is gone. Consumers that must not lose events
-(chat, booking updates) therefore keep the durable copy in PostgreSQL and use
-the bus only to wake listeners; `on_reconnect` callbacks tell them when to
-catch up from the database after an outage. A routed subscription returns once
-Redis confirmed it, so a caller that reads the database afterwards misses nothing.
+Pub/sub is fire-and-forget: an event published while a listener is
+reconnecting is gone. Consumers that must not lose events (chat, booking
+updates) therefore keep the durable copy in PostgreSQL and use the bus only to
+wake listeners; `on_reconnect` callbacks tell them when to catch up from the
+database after an outage. A routed subscription returns once Redis confirmed
+it, so a caller that reads the database afterwards misses nothing.
+
+A publication this process could not hand to Redis is not dropped when it was
+routed (or published with `retry=True`): it waits, in order, and is sent again
+with backoff until Redis takes it. Otherwise a listener whose own connection
+never broke would not learn of it until the stream's next item (a receiver
+catches up by seq only when it sees a gap or reconnects).
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +57,8 @@ ReconnectHandler = Callable[[], Awaitable[None]]
 AnyRedis = Redis | RedisCluster
 CONFIRM_TIMEOUT = 2.0
 _ORIGIN = 16  # bytes of origin id in front of a routed message
+MAX_UNSENT = 10_000  # publications waiting for Redis to come back; beyond it the oldest go
+_RESEND_BATCH = 500
 
 
 def kind_of(channel: str) -> str:
@@ -74,6 +82,11 @@ class Bus:
     def shard_subscriptions(self) -> int:
         """Routed channels this process listens to now."""
         return len(self._routes)
+
+    @property
+    def unsent(self) -> int:
+        """Publications waiting for Redis to take them (none without Redis)."""
+        return 0
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
         """Call `handler(channel, data)` for every later event on broadcast `channel`."""
@@ -124,12 +137,13 @@ class Bus:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
-    async def publish(self, channel: str, data: bytes) -> bool:
-        """Send `data` to every subscriber of broadcast `channel`; False if the bus could not take it."""
-        return await self.publish_many([(channel, data)])
+    async def publish(self, channel: str, data: bytes, *, retry: bool = False) -> bool:
+        """Send `data` to every subscriber of broadcast `channel`; False if it did not go now (with `retry`, it
+        goes later, in order, once Redis takes it)."""
+        return await self.publish_many([(channel, data)], retry=retry)
 
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> bool:
-        """Send several (channel, data) broadcast messages in this order; False if the bus could not take them all.
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]], *, retry: bool = False) -> bool:
+        """Send several (channel, data) broadcast messages in this order; False if they did not all go now.
         One round trip over Redis, where a change announces more than one thing."""
         raise NotImplementedError
 
@@ -158,7 +172,7 @@ class MemoryBus(Bus):
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="bus-memory")
 
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> bool:
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]], *, retry: bool = False) -> bool:
         for message in messages:
             self._queue.put_nowait(message)
         return True
@@ -199,6 +213,9 @@ class RedisBus(Bus):
         self._dropped: set[str] = set()
         self._wake = asyncio.Event()
         self._janitor: asyncio.Task[None] | None = None
+        self._unsent: deque[tuple[str, bytes, bool]] = deque()  # (full channel name, data, sharded)
+        self._unsent_wake = asyncio.Event()
+        self._resender: asyncio.Task[None] | None = None
         self.subscribed = asyncio.Event()
 
     async def subscribe(self, channel: str, handler: Handler) -> None:
@@ -291,6 +308,8 @@ class RedisBus(Bus):
             try:
                 async with self._lock:
                     for channel in gone:
+                        if channel in self._routes or channel in self._handlers:
+                            continue  # routed again while we waited for the lock: its subscription stays
                         name = self._prefix + channel
                         shard = self._shards.get(self._shard_key(name))
                         if shard is not None:
@@ -300,41 +319,86 @@ class RedisBus(Bus):
 
     async def start(self) -> None:
         self._janitor = asyncio.create_task(self._unsubscribe_dropped(), name="bus-unsubscribe")
+        self._resender = asyncio.create_task(self._resend(), name="bus-resend")
         self._task = asyncio.create_task(self._listen(), name="bus-redis")
         await asyncio.wait_for(self.subscribed.wait(), timeout=10)
 
     async def stop(self) -> None:
-        if self._janitor is not None:
-            self._janitor.cancel()
-            await asyncio.gather(self._janitor, return_exceptions=True)
-            self._janitor = None
+        for task in (self._janitor, self._resender):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._janitor = self._resender = None
         await super().stop()
 
-    async def publish_many(self, messages: Sequence[tuple[str, bytes]]) -> bool:
-        return await self._send(messages, sharded=False)
+    @property
+    def unsent(self) -> int:
+        return len(self._unsent)
+
+    async def publish_many(self, messages: Sequence[tuple[str, bytes]], *, retry: bool = False) -> bool:
+        return await self._send([(self._prefix + c, d, False) for c, d in messages], retry=retry)
 
     async def _send_routed(self, messages: Sequence[tuple[str, bytes]]) -> bool:
-        return await self._send([(channel, self.origin + data) for channel, data in messages], sharded=True)
+        return await self._send([(self._prefix + c, self.origin + d, True) for c, d in messages], retry=True)
 
-    async def _send(self, messages: Sequence[tuple[str, bytes]], *, sharded: bool) -> bool:
+    async def _send(self, messages: Sequence[tuple[str, bytes, bool]], *, retry: bool) -> bool:
+        """Publish (full name, data, sharded) messages in one round trip; on failure, if `retry`, keep them for
+        the resender. While some wait already, new ones queue behind them, so order holds."""
         if not messages:
             return True
-        try:
-            if len(messages) == 1:
-                send = self._redis.spublish if sharded else self._redis.publish
-                await send(self._prefix + messages[0][0], messages[0][1])
-            else:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for channel, data in messages:
-                        (pipe.spublish if sharded else pipe.publish)(self._prefix + channel, data)
-                    await pipe.execute()
-        except (RedisError, OSError):
-            log.warning("bus publish failed; consumers will recover from the database", exc_info=True,
-                        extra={"channel": messages[0][0]})
+        if retry and self._unsent:
+            self._hold(messages)
             return False
-        for channel, _ in messages:
-            self.published[kind_of(channel)] += 1
+        try:
+            await self._publish_now(messages)
+        except (RedisError, OSError) as exc:
+            log.warning("bus publish failed", extra={"event": "bus_publish_failed", "error_type": type(exc).__name__,
+                                                     "retry": retry, "channel": messages[0][0]})
+            if retry:
+                self._hold(messages)
+            return False
         return True
+
+    async def _publish_now(self, messages: Sequence[tuple[str, bytes, bool]]) -> None:
+        if len(messages) == 1:
+            name, data, sharded = messages[0]
+            await (self._redis.spublish if sharded else self._redis.publish)(name, data)
+        else:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for name, data, sharded in messages:
+                    (pipe.spublish if sharded else pipe.publish)(name, data)
+                await pipe.execute()
+        for name, _, _ in messages:
+            self.published[kind_of(name[len(self._prefix):])] += 1
+
+    def _hold(self, messages: Sequence[tuple[str, bytes, bool]]) -> None:
+        self._unsent.extend(messages)
+        overflow = len(self._unsent) - MAX_UNSENT
+        if overflow > 0:
+            for _ in range(overflow):
+                self._unsent.popleft()
+            log.warning("bus publications dropped while Redis was away; listeners recover by seq",
+                        extra={"event": "bus_unsent_dropped", "count": overflow})
+        self._unsent_wake.set()
+
+    async def _resend(self) -> None:
+        """Send held publications, oldest first, backing off while Redis refuses them."""
+        while True:
+            await self._unsent_wake.wait()
+            self._unsent_wake.clear()
+            backoff = 0.05
+            while self._unsent:
+                batch = [self._unsent[i] for i in range(min(_RESEND_BATCH, len(self._unsent)))]
+                try:
+                    await self._publish_now(batch)
+                except (RedisError, OSError):
+                    await asyncio.sleep(backoff)
+                    backoff = min(self._max_backoff, backoff * 2)
+                    continue
+                for _ in batch:
+                    self._unsent.popleft()
+                backoff = 0.05
+            log.info("held bus publications sent", extra={"event": "bus_resent"})
 
     async def _read(self, shard: _Shard) -> None:
         """Dispatch one shard's messages until its connection fails, which restarts every shard: a pub/sub

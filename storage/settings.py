@@ -203,6 +203,11 @@ class StorageSettings:
         "Unset: in-memory equivalents (single process only)."
     )
     redis_prefix: str = setting("KLEAR_REDIS_PREFIX", _prefix, "klear", "Namespace for every Redis key and channel.")
+    redis_pool_max: int = setting(
+        "KLEAR_REDIS_POOL_MAX", whole(1, 10000), "64",
+        "Maximum Redis connections per process (per node on a cluster). On one Redis a command waits for a free "
+        "connection when all are busy; a cluster client cannot wait, so there it is a hard cap.",
+    )
     data_dir: Path = setting(
         "KLEAR_DATA_DIR", path, "./data", "Folder for the embedded database and generated keys.", "--data-dir"
     )

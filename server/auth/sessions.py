@@ -102,9 +102,9 @@ class SessionCache:
     async def revoke_session(self, bus: Bus, session_id: uuid.UUID) -> None:
         """Forget a session here and tell every other process to."""
         self.forget_session(session_id)
-        await bus.publish(AUTH, SessionRevoked(session_id).encode())
+        await bus.publish(AUTH, SessionRevoked(session_id).encode(), retry=True)
 
     async def user_changed(self, bus: Bus, user_id: uuid.UUID) -> None:
         """Forget a user's cached profile here and everywhere."""
         self.forget_user(user_id)
-        await bus.publish(AUTH, UserChanged(user_id).encode())
+        await bus.publish(AUTH, UserChanged(user_id).encode(), retry=True)

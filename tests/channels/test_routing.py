@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+from urllib.parse import urlsplit
 
 import pytest
 
 from ..support.eventually import eventually, holds
+from ..support.proxy import TcpProxy
 from ..support.redis_cluster import RedisClusterServers
 from .conftest import joined_pair
 
@@ -80,6 +82,60 @@ async def test_a_process_stops_listening_when_its_last_member_leaves(start_serve
     await eventually(lambda: holds(len(rb.received[cid]) == 6))
     _exactly_once_in_order(rb, cid, 6)
     assert await _metric(clients, b.url, "klear_bus_messages_received_total", "chat") == heard
+
+
+async def test_a_burst_wider_than_the_redis_pool_waits_for_connections_and_loses_nothing(
+    start_server, redis_env, clients, realtime,
+):
+    """With two Redis connections per process and dozens of sends at once, every command waits for a
+    connection instead of failing, so no announcement is lost and nothing falls back per process."""
+    env = {**redis_env, "KLEAR_REDIS_POOL_MAX": "2"}
+    a, b = await start_server(**env), await start_server(**env)
+    pairs = [await joined_pair(clients, realtime, a.url, b.url) for _ in range(6)]
+    per_pair = 6
+
+    async def burst(ra, cid: str) -> None:
+        await asyncio.gather(*(ra.send(cid, f"m{i}") for i in range(per_pair)))
+
+    await asyncio.gather(*(burst(ra, cid) for _, _, cid, ra, _ in pairs))
+    await eventually(lambda: holds(all(len(rb.received[cid]) == per_pair for _, _, cid, _, rb in pairs),
+                                   [len(rb.received[cid]) for _, _, cid, _, rb in pairs]))
+    for _, _, cid, _, rb in pairs:
+        _exactly_once_in_order(rb, cid, per_pair)
+    events = {line.get("event") for server in (a, b) for line in server.logs}
+    assert not events & {"bus_publish_failed", "ratelimit_fallback"}
+    assert await _metric(clients, a.url, "klear_bus_unsent") == 0
+
+
+async def test_announcements_a_process_could_not_publish_are_sent_when_its_redis_returns(
+    start_server, redis_env, clients, realtime,
+):
+    """Only the sender's process loses Redis: the receiver's listener never breaks, so it has no reason to
+    catch up. The sender holds what it could not publish and sends it, in order, once Redis is back."""
+    parts = urlsplit(redis_env["REDIS_URL"])
+    proxy = TcpProxy([(parts.hostname or "127.0.0.1", parts.port or 6379)])
+    await proxy.start()
+    try:
+        a = await start_server(**{**redis_env, "REDIS_URL": f"redis://127.0.0.1:{proxy.port}{parts.path}"})
+        b = await start_server(**redis_env)
+        alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
+        await ra.send(cid, "before")
+        await eventually(lambda: holds(len(rb.received[cid]) == 1))
+
+        await proxy.cut()
+        for i in range(3):
+            await ra.send(cid, f"held{i}")  # acked: stored in PostgreSQL; its announcement waits
+        await eventually(lambda: holds(any(line.get("event") == "bus_publish_failed" for line in a.logs)))
+        await asyncio.sleep(0.5)
+        assert len(rb.received[cid]) == 1
+        await proxy.restore()
+
+        await eventually(lambda: holds(len(rb.received[cid]) == 4, len(rb.received[cid])), timeout=15)
+        assert [m["body"] for m in rb.received[cid]] == ["before", "held0", "held1", "held2"]
+        _exactly_once_in_order(rb, cid, 4)
+        assert await _metric(clients, a.url, "klear_bus_unsent") == 0
+    finally:
+        await proxy.stop()
 
 
 @pytest.fixture
