@@ -82,8 +82,8 @@ refuses other versions unless ``allow_untested_versions=True``):
   with it.
 * socketio ``AsyncManager.emit`` is shadowed on the manager *instance*; we use
   ``manager.rooms``, ``manager.get_participants()`` and
-  ``server.packet_class``. For an ``AsyncPubSubManager`` subclass (e.g. the
-  cross-process ``channels.manager.BusManager``), whose local delivery is a
+  ``server.packet_class``. For an ``AsyncPubSubManager`` subclass (e.g.
+  python-socketio's ``AsyncRedisManager``), whose local delivery is a
   ``super().emit`` inside ``emit(ignore_queue=True)`` and ``_handle_emit``,
   those two methods are shadowed on the instance instead, ``_handle_emit``
   being a copy of 5.18.1's with the ``super().emit`` call replaced (the

@@ -7,7 +7,7 @@ conversation. A direct conversation that is still a contact request
 (storage/conversations.py) refuses them all with `request_pending`. Messages
 stored here are delivered to this process's sockets at once and announced on
 the conversation's routed bus channel (sealed), which only the processes with
-a socket in the conversation hear.
+a socket in the conversation hear; receipts and typing travel the same way.
 
 Who hears what: messages and edits go to every joined socket of the
 conversation; a receipt to every one but the socket that sent it (the reader's
@@ -26,7 +26,7 @@ from typing import Any
 
 from storage import audit, conversations, messages
 from storage.bus import Bus
-from storage.bus_messages import ChatPosted, chat_channel
+from storage.bus_messages import ChatPosted, ChatSignal, chat_channel, decode_chat
 from storage.database import Database
 from storage.messages import Message, NewMessage
 from storage.ratelimit import RateLimiter
@@ -127,8 +127,16 @@ class Chat:
         self._bus.unroute(chat_channel(cid), self._on_chat)
 
     async def _on_chat(self, _: str, data: bytes) -> None:
-        posted = ChatPosted.decode(self._db.sealer, data)
-        await self._received(posted.kind, posted.message)
+        heard = decode_chat(self._db.sealer, data)
+        if isinstance(heard, ChatSignal):
+            await self._hub.emit_local(heard.event, heard.data, to=heard.rooms, skip_sid=heard.skip_sid)
+        else:
+            await self._received(heard.kind, heard.message)
+
+    async def _signal(self, signal: ChatSignal) -> None:
+        """A receipt or typing event: to the joined sockets here, then to the processes with one there."""
+        await self._hub.emit_local(signal.event, signal.data, to=signal.rooms, skip_sid=signal.skip_sid)
+        await self._bus.route_many([(signal.channel, signal.encode(self._db.sealer))], here=False)
 
     async def _forget(self, conn: Conn) -> None:
         for cid in conn.joined:
@@ -225,11 +233,11 @@ class Chat:
         if read.status != "ok":
             raise _refuse(read.status)
         if read.moved:
-            await self._hub.emit_all(
-                "receipt:read",
+            await self._signal(ChatSignal(
+                p.conversation_id, "receipt:read",
                 {"conversation_id": str(p.conversation_id), "user_id": str(conn.user_id), "seq": read.read_seq},
-                to=room(p.conversation_id), skip_sid=conn.sid,
-            )
+                [room(p.conversation_id)], conn.sid,
+            ))
         return ok(read_seq=read.read_seq)
 
     async def typing(self, conn: Conn, p: Typing) -> dict[str, Any]:
@@ -249,7 +257,7 @@ class Chat:
             conn.typing_at.pop(cid, None)
         others = [member_room(cid, m) for m in await conversations.members(self._db, cid) if m != conn.user_id]
         if others:
-            await self._hub.emit_all(
-                "typing", {"conversation_id": str(cid), "user_id": str(conn.user_id), "state": p.state}, to=others,
-            )
+            await self._signal(ChatSignal(
+                cid, "typing", {"conversation_id": str(cid), "user_id": str(conn.user_id), "state": p.state}, others,
+            ))
         return ok(throttled=False)

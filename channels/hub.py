@@ -8,6 +8,13 @@ once the bus and the token check exist) and closes them all when that ends.
 What a connection may cost is bounded here (sockets per user) and in each
 endpoint's guard (handshakes, malformed packets; channels/engine_guard.py).
 It implements `channels.interface.SocketHub`.
+
+Events for other processes' sockets never go through Socket.IO's own
+cross-process manager, which every process would hear. Each endpoint has
+python-socketio's local manager; what must cross processes travels on a routed
+bus channel that only the processes concerned listen to: a user's channel
+(`push`: notifications, contacts' presence) is heard wherever that user has a
+socket, and a conversation's (channels/chat.py) wherever a socket joined it.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import socketio
 from aiohttp import web
 
 from storage.bus import Bus
+from storage.bus_messages import UserPush, user_channel
 from storage.errors import Refusal, StorageError
 
 from . import broadcast
@@ -34,7 +42,6 @@ from .connections import Conn, Connections
 from .engine_guard import EngineGuard
 from .identity import Authenticate, Identity
 from .interface import EventError, Payload, refusal_ack
-from .manager import BusManager
 from .payloads import parse
 from .settings import ChannelsSettings
 from .times import iso_time
@@ -46,11 +53,11 @@ ConnHook = Callable[[Conn], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One Socket.IO server: its path, its cross-process manager, and the fast broadcast path on it."""
+    """One Socket.IO server: its path, its (local) client manager, and the fast broadcast path on it."""
 
     path: str
     sio: socketio.AsyncServer
-    manager: BusManager
+    manager: socketio.AsyncManager
     fast: FastBroadcast
     guard: EngineGuard
 
@@ -81,7 +88,7 @@ def _endpoint(app: web.Application, path: str, serializer: str, settings: Channe
     broadcast is encoded once and written to each socket without a task, uncompressed, and a socket
     leaving more than `socket_max_pending` bytes unread is disconnected. Its libraries log through
     named loggers of ours (their defaults would add a handler writing plain text to stderr)."""
-    manager = BusManager(serializer)
+    manager = socketio.AsyncManager()
     ping_interval, ping_timeout = heartbeat(settings.presence_ttl)
     sio = socketio.AsyncServer(
         async_mode="aiohttp",
@@ -130,6 +137,7 @@ class Hub:
         self._connect_hooks: list[ConnHook] = []
         self._disconnect_hooks: list[ConnHook] = []
         self._pending: set[asyncio.Future[None]] = set()
+        self._bus: Bus | None = None
         for ep in self.endpoints:
             ep.sio.on("connect", partial(self._connect, ep))
             ep.sio.on("disconnect", self._disconnect)
@@ -164,8 +172,7 @@ class Hub:
         block exits; then every socket is closed and the Socket.IO servers are shut down."""
         async with AsyncExitStack() as stack:
             stack.push_async_callback(self._shutdown)
-            for ep in self.endpoints:
-                await stack.enter_async_context(ep.manager.linked(bus))
+            self._bus = bus
             self._authenticate = authenticate
             watchers = [asyncio.create_task(self.conns.watch(), name="token-deadlines"),
                         asyncio.create_task(self._expire_handshakes(), name="handshake-deadlines")]
@@ -177,6 +184,9 @@ class Hub:
                 for task in watchers:
                     task.cancel()
                 await asyncio.gather(*watchers, *self._pending, return_exceptions=True)
+                for user in {conn.user_id for conn in self.conns.by_sid.values()}:
+                    bus.unroute(user_channel(user), self._on_push)
+                self._bus = None
 
     async def close_sockets(self) -> None:
         """Disconnect every socket, saying why, so clients reconnect to another process at once.
@@ -225,15 +235,21 @@ class Hub:
 
     # -- emitting and rooms -----------------------------------------------------------------------
 
-    async def emit_local(self, event: str, data: Any, to: str | list[str]) -> None:
+    async def emit_local(self, event: str, data: Any, to: str | list[str], skip_sid: str | None = None) -> None:
         """Deliver to sockets of this process only (other processes do their own)."""
         for ep in self.endpoints:
-            await ep.sio.emit(event, data, to=to, ignore_queue=True)
-
-    async def emit_all(self, event: str, data: Any, to: str | list[str], skip_sid: str | None = None) -> None:
-        """Deliver to sockets in `to` on every process."""
-        for ep in self.endpoints:
             await ep.sio.emit(event, data, to=to, skip_sid=skip_sid)
+
+    async def push(self, event: str, data: dict[str, Any], users: list[uuid.UUID]) -> None:
+        """Deliver `event` to every socket of each of `users`: here at once, elsewhere over each user's routed
+        channel, which only the processes where that user has a socket hear."""
+        await self.emit_local(event, data, to=[user_room(u) for u in users])
+        if self._bus is not None:
+            await self._bus.route_many([(user_channel(u), UserPush(u, event, data).encode()) for u in users], here=False)
+
+    async def _on_push(self, _: str, data: bytes) -> None:
+        push = UserPush.decode(data)
+        await self.emit_local(push.event, push.data, to=user_room(push.user_id))
 
     @staticmethod
     def enter_room(conn: Conn, room: str) -> None:
@@ -269,6 +285,10 @@ class Hub:
         conn = Conn(sid, ep, identity.user_id, identity.session_id, identity.expires_at)
         self.conns.add(conn)
         self.enter_room(conn, user_room(conn.user_id))
+        if self.conns.count_of(conn.user_id) == 1 and self._bus is not None:
+            # The user's first socket here: hear their channel before the CONNECT ack, so nothing pushed
+            # after the client saw itself connected can pass this process by.
+            await self._bus.route(user_channel(conn.user_id), self._on_push)
         broadcast.forget_environ(ep.sio, sid)  # nothing needs the handshake's headers any more
         # Run after this handler returns, so the client hears its CONNECT ack before any event.
         for hook in self._connect_hooks:
@@ -278,6 +298,8 @@ class Hub:
         conn = self.conns.remove(sid)
         if conn is None:
             return
+        if self.conns.count_of(conn.user_id) == 0 and self._bus is not None:
+            self._bus.unroute(user_channel(conn.user_id), self._on_push)
         if reason == broadcast.SLOW_CONSUMER:
             log.warning("slow consumer disconnected", extra={"event": "slow_consumer", "sid": sid})
         for hook in self._disconnect_hooks:

@@ -5,12 +5,11 @@ each participant's feed, and announces it on the bus (docs/booking.md). Here a
 socket can follow one booking it takes part in (`booking:subscribe`) or all of
 its own bookings (`bookings:subscribe`); both use `Streams`, so updates arrive
 in order and recover after a reconnect exactly like chat messages.
-Notifications are pushed to the user's private room as they are announced;
-the REST list is their durable record.
+Notifications are pushed to the user's sockets by the hub, on the user's
+routed channel (`Hub.push`); the REST list is their durable record.
 
-Each stream and each user is a routed bus channel (storage/bus.py): this
-process hears a booking's, a feed's or a user's announcements only while one of
-its sockets follows it or, for notifications, while the user has a socket here.
+Each stream is a routed bus channel (storage/bus.py): this process hears a
+booking's or a feed's announcements only while one of its sockets follows it.
 """
 
 from __future__ import annotations
@@ -26,11 +25,11 @@ from pydantic import Field
 
 from storage import audit, bookings
 from storage.bus import Bus, Handler
-from storage.bus_messages import BookingChanged, NotificationCreated, booking_channel, feed_channel, user_channel
+from storage.bus_messages import BookingChanged, booking_channel, feed_channel
 from storage.database import Database
 
 from .connections import Conn
-from .hub import Hub, user_room
+from .hub import Hub
 from .interface import EventError, Payload, Seq, ok
 from .sources import BookingSource, FeedSource
 from .streams import Streams
@@ -98,13 +97,12 @@ _KINDS = {
 
 
 class Live:
-    """Booking subscriptions and notification pushes of one process."""
+    """Booking subscriptions of one process."""
 
     def __init__(self, hub: Hub, db: Database, bus: Bus) -> None:
         self._hub = hub
         self._db = db
         self._bus = bus
-        self._users: set[uuid.UUID] = set()  # users with a socket here, who hear their notifications
         self._streams = {
             "booking": Streams(BookingSource(db), partial(self._deliver, _KINDS["booking"]),
                                listen=partial(self._listen, booking_channel, self._on_booking),
@@ -113,7 +111,6 @@ class Live:
                             listen=partial(self._listen, feed_channel, self._on_feed),
                             unlisten=partial(self._unlisten, feed_channel, self._on_feed)),
         }
-        hub.on_connect(self._connected)
         hub.on("booking:subscribe", BookingSubscribe, self.subscribe_booking)
         hub.on("booking:unsubscribe", BookingRef, self.unsubscribe_booking)
         hub.on("bookings:subscribe", FeedSubscribe, self.subscribe_feed)
@@ -132,21 +129,12 @@ class Live:
         finally:
             for streams in live._streams.values():
                 await streams.close()
-            for user in live._users:
-                bus.unroute(user_channel(user), live._on_notification)
 
     async def _listen(self, channel: Callable[[uuid.UUID], str], handler: Handler, key: uuid.UUID) -> None:
         await self._bus.route(channel(key), handler)
 
     def _unlisten(self, channel: Callable[[uuid.UUID], str], handler: Handler, key: uuid.UUID) -> None:
         self._bus.unroute(channel(key), handler)
-
-    async def _connected(self, conn: Conn) -> None:
-        """The user's first socket here: start hearing their notifications."""
-        user = conn.user_id
-        if user not in self._users and self._hub.conns.count_of(user) > 0:  # not gone again already
-            self._users.add(user)
-            await self._bus.route(user_channel(user), self._on_notification)
 
     async def _deliver(self, kind: _Kind, key: uuid.UUID, item: Any) -> None:
         await self._hub.emit_local(kind.event, kind.payload(item), to=kind.room(key))
@@ -164,10 +152,6 @@ class Live:
             if feed_channel(user_id) == channel:
                 item = _FeedUpdate(user_id, seq, change.booking_id, change.booking_seq, change.event)
                 await self._streams["feed"].committed(user_id, item)
-
-    async def _on_notification(self, _: str, data: bytes) -> None:
-        created = NotificationCreated.decode(data)
-        await self._hub.emit_local("notification:new", created.notification, to=user_room(created.user_id))
 
     async def subscribe_booking(self, conn: Conn, p: BookingSubscribe) -> dict[str, Any]:
         """Follow one booking you take part in; missed updates after `last_seq` come first."""
@@ -213,6 +197,3 @@ class Live:
     async def _forget(self, conn: Conn) -> None:
         for name, key in conn.subscribed:
             self._streams[name].detach(key, conn.sid)
-        if conn.user_id in self._users and self._hub.conns.count_of(conn.user_id) == 0:
-            self._users.discard(conn.user_id)
-            self._bus.unroute(user_channel(conn.user_id), self._on_notification)

@@ -4,7 +4,8 @@ A socket counts as online from its connection until it disconnects or sets
 `away` (`presence:set`). This process refreshes its sockets' entries in the
 store and sweeps for users whose entries expired (a process that died stops
 refreshing); every change of a user's aggregate state is announced to the
-user and everyone who shares a conversation with them.
+user and everyone who shares a conversation with them, on each one's user
+channel (`Hub.push`), so only the processes where they have sockets hear it.
 
 Announcements are coalesced per user: after one, further changes of that user
 within `COALESCE_SECONDS` are held and only the latest is sent when the
@@ -31,7 +32,7 @@ from storage.ratelimit import RateLimiter
 from storage.settings import Rate
 
 from .connections import Conn
-from .hub import Hub, user_room
+from .hub import Hub
 from .interface import EventError, ok
 from .payloads import PresenceSet
 from .presence_store import Change, PresenceStore, Status
@@ -140,9 +141,8 @@ class Presence:
     async def _send(self, change: Change) -> None:
         self._announced[change.user_id] = (time.monotonic(), change.state)
         contacts = await conversations.contacts(self._db, change.user_id)
-        rooms = [user_room(u) for u in [change.user_id, *contacts]]
-        await self._hub.emit_all("presence", {"user_id": str(change.user_id), "state": change.state,
-                                              "last_seen": iso_time(change.last_seen)}, to=rooms)
+        await self._hub.push("presence", {"user_id": str(change.user_id), "state": change.state,
+                                          "last_seen": iso_time(change.last_seen)}, [change.user_id, *contacts])
 
     def _forget_quiet(self) -> None:
         """Drop the record of announcements older than the interval (they no longer hold anything back)."""

@@ -11,8 +11,9 @@ the session over).
 Wiring, in one place: ``rtc.sessions.signalling`` (the edge, per socket) asks
 ``rtc.sessions.hosting`` (the owner, per session) directly or through
 ``rtc.sessions.relay``; ``rtc.sessions.ownership`` says who owns what; the
-server's ``start`` starts a booking; booking changes on the bus update the
-sessions they touch.
+server's ``start`` starts a booking; booking changes update the sessions they
+touch, heard on the routed channel of each booking in a session hosted here
+(``_Followed``), so other processes never hear them.
 """
 
 from __future__ import annotations
@@ -33,15 +34,15 @@ from redis.asyncio import Redis
 
 from channels.interface import Socket, SocketHub
 from storage import video
-from storage.bus import Bus
-from storage.bus_messages import BOOKINGS, BookingChanged
+from storage.bus import Bus, Handler
+from storage.bus_messages import BookingChanged, booking_channel
 from storage.database import Database
 from storage.errors import Refusal, StorageError
 
 from .sessions import ice
 from .sessions.hosting import Host
 from .sessions.ownership import MemoryOwnership, RedisOwnership, new_process_id
-from .sessions.plan import Plan, plan_of, session_id
+from .sessions.plan import Plan, plan_of
 from .sessions.relay import Relay
 from .sessions.session import Limits, Member
 from .sessions.signalling import EVENTS, Signalling
@@ -66,6 +67,26 @@ class _Gauges(Collector):
         yield GaugeMetricFamily("klear_asyncio_tasks", "Live asyncio tasks of this process.",
                                 value=len(asyncio.all_tasks()))
         yield GaugeMetricFamily("klear_threads", "Live threads of this process.", value=threading.active_count())
+
+
+class _Followed:
+    """The bookings of the sessions hosted here, each followed on its routed bus channel while hosted."""
+
+    def __init__(self, bus: Bus, handler: Handler) -> None:
+        self._bus = bus
+        self._handler = handler
+        self.sessions: dict[uuid.UUID, uuid.UUID] = {}  # booking id -> hosting session id
+
+    async def follow(self, session_id: uuid.UUID, booking_ids: list[uuid.UUID]) -> None:
+        for booking_id in booking_ids:
+            if booking_id not in self.sessions:
+                self.sessions[booking_id] = session_id
+                await self._bus.route(booking_channel(booking_id), self._handler)
+
+    def unfollow(self, session_id: uuid.UUID) -> None:
+        for booking_id in [b for b, s in self.sessions.items() if s == session_id]:
+            del self.sessions[booking_id]
+            self._bus.unroute(booking_channel(booking_id), self._handler)
 
 
 class Video:
@@ -107,11 +128,14 @@ class Video:
             except StorageError:
                 log.warning("booking not started", extra={"event": "rtc_start_failed", "booking_id": str(booking_id)})
 
+        tasks: set[asyncio.Task[None]] = set()
+        followed = _Followed(bus, lambda _, data: self._booking_changed(host, followed, tasks, data))
         host = Host(
             process_id=process_id, ownership=ownership, load_plan=load_plan, deliver=self._deliver,
             start_booking=start_booking, configuration=ice.configuration_factory(s.ice_servers),
             limits=Limits(s.max_participants, s.ice_timeout),
             candidates=CandidateFilter(s.candidate_networks, allow_loopback=loopback_only), now=now,
+            follow=followed.follow, unfollow=followed.unfollow,
         )
         relay = Relay(bus, db.sealer, process_id, host.handle, self._emit)
         self._signalling = Signalling(
@@ -119,9 +143,7 @@ class Video:
             ice_servers=ice.for_clients(s.ice_servers),
         )
         self._relay = relay
-        tasks: set[asyncio.Task[None]] = set()
         await relay.start()
-        await bus.subscribe(BOOKINGS, partial(self._booking_changed, host, tasks))
         host.start()
         gauges = _Gauges(host)
         registry.register(gauges)
@@ -170,18 +192,13 @@ class Video:
     async def _emit_local(self, event: str, data: dict[str, Any], sid: str) -> None:
         await self._hub.emit_local(event, data, to=sid)
 
-    async def _booking_changed(self, host: Host, tasks: set[asyncio.Task[None]], _: str, data: bytes) -> None:
-        """A booking changed (bus `bookings`): if its session is hosted here, apply the change."""
-        if not host.sessions:  # the common case, on every booking change: nothing here to change
+    async def _booking_changed(self, host: Host, followed: _Followed, tasks: set[asyncio.Task[None]],
+                               data: bytes) -> None:
+        """A booking of a session hosted here changed: apply the change to its session, off the bus's reader."""
+        change = BookingChanged.decode(data)
+        session = followed.sessions.get(change.booking_id)
+        if session is None:
             return
-        booking = BookingChanged.decode(data).booking
-        if booking.get("mode") != "video":
-            return
-        start = datetime.fromisoformat(booking["start_at"].replace("Z", "+00:00"))
-        sid = session_id(uuid.UUID(booking["offering_id"]), start)
-        if sid not in host.sessions:
-            return
-        task = asyncio.create_task(host.booking_changed(uuid.UUID(booking["id"]), sid, booking["status"]))
+        task = asyncio.create_task(host.booking_changed(change.booking_id, session, change.booking["status"]))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
-

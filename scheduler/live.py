@@ -1,6 +1,6 @@
 """Publishing committed booking changes and notifications on the bus, for the Socket.IO layer to push.
 
-The messages are `BookingChanged` and `NotificationCreated` (storage/bus_messages.py).
+The messages are `BookingChanged` and, for notifications, `UserPush` (storage/bus_messages.py).
 
 Publishing happens only after the transaction commits and is best-effort: the
 durable copies are in PostgreSQL (booking_events, booking_feed, notifications)
@@ -13,7 +13,7 @@ from typing import Any
 
 from storage.bookings import Written
 from storage.bus import Bus
-from storage.bus_messages import BookingChanged, NotificationCreated
+from storage.bus_messages import BookingChanged, UserPush
 from storage.notifications import Notice
 
 from .events import iso
@@ -33,7 +33,7 @@ def notification_body(n: Notice) -> dict[str, Any]:
 
 
 def _notices(notices: list[Notice]) -> list[tuple[str, bytes]]:
-    created = [NotificationCreated(n.user_id, notification_body(n)) for n in notices]
+    created = [UserPush(n.user_id, "notification:new", notification_body(n)) for n in notices]
     return [(c.channel, c.encode()) for c in created]
 
 
@@ -44,10 +44,8 @@ async def publish_notices(bus: Bus, notices: list[Notice]) -> None:
 async def publish(bus: Bus, written: Written) -> None:
     """Announce one committed booking change and the notifications it produced (one round trip to Redis), on
     the routed channels of the booking, of each participant's feed and of each notified user: this process's
-    sockets hear them first, then the processes with a socket that follows them. A video booking's change is
-    also broadcast, for the process hosting its session."""
+    sockets hear them first, then the processes with a socket that follows them (or, for a video booking,
+    the process hosting its session)."""
     change = BookingChanged(written.booking_id, written.booking_seq, written.feed, written.event)
     data = change.encode()
     await bus.route_many([*((channel, data) for channel in change.routes()), *_notices(written.notices)])
-    if change.video:
-        await bus.publish(change.channel, data)

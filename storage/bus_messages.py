@@ -20,7 +20,6 @@ from .crypto import Sealer
 from .messages import Message
 
 AUTH = "auth"
-BOOKINGS = "bookings"
 
 
 def chat_channel(conversation_id: uuid.UUID) -> str:
@@ -39,7 +38,8 @@ def feed_channel(user_id: uuid.UUID) -> str:
 
 
 def user_channel(user_id: uuid.UUID) -> str:
-    """The routed channel of what is pushed to one user (notifications): heard where they have a socket."""
+    """The routed channel of what is pushed to one user (notifications, contacts' presence): heard where
+    they have a socket."""
     return f"user:{user_id}"
 
 
@@ -76,14 +76,13 @@ class BookingChanged:
     """A committed booking change: its per-booking seq, each participant's feed seq, and the event body
     (docs/booking.md describes the body; `booking` inside it is the booking as the API shows it).
 
-    Routed to the booking's channel and each participant's feed channel; a video booking's change is also
-    broadcast on `bookings`, for the process that hosts its session (rtc/service.py)."""
+    Routed to the booking's channel (heard by sockets following it, and by the process hosting its video
+    session, rtc/service.py) and each participant's feed channel."""
 
     booking_id: uuid.UUID
     booking_seq: int
     feed: dict[uuid.UUID, int]
     event: dict[str, Any]
-    channel: ClassVar[str] = BOOKINGS
 
     @property
     def booking(self) -> dict[str, Any]:
@@ -93,10 +92,6 @@ class BookingChanged:
     def routes(self) -> list[str]:
         """The routed channels this change goes to: its booking's, and each participant's feed."""
         return [booking_channel(self.booking_id), *(feed_channel(user) for user in self.feed)]
-
-    @property
-    def video(self) -> bool:
-        return bool(self.booking.get("mode") == "video")
 
     def encode(self) -> bytes:
         return msgpack.packb({
@@ -112,23 +107,25 @@ class BookingChanged:
 
 
 @dataclass(frozen=True, slots=True)
-class NotificationCreated:
-    """An in-app notification for one user, in the shape the REST list returns."""
+class UserPush:
+    """A Socket.IO event for every socket of one user, wherever they are connected: an in-app notification
+    (`notification:new`, in the shape the REST list returns) or a contact's presence change."""
 
     user_id: uuid.UUID
-    notification: dict[str, Any]
+    event: str
+    data: dict[str, Any]
 
     @property
     def channel(self) -> str:
         return user_channel(self.user_id)
 
     def encode(self) -> bytes:
-        return msgpack.packb({"user_id": str(self.user_id), "notification": self.notification})
+        return msgpack.packb([self.user_id.bytes, self.event, self.data])
 
     @classmethod
-    def decode(cls, data: bytes) -> NotificationCreated:
-        env = msgpack.unpackb(data)
-        return cls(uuid.UUID(env["user_id"]), env["notification"])
+    def decode(cls, data: bytes) -> UserPush:
+        user, event, body = msgpack.unpackb(data)
+        return cls(uuid.UUID(bytes=user), event, body)
 
 
 def _ts(value: datetime | None) -> float | None:
@@ -149,7 +146,6 @@ class ChatPosted:
 
     kind: str
     message: Message
-    _CONTEXT: ClassVar[str] = "bus.chat"
 
     def encode(self, sealer: Sealer) -> bytes:
         m = self.message
@@ -157,18 +153,45 @@ class ChatPosted:
             self.kind, m.conversation_id.bytes, m.seq, m.rev, m.id.bytes, m.sender_id.bytes, m.client_id.bytes,
             m.body, m.ciphertext, m.nonce, m.sender_key_id, _ts(m.created_at), _ts(m.edited_at), _ts(m.deleted_at),
         ])
-        return sealer.seal(raw, self._CONTEXT)
+        return sealer.seal(raw, _CHAT_CONTEXT)
 
-    @classmethod
-    def decode(cls, sealer: Sealer, data: bytes) -> ChatPosted:
-        f = msgpack.unpackb(sealer.open(data, cls._CONTEXT))
-        message = Message(
-            conversation_id=uuid.UUID(bytes=f[1]), seq=f[2], rev=f[3], id=uuid.UUID(bytes=f[4]),
-            sender_id=uuid.UUID(bytes=f[5]), client_id=uuid.UUID(bytes=f[6]), body=f[7], ciphertext=f[8],
-            nonce=f[9], sender_key_id=f[10], created_at=_dt(f[11]) or datetime.now(UTC), edited_at=_dt(f[12]),
-            deleted_at=_dt(f[13]),
-        )
-        return cls(f[0], message)
+
+@dataclass(frozen=True, slots=True)
+class ChatSignal:
+    """A receipt or typing event of one conversation, for the joined sockets in `rooms` on every process
+    (but `skip_sid`, the socket it came from); sealed on the bus like the messages it travels with."""
+
+    conversation_id: uuid.UUID
+    event: str
+    data: dict[str, Any]
+    rooms: list[str]
+    skip_sid: str | None = None
+
+    @property
+    def channel(self) -> str:
+        return chat_channel(self.conversation_id)
+
+    def encode(self, sealer: Sealer) -> bytes:
+        raw = msgpack.packb([_SIGNAL, self.conversation_id.bytes, self.event, self.data, self.rooms, self.skip_sid])
+        return sealer.seal(raw, _CHAT_CONTEXT)
+
+
+_CHAT_CONTEXT = "bus.chat"
+_SIGNAL = "signal"
+
+
+def decode_chat(sealer: Sealer, data: bytes) -> ChatPosted | ChatSignal:
+    """A message of a `chat:<conversation>` channel."""
+    f = msgpack.unpackb(sealer.open(data, _CHAT_CONTEXT))
+    if f[0] == _SIGNAL:
+        return ChatSignal(uuid.UUID(bytes=f[1]), f[2], f[3], f[4], f[5])
+    message = Message(
+        conversation_id=uuid.UUID(bytes=f[1]), seq=f[2], rev=f[3], id=uuid.UUID(bytes=f[4]),
+        sender_id=uuid.UUID(bytes=f[5]), client_id=uuid.UUID(bytes=f[6]), body=f[7], ciphertext=f[8],
+        nonce=f[9], sender_key_id=f[10], created_at=_dt(f[11]) or datetime.now(UTC), edited_at=_dt(f[12]),
+        deleted_at=_dt(f[13]),
+    )
+    return ChatPosted(f[0], message)
 
 
 def rtc_channel(process_id: str) -> str:
@@ -230,29 +253,3 @@ def decode_rtc(sealer: Sealer, data: bytes) -> RtcRequest | RtcReply | RtcEmit:
     if f["t"] == "emit":
         return RtcEmit(f["sid"], f["event"], f["data"])
     raise ValueError(f"not an rtc message: {f['t']!r}")
-
-
-SOCKETIO = "sio"
-
-
-@dataclass(frozen=True, slots=True)
-class SocketIOPacket:
-    """A python-socketio manager message (an emit, a room change, a disconnect, an ack) for every process.
-
-    Its fields are python-socketio's own (AsyncPubSubManager); each Socket.IO
-    endpoint has its own channel, named after the endpoint's serializer, so a
-    JSON endpoint never receives the msgpack endpoint's packets.
-    """
-
-    fields: dict[str, Any]
-
-    @staticmethod
-    def channel_for(serializer: str) -> str:
-        return f"{SOCKETIO}:{serializer}"
-
-    def encode(self) -> bytes:
-        return msgpack.packb(self.fields, use_bin_type=True)
-
-    @classmethod
-    def decode(cls, data: bytes) -> SocketIOPacket:
-        return cls(msgpack.unpackb(data, raw=False))

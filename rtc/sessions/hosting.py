@@ -9,6 +9,10 @@ only after this process has claimed it, so a request that reaches a process
 which no longer owns the session is answered ``moved`` with the current
 owner and the edge retries there. Claims are refreshed while sessions live and
 released when they end; a session whose claim was lost is closed.
+
+While it hosts a session, the host follows the bookings in it (`follow`, the
+bus channel of each booking, in rtc/service.py), so a cancellation or a
+reschedule reaches the one process that needs it and no other.
 """
 
 from __future__ import annotations
@@ -32,6 +36,16 @@ from storage.errors import Refusal
 log = logging.getLogger(__name__)
 
 LoadPlan = Callable[[uuid.UUID], Awaitable[Plan | None]]  # booking id -> its session's plan
+Follow = Callable[[uuid.UUID, list[uuid.UUID]], Awaitable[None]]  # session id, its booking ids
+Unfollow = Callable[[uuid.UUID], None]  # session id
+
+
+async def _follow_nothing(session_id: uuid.UUID, booking_ids: list[uuid.UUID]) -> None:
+    """The default `follow`: booking changes reach the host some other way (tests call `booking_changed`)."""
+
+
+def _unfollow_nothing(session_id: uuid.UUID) -> None:
+    """The default `unfollow`."""
 
 
 class Host:
@@ -49,8 +63,12 @@ class Host:
         limits: Limits,
         candidates: CandidateFilter,
         now: Callable[[], datetime],
+        follow: Follow = _follow_nothing,
+        unfollow: Unfollow = _unfollow_nothing,
     ) -> None:
         self.process_id = process_id
+        self._follow = follow
+        self._unfollow = unfollow
         self._candidates = candidates
         self._ownership = ownership
         self._load_plan = load_plan
@@ -107,10 +125,16 @@ class Host:
             return refusal_ack(refusal)
 
     async def booking_changed(self, booking_id: uuid.UUID, session_id: uuid.UUID, status: str) -> None:
-        """A booking of a session hosted here changed: apply its current plan."""
+        """A booking of a session hosted here changed: apply the session's current plan (read through another
+        of its bookings when this one moved to another time)."""
         session = self.sessions.get(session_id)
-        if session is not None:
-            await session.update_plan(await self._load_plan(booking_id), f"booking_{status}")
+        if session is None:
+            return
+        plan = await self._load_plan(booking_id)
+        if plan is not None and plan.session_id != session_id:
+            others = [b.id for b in session.plan.bookings if b.id != booking_id]
+            plan = await self._load_plan(others[0]) if others else None
+        await session.update_plan(plan, f"booking_{status}")
 
     async def _join(self, args: dict[str, Any]) -> dict[str, Any]:
         session_id = uuid.UUID(args["session_id"])
@@ -136,20 +160,28 @@ class Host:
                 raise EventError("moved", "The session is hosted elsewhere.", owner=owner)
             session = self.sessions.get(plan.session_id)  # another join may have created it meanwhile
             if session is None or session.closed:
+                # Follow its bookings first, then read the plan again: no change can fall in between.
+                await self._follow(plan.session_id, [b.id for b in plan.bookings])
+                fresh = await self._load_plan(plan.bookings[0].id)
+                if fresh is None or fresh.session_id != plan.session_id:
+                    self._unfollow(plan.session_id)
+                    raise EventError("not_joinable", "This booking has no video session now.")
                 session = VideoSession(
-                    plan, deliver=self._deliver, start_booking=self._start_booking,
+                    fresh, deliver=self._deliver, start_booking=self._start_booking,
                     configuration=self._configuration, limits=self._limits, candidates=self._candidates,
                     now=self._now, on_closed=self._closed,
                 )
                 self.sessions[plan.session_id] = session
                 log.info("video session started", extra={"event": "rtc_session_started", "session": str(session.id)})
                 return session
+        await self._follow(plan.session_id, [b.id for b in plan.bookings])  # a class may have grown
         session.adopt(plan)
         return session
 
     def _closed(self, session: VideoSession) -> None:
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
+            self._unfollow(session.id)
             task = asyncio.ensure_future(self._release(session.id))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)

@@ -68,6 +68,29 @@ async def test_members_on_two_processes_get_every_message_once_in_order_while_jo
     assert await _metric(clients, idle.url, "klear_bus_shard_subscriptions") == 0
 
 
+async def test_receipts_typing_and_presence_reach_only_the_processes_with_a_member(
+    start_server, redis_env, clients, realtime,
+):
+    a, b, idle = [await start_server(**redis_env) for _ in range(3)]
+    alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)
+    await ra.send(cid, "hello")
+    await eventually(lambda: holds(len(rb.received[cid]) == 1))
+    await rb.typing(cid)
+    assert (await ra.next_event("typing"))["user_id"] == bob.session.user_id
+    await rb.call("receipt:read", {"conversation_id": cid, "seq": 1})
+    receipt = await ra.next_event("receipt:read")
+    assert (receipt["user_id"], receipt["seq"]) == (bob.session.user_id, 1)
+    await rb.call("presence:set", {"state": "away"})
+    while (seen := await ra.next_event("presence", timeout=10))["state"] != "away":
+        pass
+    assert seen["user_id"] == bob.session.user_id
+    # Typing and receipts crossed on the conversation's channel, presence on alice's user channel.
+    assert await _metric(clients, a.url, "klear_bus_messages_received_total", "chat") >= 2
+    assert await _metric(clients, a.url, "klear_bus_messages_received_total", "user") >= 1
+    for kind in ("chat", "user", "booking", "feed", "sio"):
+        assert await _metric(clients, idle.url, "klear_bus_messages_received_total", kind) == 0, kind
+
+
 async def test_a_process_stops_listening_when_its_last_member_leaves(start_server, redis_env, clients, realtime):
     a, b = await start_server(**redis_env), await start_server(**redis_env)
     alice, bob, cid, ra, rb = await joined_pair(clients, realtime, a.url, b.url)

@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from storage.bus import RedisBus
-from storage.bus_messages import user_channel
+from storage.bus_messages import feed_channel, user_channel
 from storage import bookings
 from storage.crypto import Sealer
 from storage.database import Database
@@ -22,27 +22,35 @@ pytestmark = pytest.mark.redis
 
 
 class Published(dict[str, list[dict]]):
-    """Messages published on the bus, decoded: "bookings" (broadcast), and "notifications" of followed users."""
+    """Messages published on the bus, as their raw msgpack: "bookings" heard on a followed user's feed channel,
+    and "notifications" (`UserPush`: user, event, body) on followed users' channels. Both are routed: only a
+    listener of the channel hears them."""
 
     def __init__(self, bus: RedisBus) -> None:
         super().__init__(bookings=[], notifications=[])
         self._bus = bus
 
-    async def collect(self, channel: str, data: bytes) -> None:
-        self["bookings" if channel == "bookings" else "notifications"].append(msgpack.unpackb(data))
+    async def collect_booking(self, channel: str, data: bytes) -> None:
+        self["bookings"].append(msgpack.unpackb(data))
+
+    async def collect_push(self, channel: str, data: bytes) -> None:
+        user, event, body = msgpack.unpackb(data)
+        self["notifications"].append({"user_id": str(uuid.UUID(bytes=user)), "event": event, "notification": body})
+
+    async def follow_feed(self, user_id: str) -> None:
+        await self._bus.route(feed_channel(uuid.UUID(user_id)), self.collect_booking)
 
     async def follow(self, user_id: str) -> None:
-        """Hear the notifications of `user_id` (routed: only a listener of that user's channel hears them)."""
-        await self._bus.route(user_channel(uuid.UUID(user_id)), self.collect)
+        """Hear the notifications of `user_id`."""
+        await self._bus.route(user_channel(uuid.UUID(user_id)), self.collect_push)
 
 
 @pytest.fixture
 async def bus_messages(redis_url, redis_env):
-    """Everything published on the test's "bookings" channel and followed users' notification channels, decoded."""
+    """What the test's servers publish on the routed channels it follows, decoded."""
     redis = Redis.from_url(redis_url)
     bus = RedisBus(redis, redis_env["KLEAR_REDIS_PREFIX"])
     got = Published(bus)
-    await bus.subscribe("bookings", got.collect)
     await bus.start()
     yield got
     await bus.stop()
@@ -60,6 +68,7 @@ async def test_every_change_is_published_with_its_booking_and_feed_sequences(
     server = await start_server(**redis_env)
     p = await make_practitioner(clients(server.url), weekly=ALL_DAY, needs_approval=True)
     client = await signed_up(clients(server.url))
+    await bus_messages.follow_feed(client.session.user_id)
     day = next_weekday_date(2)
     a = await client.book(p.offering_id, f"{day}T10:00:00Z")
     await p.client.booking_action(a["id"], "confirm")
@@ -108,8 +117,9 @@ async def test_notifications_are_published_to_their_recipient(start_server, redi
     await p.client.booking_action(booked["id"], "decline", "fully booked that week")
 
     published = await _settle(bus_messages, "notifications", 2)
-    assert [(m["user_id"], m["notification"]["kind"]) for m in published] == [
-        (p.id, "booking_requested"), (client.session.user_id, "booking_declined")]
+    assert [(m["user_id"], m["event"], m["notification"]["kind"]) for m in published] == [
+        (p.id, "notification:new", "booking_requested"),
+        (client.session.user_id, "notification:new", "booking_declined")]
     listed = (await client.notifications())["items"]
     assert published[1]["notification"] == listed[0]
     assert "fully booked" not in repr(published)
