@@ -50,6 +50,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from .redis_batch import Batched
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], Awaitable[None]]
@@ -204,6 +206,7 @@ class RedisBus(Bus):
     def __init__(self, redis: AnyRedis, prefix: str, *, max_backoff: float = 2.0) -> None:
         super().__init__()
         self._redis = redis
+        self._batched = Batched(redis)
         self._prefix = f"{prefix}:bus:"
         self._max_backoff = max_backoff
         self._shards: dict[str, _Shard] = {}
@@ -360,14 +363,9 @@ class RedisBus(Bus):
         return True
 
     async def _publish_now(self, messages: Sequence[tuple[str, bytes, bool]]) -> None:
-        if len(messages) == 1:
-            name, data, sharded = messages[0]
-            await (self._redis.spublish if sharded else self._redis.publish)(name, data)
-        else:
-            async with self._redis.pipeline(transaction=False) as pipe:
-                for name, data, sharded in messages:
-                    (pipe.spublish if sharded else pipe.publish)(name, data)
-                await pipe.execute()
+        """Publish in one pipeline with whatever else this process publishes meanwhile (storage/redis_batch.py)."""
+        await asyncio.gather(*(self._batched.execute("SPUBLISH" if sharded else "PUBLISH", name, data)
+                               for name, data, sharded in messages))
         for name, _, _ in messages:
             self.published[kind_of(name[len(self._prefix):])] += 1
 

@@ -16,8 +16,9 @@ from collections import OrderedDict
 from typing import Protocol
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
+from .redis_batch import Batched
 from .settings import Rate
 
 log = logging.getLogger(__name__)
@@ -102,12 +103,17 @@ class RedisRateLimiter:
     def __init__(self, redis: Redis, prefix: str) -> None:
         self._script = redis.register_script(_BUCKET_LUA)
         self._peek = redis.register_script(_PEEK_LUA)
+        self._batched = Batched(redis)  # a chat send's check shares a round trip with the others meanwhile
         self._prefix = f"{prefix}:rl:"
         self._fallback = MemoryRateLimiter()
 
     async def take(self, key: str, rate: Rate, cost: float = 1.0) -> float:
+        keys, args = [self._prefix + key], [rate.burst, rate.per_second, cost]
         try:
-            wait = await self._script(keys=[self._prefix + key], args=[rate.burst, rate.per_second, cost])
+            try:
+                wait = await self._batched.execute("EVALSHA", self._script.sha, 1, *keys, *args)
+            except NoScriptError:  # Redis restarted and forgot it: this call loads it again
+                wait = await self._script(keys=keys, args=args)
         except (RedisError, OSError):
             log.warning("rate limiter falling back to per-process buckets", extra={"event": "ratelimit_fallback"})
             return await self._fallback.take(key, rate, cost)
