@@ -48,6 +48,11 @@ class Batched:
             while self._waiting:
                 batch, self._waiting = self._waiting[:_MAX_BATCH], self._waiting[_MAX_BATCH:]
                 await self._pipeline(batch)
+        except asyncio.CancelledError:  # shutting down: nobody will send what still waits
+            for _, future in self._waiting:
+                future.cancel()
+            self._waiting = []
+            raise
         finally:
             self._sender = None
 
@@ -57,13 +62,15 @@ class Batched:
                 for command, _ in batch:
                     pipe.execute_command(*command)
                 replies = await pipe.execute(raise_on_error=False)
-        except BaseException as exc:
+        except Exception as exc:
             for _, future in batch:
                 if not future.done():
-                    future.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
-            if not isinstance(exc, Exception):
-                raise
+                    future.set_exception(exc)
             return
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
         for (_, future), reply in zip(batch, replies, strict=True):
             if future.done():
                 continue
