@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from klear_client import ApiError, KlearClient, Session
 
 from ..conftest import PASSWORD, signed_up
