@@ -22,6 +22,8 @@ class Actor:
     client: KlearClient
     rt: Realtime
     conversation_id: str | None = None
+    feed: bool = False  # follows its booking feed (bookings:subscribe), from feed_seq on after a reconnect
+    feed_seq: int = 0
     churning: bool = False  # a deliberate disconnect (presence churn) is not a failover
     disconnected_at: float | None = None
     seqs: Counter[int] = field(default_factory=Counter)  # chat seqs received, with how often
@@ -43,13 +45,13 @@ class Crowd:
     async def add(self, made: dict[str, Any], conversation_id: str | None = None, *, feed: bool = False) -> Actor:
         client = KlearClient(self.base_url, session=self.http)
         client.session = Session.of_test_user(made)
-        actor = Actor(client, Realtime(client, ack_timeout=10.0), conversation_id)
+        actor = Actor(client, Realtime(client, ack_timeout=10.0), conversation_id, feed)
         try:
             await actor.rt.connect(wait=30.0)
             if conversation_id is not None:
                 await actor.rt.join(conversation_id)
             if feed:
-                await actor.rt.call("bookings:subscribe", {})
+                actor.feed_seq = int((await actor.rt.call("bookings:subscribe", {}))["last_seq"])
         except Exception as exc:  # counted, and the user stays out of the run
             self.now().failed("connect", getattr(exc, "code", type(exc).__name__))
             await actor.rt.close()
@@ -74,14 +76,17 @@ class Crowd:
                 asyncio.ensure_future(self._recover(actor, lost_at))
             elif event == "message:new":
                 self._delivered(actor, data)
-            elif event in ("bookings:update", "booking:update"):
+            elif event == "bookings:update":
+                actor.feed_seq = max(actor.feed_seq, int(data["seq"]))
                 self.now().events["booking.update"] += 1
 
     async def _recover(self, actor: Actor, lost_at: float) -> None:
-        """Recovered = reconnected and (for chat) re-joined with the backlog delivered."""
+        """Recovered = reconnected, and re-joined (chat) or re-subscribed (feed) with the backlog delivered."""
         try:
             if actor.conversation_id is not None:
                 await actor.rt.join(actor.conversation_id)
+            if actor.feed:
+                await actor.rt.call("bookings:subscribe", {"last_seq": actor.feed_seq})
             self.recoveries.append(time.monotonic() - lost_at)
             self.now().ok("recover", time.monotonic() - lost_at)
         except Exception as exc:  # a failed recovery is an error of the run, not of this process
