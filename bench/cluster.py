@@ -41,6 +41,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -263,12 +264,12 @@ def _cli(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
     return done.stdout
 
 
-def loadtest(url: str, args: argparse.Namespace, report: Path, env: dict[str, str],
+def loadtest(url: str, load: list[str], processes: int, report: Path, env: dict[str, str],
              on_second: Any = None) -> tuple[int, dict[str, Any]]:
-    """Run `klear loadtest` against `url`; `on_second(t)` is called at each progress line."""
+    """Run `klear loadtest` with the flags `load` against `url`; `on_second(t)` is called at each progress
+    line. The objectives are the seed's."""
     cmd = [sys.executable, "-m", "server", "loadtest", url, "--admin-email", "ops@rehearsal.invalid",
-           "--admin-password-file", "-", "--users", str(args.users), "--rate", str(args.rate),
-           "--duration", str(args.duration), "--processes", str(args.processes), "--report", str(report),
+           "--admin-password-file", "-", *load, "--processes", str(processes), "--report", str(report),
            "--slo", "*:p99_ms<=200", "--slo", "*:error_ratio<=0.001"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env(env), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
@@ -306,7 +307,18 @@ def sampling(lb: Balancer) -> Iterator[list[dict[str, Any]]]:
         thread.join()
 
 
-def rehearse(args: argparse.Namespace) -> dict[str, Any]:
+@dataclass
+class Cluster:
+    url: str
+    nodes: list[Node]
+    lb: Balancer
+    local: dict[str, str]  # settings for CLI runs from this host (migrate, create-admin, loadtest)
+    folder: Path
+
+
+@contextmanager
+def cluster(args: argparse.Namespace) -> Iterator[Cluster]:
+    """Three ready nodes behind HAProxy on a fresh database with an admin; all removed afterwards."""
     missing = netns_available()
     if missing:
         raise SystemExit(f"cluster rehearsal needs {missing}")
@@ -315,7 +327,6 @@ def rehearse(args: argparse.Namespace) -> dict[str, Any]:
     parts = urlsplit(admin_url)
     net = Network(NODES)
     folder = Path(tempfile.mkdtemp(prefix="klear-rehearsal-"))
-    local_db = urlunsplit(parts._replace(path=f"/{name}"))
     asyncio.run(_database(admin_url, name))
     lb = Balancer(net, folder, _port(admin_url, 5432), _port(args.redis, 6379))
     nodes: list[Node] = []
@@ -326,7 +337,8 @@ def rehearse(args: argparse.Namespace) -> dict[str, Any]:
         shared = {**KEYS, "DATABASE_URL": f"postgresql://{user}{net.gateway}:5432/{name}",
                   "REDIS_URL": f"redis://{net.gateway}:6379{urlsplit(args.redis).path or '/0'}",
                   "KLEAR_REDIS_PREFIX": name, "KLEAR_LOG_LEVEL": "warning", "KLEAR_DB_POOL_MAX": str(args.pool)}
-        local = {**KEYS, "DATABASE_URL": local_db, "KLEAR_DATA_DIR": str(folder / "cli")}
+        local = {**KEYS, "DATABASE_URL": urlunsplit(parts._replace(path=f"/{name}")),
+                 "KLEAR_DATA_DIR": str(folder / "cli")}
         _cli(local, "migrate")
         _cli(local, "create-admin", "--email", "ops@rehearsal.invalid", "--display-name", "Rehearsal",
              "--password-stdin", stdin=PASSWORD + "\n")
@@ -336,8 +348,39 @@ def rehearse(args: argparse.Namespace) -> dict[str, Any]:
             node.start()
         url = f"http://127.0.0.1:{lb.port}"
         wait_http(f"{url}/readyz")
+        yield Cluster(url, nodes, lb, local, folder)
+    finally:
+        for node in nodes:
+            node.stop()
+        lb.stop()
+        net.down()
+        asyncio.run(_database(admin_url, name, drop=True))
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def single_process(c: Cluster, pool: int) -> Iterator[str]:
+    """The reference: one `klear serve` without Redis on the same database, with the cluster stopped."""
+    for node in c.nodes:
+        node.stop()
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "server", "serve"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL,
+                            env=server_env({**c.local, "KLEAR_PORT": str(port), "KLEAR_LOG_LEVEL": "warning",
+                                            "KLEAR_DB_POOL_MAX": str(pool)}))
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def rehearse(args: argparse.Namespace) -> dict[str, Any]:
+    load = ["--users", str(args.users), "--rate", str(args.rate), "--duration", str(args.duration)]
+    with cluster(args) as c:
         timeline: dict[str, float] = {}
-        victim = nodes[0]
+        victim = c.nodes[0]
         kill_at, restart_at = int(args.duration * 0.4), int(args.duration * 0.7)
 
         def on_second(t: int) -> None:
@@ -346,39 +389,71 @@ def rehearse(args: argparse.Namespace) -> dict[str, Any]:
                 timeline["killed_t"] = t
                 victim.kill()
             elif t == restart_at and "restarted" not in timeline:
-                timeline["restart_began"] = time.time()
                 timeline["restart_ready_s"] = victim.start()
                 timeline["restarted"] = time.time()
                 timeline["restarted_t"] = t
 
-        with sampling(lb) as samples:
-            code, report = loadtest(url, args, folder / "cluster", local, on_second)
+        with sampling(c.lb) as samples:
+            code, report = loadtest(c.url, load, args.processes, c.folder / "cluster", c.local, on_second)
         result = summarize(report, samples, timeline, args)
         result["loadtest_exit_code"] = code
         if args.reference:
-            for node in nodes:
-                node.stop()
-            ref_port = free_port()
-            ref = subprocess.Popen([sys.executable, "-m", "server", "serve"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL,
-                                   env=server_env({**local, "KLEAR_PORT": str(ref_port), "KLEAR_LOG_LEVEL": "warning",
-                                                   "KLEAR_DB_POOL_MAX": str(args.pool)}))
-            try:
-                wait_http(f"http://127.0.0.1:{ref_port}/readyz")
-                ref_code, ref_report = loadtest(f"http://127.0.0.1:{ref_port}", args, folder / "reference", local)
-            finally:
-                ref.terminate()
-                ref.wait(30)
+            with single_process(c, args.pool) as url:
+                ref_code, ref_report = loadtest(url, load, args.processes, c.folder / "reference", c.local)
             result["reference"] = {"exit_code": ref_code, "total": ref_report["total"],
                                    "slos": ref_report["slos"], "integrity": ref_report["integrity"]}
         return result
-    finally:
-        for node in nodes:
-            node.stop()
-        lb.stop()
-        net.down()
-        asyncio.run(_database(admin_url, name, drop=True))
-        shutil.rmtree(folder, ignore_errors=True)
+
+
+def capacity(args: argparse.Namespace) -> dict[str, Any]:
+    """`--profile seed` scaled up step by step, on the cluster (no kill) and then on one process without
+    Redis, until a step misses an objective: the largest step that held is what this machine holds."""
+    scales = [float(x) for x in args.scales.split(",")]
+    steps: dict[str, list[dict[str, Any]]] = {"cluster": [], "single": []}
+
+    def climb(shape: str, url: str, c: Cluster) -> None:
+        for scale in scales:
+            load = ["--profile", "seed", "--scale", str(scale), "--duration", str(args.duration)]
+            code, report = loadtest(url, load, args.processes, c.folder / f"{shape}-{scale}", c.local)
+            total = report["total"]
+            steps[shape].append({
+                "scale": scale, "users": report["mix"]["users"]["total"],
+                "requests_per_min": round(report["mix"]["requests_per_min"]),
+                "done_per_min": round(total["count"] * 60 / args.duration), "p99_ms": total["p99_ms"],
+                "errors": total["errors"], "passed": report["passed"], "slos": report["slos"]})
+            if not report["passed"]:
+                return
+
+    with cluster(args) as c:
+        climb("cluster", c.url, c)
+        with single_process(c, args.pool) as url:
+            climb("single", url, c)
+    held = {shape: max((s for s in rows if s["passed"]), key=lambda s: s["scale"], default=None)
+            for shape, rows in steps.items()}
+    return {"config": {"scales": scales, "duration_s": args.duration, "generator_processes": args.processes,
+                       "pool_max_per_node": args.pool, "nodes": NODES},
+            "machine": machine(), "steps": steps, "largest_held": held}
+
+
+def capacity_markdown(r: dict[str, Any]) -> str:
+    lines = ["# Seed profile capacity on this machine", "",
+             f"`klear loadtest --profile seed --scale S` for {r['config']['duration_s']:g} s per step "
+             f"({r['config']['generator_processes']} generator process on the same machine), first against "
+             f"{r['config']['nodes']} nodes behind HAProxy sharing Redis (bench/cluster.py's cluster, no kill), "
+             "then against one process without Redis (the reference). Objectives: p99 of every operation "
+             f"<= 200 ms, errors <= 0.1 %. {r['machine']['cpus']} CPUs shared with other work; "
+             f"{r['machine']['when']}.", "",
+             "| shape | scale | users | requests/min asked | done/min | p99 ms | errors | held |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for shape, rows in r["steps"].items():
+        lines += [f"| {shape} | {s['scale']:g} | {s['users']} | {s['requests_per_min']} | {s['done_per_min']} | "
+                  f"{s['p99_ms']} | {s['errors']} | {'yes' if s['passed'] else 'no'} |" for s in rows]
+    lines.append("")
+    for shape, best in r["largest_held"].items():
+        lines.append(f"- {shape}: " + ("no step held" if best is None else
+                     f"largest mix that held every objective: {best['users']} users, "
+                     f"{best['requests_per_min']} requests a minute (scale {best['scale']:g})"))
+    return "\n".join(lines) + "\n"
 
 
 def summarize(report: dict[str, Any], samples: list[dict[str, Any]], timeline: dict[str, float],
@@ -472,14 +547,18 @@ def main() -> None:
     ap.add_argument("--pool", type=int, default=10, help="KLEAR_DB_POOL_MAX of each node")
     ap.add_argument("--redis", default=DEFAULT_REDIS, help=f"Redis on this machine (default {DEFAULT_REDIS})")
     ap.add_argument("--no-reference", dest="reference", action="store_false")
-    ap.add_argument("--output", default=str(ROOT / "bench" / "results" / "cluster_rehearsal"),
-                    help="results path without suffix")
+    ap.add_argument("--capacity", action="store_true",
+                    help="instead of the rehearsal: the largest --profile seed scale each shape holds")
+    ap.add_argument("--scales", default="0.01,0.02,0.04,0.08,0.16", help="--capacity steps (scale of the seed)")
+    ap.add_argument("--output", help="results path without suffix (default bench/results/cluster_rehearsal, "
+                                     "or seed_capacity with --capacity)")
     args = ap.parse_args()
-    result = rehearse(args)
-    out = Path(args.output)
+    result = capacity(args) if args.capacity else rehearse(args)
+    default = "seed_capacity" if args.capacity else "cluster_rehearsal"
+    out = Path(args.output or ROOT / "bench" / "results" / default)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    text = markdown(result)
+    text = capacity_markdown(result) if args.capacity else markdown(result)
     out.with_suffix(".md").write_text(text)
     print(text)
 
