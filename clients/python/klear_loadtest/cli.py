@@ -88,14 +88,15 @@ def _drive(base_url: str, mix: Mix, plan: population.Plan, args: argparse.Namesp
         p.start()
     total, seconds = Merged(), defaultdict(Merged)
     connected: dict[int, dict[int, int]] = defaultdict(dict)
-    ready = 0
+    ready, users = 0, 0
     deadline = time.monotonic() + READY_TIMEOUT
     while ready < len(procs):
         msg = reports.get(timeout=max(1.0, deadline - time.monotonic()))
         if msg["kind"] == "ready":
             ready += 1
+            users += msg["connected"]
             total.add(msg["second"])  # connect failures
-    say(f"connected: {total.count()} ok, {total.error_count()} failed; starting")
+    say(f"connected: {users} users, {total.error_count()} failed to connect; starting")
     started_wall = time.time() + 1.0
     started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_wall))
     for control in controls:
