@@ -377,7 +377,8 @@ def single_process(c: Cluster, pool: int) -> Iterator[str]:
 
 
 def rehearse(args: argparse.Namespace) -> dict[str, Any]:
-    load = ["--users", str(args.users), "--rate", str(args.rate), "--duration", str(args.duration)]
+    load = ["--users", str(args.users), "--rate", str(args.rate), "--duration", str(args.duration),
+            "--video-pairs", str(args.video_pairs)]
     with cluster(args) as c:
         timeline: dict[str, float] = {}
         victim = c.nodes[0]
@@ -471,7 +472,7 @@ def summarize(report: dict[str, Any], samples: list[dict[str, Any]], timeline: d
     return {
         "config": {"nodes": NODES, "users": args.users, "rate_per_s": args.rate, "duration_s": args.duration,
                    "generator_processes": args.processes, "pool_max_per_node": args.pool,
-                   "kill_at_s": killed_t, "restart_at_s": timeline.get("restarted_t")},
+                   "video_pairs": args.video_pairs, "kill_at_s": killed_t, "restart_at_s": timeline.get("restarted_t")},
         "machine": machine(),
         "acked_chat_messages": integrity["chat_acked"], "acked_lost": integrity["chat_lost"],
         "acked_duplicated": integrity["chat_duplicated"], "double_bookings": integrity["double_bookings"],
@@ -485,7 +486,9 @@ def summarize(report: dict[str, Any], samples: list[dict[str, Any]], timeline: d
         "n1_requests_after_restart": sum(s.get("n1", 0) for s in returned),
         "traffic_per_node": traffic,
         "loadtest": {"total": report["total"], "slos": report["slos"], "operations": report["operations"]},
-        "video_rejoin": "not measured (the loadtest has no video scenario yet)",
+        "video_pairs": integrity["video_pairs"], "video_joined": integrity["video_joined"],
+        "video_interrupted": integrity["video_interrupted"], "video_rejoined": integrity["video_rejoined"],
+        "video_rejoin_p50_s": integrity["video_rejoin_p50_s"], "video_rejoin_p99_s": integrity["video_rejoin_p99_s"],
     }
 
 
@@ -519,7 +522,10 @@ def markdown(r: dict[str, Any]) -> str:
         f"{r['n1_requests_after_restart']} | > 0 | {'met' if r['n1_requests_after_restart'] > 0 else 'MISSED'} |",
         f"| whole run: operations, errors, p50 / p99 ms | {total['count']}, {total['errors']}, "
         f"{f(total['p50_ms'])} / {f(total['p99_ms'])} | | |",
-        f"| video calls rejoined | {r['video_rejoin']} | | |",
+        f"| video pairs joined / interrupted by the kill / rejoined | {r['video_joined']} of {r['video_pairs']} / "
+        f"{r['video_interrupted']} / {r['video_rejoined']} | | |",
+        f"| video interruption p50 / p99 (s, last frame before to first after) | {f(r['video_rejoin_p50_s'])} / "
+        f"{f(r['video_rejoin_p99_s'])} | | |",
     ]
     if "reference" in r:
         ref = r["reference"]["total"]
@@ -544,6 +550,7 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=100.0, help="operations per second")
     ap.add_argument("--duration", type=float, default=30.0)
     ap.add_argument("--processes", type=int, default=1, help="loadtest generator processes")
+    ap.add_argument("--video-pairs", type=int, default=3, help="video pairs in the rehearsal")
     ap.add_argument("--pool", type=int, default=10, help="KLEAR_DB_POOL_MAX of each node")
     ap.add_argument("--redis", default=DEFAULT_REDIS, help=f"Redis on this machine (default {DEFAULT_REDIS})")
     ap.add_argument("--no-reference", dest="reference", action="store_false")

@@ -26,7 +26,7 @@ async def test_a_node_killed_mid_run_loses_no_acked_message_and_books_no_slot_tw
     out = tmp_path / "rehearsal"
     proc = await asyncio.create_subprocess_exec(
         sys.executable, str(ROOT / "bench" / "cluster.py"), "--users", "200", "--rate", "60", "--duration", "16",
-        "--no-reference", "--output", str(out), cwd=str(ROOT),
+        "--video-pairs", "2", "--no-reference", "--output", str(out), cwd=str(ROOT),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 280)
     assert proc.returncode == 0, stderr.decode()[-3000:]
@@ -38,4 +38,6 @@ async def test_a_node_killed_mid_run_loses_no_acked_message_and_books_no_slot_tw
     assert result["recovered_clients"] == result["disconnected_clients"]  # ... and every one came back
     assert result["recovery_p99_s"] < 10
     assert result["n1_requests_after_restart"] > 0  # traffic returned to the restarted node
+    assert result["video_joined"] == 2
+    assert result["video_rejoined"] >= result["video_interrupted"]  # every call cut by the kill came back
     assert "Cluster rehearsal" in out.with_suffix(".md").read_text()

@@ -22,7 +22,8 @@ async def _loadtest(server, env, admin_email, tmp_path, *extra: str) -> tuple[in
 
 async def test_a_short_run_reports_every_scenario_merges_processes_and_removes_its_users(
         server, server_env, admin_email, tmp_path, clients):
-    code, report, err = await _loadtest(server, server_env, admin_email, tmp_path, "--processes", "2")
+    code, report, err = await _loadtest(server, server_env, admin_email, tmp_path, "--processes", "2",
+                                        "--video-pairs", "1")
     assert code == 0, err
     assert report["passed"] and all(s["pass"] for s in report["slos"])
     ops = report["operations"]
@@ -33,6 +34,7 @@ async def test_a_short_run_reports_every_scenario_merges_processes_and_removes_i
     assert report["integrity"]["chat_acked"] > 0
     assert report["integrity"]["chat_lost"] == 0 and report["integrity"]["chat_duplicated"] == 0
     assert report["integrity"]["double_bookings"] == 0
+    assert report["integrity"]["video_joined"] == 1 and ops["video.join"]["count"] == 1  # frames both ways
     assert "[   1s] users" in err  # the live progress line
     assert "plotly" in (tmp_path / "report.html").read_text()[:200_000].lower()
     admin = clients(server.url)

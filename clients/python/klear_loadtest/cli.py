@@ -118,6 +118,7 @@ def _drive(base_url: str, mix: Mix, plan: population.Plan, args: argparse.Namesp
     for p in procs:
         p.join(30)
     recoveries = sorted(r for res in results for r in res["recoveries"])
+    rejoins = sorted(r for res in results for r in res["video_rejoins"])
     integrity = {
         "chat_acked": sum(r["chat_acked"] for r in results), "chat_lost": sum(r["chat_lost"] for r in results),
         "chat_duplicated": sum(r["chat_duplicated"] for r in results),
@@ -126,6 +127,9 @@ def _drive(base_url: str, mix: Mix, plan: population.Plan, args: argparse.Namesp
         "booking_updates_received": total.events.get("booking.update", 0),
         "disconnects": total.events.get("disconnect", 0), "recovered": len(recoveries),
         "recovery_p50_s": _quantile(recoveries, 0.5), "recovery_p99_s": _quantile(recoveries, 0.99),
+        "video_pairs": sum(r["video_pairs"] for r in results), "video_joined": sum(r["video_joined"] for r in results),
+        "video_interrupted": total.events.get("video.interrupted", 0), "video_rejoined": len(rejoins),
+        "video_rejoin_p50_s": _quantile(rejoins, 0.5), "video_rejoin_p99_s": _quantile(rejoins, 0.99),
     }
     slos = report.judge(mix.slos, total)
     return {

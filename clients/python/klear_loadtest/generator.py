@@ -15,6 +15,7 @@ import random
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ import socketio
 import uvloop
 from klear_client import ApiError, EventRefused
 
+from . import video
 from .actors import Actor, Crowd
 from .latency import Second
 
@@ -51,17 +53,24 @@ class Generator:
 
     async def main(self, control: Any) -> None:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
-        async with aiohttp.ClientSession(connector=connector) as http:
-            self.crowd = Crowd(self.setup["base_url"], http, lambda: self.second)
-            try:
-                await self._connect_all()
-                self.report("ready", connected=self.crowd.connected, second=self.second.encode())
-                self.second = Second()
-                start_wall = await asyncio.get_running_loop().run_in_executor(None, control.get)
-                await self._run(start_wall)
-                result = await self._settle()
-            finally:
-                await self.crowd.close()
+        self.video: list[video.VideoPair] = []
+        with ExitStack() as stack:
+            video.ice_for(self.setup["base_url"], stack)
+            async with aiohttp.ClientSession(connector=connector) as http:
+                self.crowd = Crowd(self.setup["base_url"], http, lambda: self.second)
+                await self._drive(control)
+
+    async def _drive(self, control: Any) -> None:
+        try:
+            await self._connect_all()
+            self.report("ready", connected=self.crowd.connected, second=self.second.encode())
+            self.second = Second()
+            start_wall = await asyncio.get_running_loop().run_in_executor(None, control.get)
+            await self._run(start_wall)
+            result = await self._settle()
+        finally:
+            await asyncio.gather(*(pair.close() for pair in self.video), return_exceptions=True)
+            await self.crowd.close()
         self.report("done", result=result)
 
     async def _connect_all(self) -> None:
@@ -82,6 +91,18 @@ class Generator:
         self.presence = [a for a in await asyncio.gather(*(add(u) for u in share["presence"])) if a]
         self.idle = [a for a in await asyncio.gather(*(add(u) for u in share["idle"])) if a]
         self.clients = [a for a, _ in self.pairs] + self.presence + self.idle  # pairs are (client, practitioner)
+        if share["video"]:
+            media = video.sources()
+            for v in share["video"]:
+                a, b = await add(v["a"]), await add(v["b"])
+                if a is None or b is None:
+                    continue
+                pair = video.VideoPair(a, b, v["booking_id"], media, lambda: self.second)
+                try:
+                    await pair.start()
+                except Exception as exc:  # the pair stays out; the run says so
+                    self.second.failed("video.join", getattr(exc, "code", type(exc).__name__))
+                self.video.append(pair)
 
     # -- pacing ----------------------------------------------------------------------------------
 
@@ -229,7 +250,9 @@ class Generator:
             audited += checked
         return {"chat_acked": sum(len(s) for s in self.acked.values()), "chat_lost": lost,
                 "chat_duplicated": duplicated, "double_bookings": overlaps, "bookings_audited": audited,
-                "recoveries": self.crowd.recoveries, "final": self.second.encode()}
+                "recoveries": self.crowd.recoveries, "video_pairs": len(self.video),
+                "video_joined": sum(1 for p in self.video if p.joined),
+                "video_rejoins": [r for p in self.video for r in p.rejoined], "final": self.second.encode()}
 
     def _missing(self) -> int:
         missing = 0

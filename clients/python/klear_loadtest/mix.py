@@ -50,6 +50,7 @@ class Mix:
     operations: dict[str, float] = field(default_factory=lambda: {"browse": 5, "book": 1, "chat": 3, "presence": 1})
     population: dict[str, float] = field(default_factory=lambda: {"idle": 6, "chat": 2, "presence": 1, "subscribers": 1})
     slos: tuple[Slo, ...] = SEED_SLOS
+    video_pairs: int = 0  # client and practitioner in their booking's video session, each publishing
 
     def rates(self) -> dict[str, float]:
         total = sum(self.operations.values()) or 1.0
@@ -67,7 +68,7 @@ class Mix:
         return counts
 
     def counts(self) -> dict[str, int]:
-        counts = self.population_counts()
+        counts = {**self.population_counts(), "video": 2 * self.video_pairs}
         return {**counts, "total": sum(counts.values())}
 
     def describe(self) -> dict[str, Any]:

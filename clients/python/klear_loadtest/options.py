@@ -21,6 +21,8 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--scale", type=float, default=1.0, help="Multiply the profile's users and rate (e.g. 0.05).")
     ap.add_argument("--operations", help=f"Weights of {', '.join(OPERATIONS)}, e.g. browse=5,book=1,chat=3,presence=1")
     ap.add_argument("--population", help=f"Weights of {', '.join(POPULATION)} among the connected users.")
+    ap.add_argument("--video-pairs", type=int, help="Video pairs (a client and a practitioner in their booking's "
+                                                    "session, each publishing a VP8 loop); default 0.")
     ap.add_argument("--slo", action="append", default=[], metavar="OP:METRIC<=LIMIT",
                     help="An objective (repeatable), replacing the profile's: *:p99_ms<=200, book:error_ratio<=0.001")
     ap.add_argument("--processes", type=int, default=1, help="Generator processes (histograms are merged).")
@@ -40,6 +42,8 @@ def mix_from(args: argparse.Namespace) -> Mix:
         mix.operations = weights(args.operations, OPERATIONS)
     if args.population:
         mix.population = weights(args.population, POPULATION)
+    if args.video_pairs is not None:
+        mix.video_pairs = args.video_pairs
     if args.slo:
         mix.slos = tuple(Slo.parse(s) for s in args.slo)
     return mix

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -61,6 +62,29 @@ async def _set_up_practitioner(client: KlearClient) -> dict[str, Any]:
     return {"id": pid, "offering_id": offering["id"]}
 
 
+async def _book_video(practitioner: KlearClient, client: KlearClient) -> str:
+    """A practitioner bookable every 5 minutes, and a confirmed hour-long video booking starting within 5:
+    its session is open for the whole run (from 10 minutes before the start to 15 after the end)."""
+    assert practitioner.session is not None
+    pid = practitioner.session.user_id
+    await practitioner.save_practitioner_profile(
+        pid, bio="Load-test practitioner.", modalities=["yoga"], languages=["en"], time_zone="UTC",
+        booking_rules={**OPEN_RULES, "slot_interval_min": 5})
+    offering = await practitioner.create_offering(pid, name="Load-test video", duration_min=60, price_minor=1000,
+                                                  currency="EUR", mode="video")
+    await practitioner.set_hours(pid, ALL_DAY)
+    now = datetime.now(UTC)
+    found = await client.slots(pid, offering["id"], _iso(now), _iso(now + timedelta(hours=1)), "UTC")
+    booking = await client.book(offering["id"], found["slots"][0]["start"])
+    if booking["status"] != "confirmed":
+        await practitioner.booking_action(booking["id"], "confirm")
+    return str(booking["id"])
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
+
+
 async def _pair(a: KlearClient, b: KlearClient) -> str:
     assert b.session is not None
     conv = await a.request_conversation(b.session.user_id)
@@ -72,7 +96,7 @@ async def seed(admin: KlearClient, mix: Mix, processes: int, say: Callable[[str]
     """Create and set up the users of `mix`, and split them into `processes` shares."""
     counts = mix.counts()
     pairs_n = counts["chat"] // 2  # a direct conversation is between a client and a practitioner
-    practitioners_n = counts["subscribers"] + pairs_n
+    practitioners_n = counts["subscribers"] + pairs_n + mix.video_pairs
     made: list[dict[str, Any]] = []
     batch_id: str | None = None
     roles = ["practitioner"] * practitioners_n + ["client"] * (counts["total"] - practitioners_n)
@@ -85,17 +109,21 @@ async def seed(admin: KlearClient, mix: Mix, processes: int, say: Callable[[str]
         say(f"seeding: {len(made)}/{len(roles)} accounts")
     assert batch_id is not None
     try:
-        return await _set_up(admin, made, counts, pairs_n, processes, batch_id, say)
+        return await _set_up(admin, made, counts, pairs_n, mix.video_pairs, processes, batch_id, say)
     except BaseException:
         await admin.remove_test_users(batch_id)
         raise
 
 
 async def _set_up(admin: KlearClient, made: list[dict[str, Any]], counts: dict[str, int], pairs_n: int,
-                  processes: int, batch_id: str, say: Callable[[str], None]) -> Plan:
+                  video_n: int, processes: int, batch_id: str, say: Callable[[str], None]) -> Plan:
     all_practitioners = [u for u in made if u["role"] == "practitioner"]
-    practitioners, chat_practitioners = all_practitioners[:counts["subscribers"]], all_practitioners[counts["subscribers"]:]
-    clients = [u for u in made if u["role"] == "client"]
+    subs = counts["subscribers"]
+    practitioners = all_practitioners[:subs]
+    chat_practitioners = all_practitioners[subs:subs + pairs_n]
+    video_practitioners = all_practitioners[subs + pairs_n:]
+    all_clients = [u for u in made if u["role"] == "client"]
+    video_clients, clients = all_clients[:video_n], all_clients[video_n:]
     http = admin.http
     catalog = await _limited([
         (lambda u=u: _set_up_practitioner(_as(admin.base_url, http, u))) for u in practitioners])
@@ -104,6 +132,11 @@ async def _set_up(admin: KlearClient, made: list[dict[str, Any]], counts: dict[s
     conversations = await _limited([
         (lambda a=a, b=b: _pair(_as(admin.base_url, http, a), _as(admin.base_url, http, b))) for a, b in pairs])
     say(f"seeding: {len(conversations)} chat pairs with an accepted conversation")
+    bookings = await _limited([
+        (lambda p=p, c=c: _book_video(_as(admin.base_url, http, p), _as(admin.base_url, http, c)))
+        for p, c in zip(video_practitioners, video_clients, strict=True)])
+    say(f"seeding: {len(bookings)} video bookings starting now")
+    video = [{"a": c, "b": p, "booking_id": b} for c, p, b in zip(video_clients, video_practitioners, bookings, strict=True)]
     rest = clients[pairs_n:]
     presence, idle = rest[:counts["presence"]], rest[counts["presence"]:]
     plan = Plan(batch_id, catalog)
@@ -114,7 +147,7 @@ async def _set_up(admin: KlearClient, made: list[dict[str, Any]], counts: dict[s
             "index": n,
             "subscribers": part([{**u, **c} for u, c in zip(practitioners, catalog, strict=True)]),
             "pairs": part([{"a": a, "b": b, "conversation_id": c} for (a, b), c in zip(pairs, conversations, strict=True)]),
-            "presence": part(presence), "idle": part(idle),
+            "presence": part(presence), "idle": part(idle), "video": part(video),
         })
     return plan
 
