@@ -378,7 +378,7 @@ def single_process(c: Cluster, pool: int) -> Iterator[str]:
 
 def rehearse(args: argparse.Namespace) -> dict[str, Any]:
     load = ["--users", str(args.users), "--rate", str(args.rate), "--duration", str(args.duration),
-            "--video-pairs", str(args.video_pairs)]
+            "--video-pairs", str(args.video_pairs), "--ice", "host"]  # media goes to the nodes' own addresses
     with cluster(args) as c:
         timeline: dict[str, float] = {}
         victim = c.nodes[0]

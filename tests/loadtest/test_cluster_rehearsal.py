@@ -25,7 +25,7 @@ async def test_a_node_killed_mid_run_loses_no_acked_message_and_books_no_slot_tw
     require([missing] if missing else [], "the cluster rehearsal")
     out = tmp_path / "rehearsal"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, str(ROOT / "bench" / "cluster.py"), "--users", "200", "--rate", "60", "--duration", "16",
+        sys.executable, str(ROOT / "bench" / "cluster.py"), "--users", "200", "--rate", "60", "--duration", "20",
         "--video-pairs", "2", "--no-reference", "--output", str(out), cwd=str(ROOT),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 280)

@@ -80,7 +80,7 @@ def _drive(base_url: str, mix: Mix, plan: population.Plan, args: argparse.Namesp
     reports = ctx.Queue()
     rates = {op: r / args.processes for op, r in mix.rates().items()}
     setup = {"base_url": base_url, "rates": rates, "catalog": plan.practitioners, "duration": mix.duration,
-             "seed": args.seed}
+             "seed": args.seed, "ice": args.ice}
     controls = [ctx.Queue() for _ in plan.shares]
     procs = [ctx.Process(target=generator.run, args=(share, setup, control, reports), daemon=True)
              for share, control in zip(plan.shares, controls, strict=True)]

@@ -30,6 +30,7 @@ from .latency import Second
 
 MAX_IN_FLIGHT = 20_000
 SETTLE_TIMEOUT = 15.0
+VIDEO_SETTLE_TIMEOUT = 20.0  # a dead node's claim on a video session lapses within 15 s
 # Answers that mean "someone else got there first", not that the server failed.
 EXPECTED = {"slot_unavailable", "slot_taken", "booking_conflict", "conflict", "not_bookable"}
 
@@ -55,7 +56,7 @@ class Generator:
         connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300)
         self.video: list[video.VideoPair] = []
         with ExitStack() as stack:
-            video.ice_for(self.setup["base_url"], stack)
+            video.ice_for(self.setup["base_url"], self.setup["ice"], stack)
             async with aiohttp.ClientSession(connector=connector) as http:
                 self.crowd = Crowd(self.setup["base_url"], http, lambda: self.second)
                 await self._drive(control)
@@ -239,6 +240,9 @@ class Generator:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + SETTLE_TIMEOUT
         while loop.time() < deadline and self._missing():
+            await asyncio.sleep(0.2)
+        video_deadline = loop.time() + VIDEO_SETTLE_TIMEOUT  # calls cut late in the run get to come back
+        while loop.time() < video_deadline and any(any(p.stalled) for p in self.video):
             await asyncio.sleep(0.2)
         lost, duplicated = self._missing(), 0
         for a, b in self.pairs:

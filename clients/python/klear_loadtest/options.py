@@ -23,6 +23,9 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--population", help=f"Weights of {', '.join(POPULATION)} among the connected users.")
     ap.add_argument("--video-pairs", type=int, help="Video pairs (a client and a practitioner in their booking's "
                                                     "session, each publishing a VP8 loop); default 0.")
+    ap.add_argument("--ice", choices=("auto", "host", "loopback"), default="auto",
+                    help="ICE candidates of video pairs: loopback only, the host's addresses, or auto (loopback "
+                         "when BASE_URL is on loopback).")
     ap.add_argument("--slo", action="append", default=[], metavar="OP:METRIC<=LIMIT",
                     help="An objective (repeatable), replacing the profile's: *:p99_ms<=200, book:error_ratio<=0.001")
     ap.add_argument("--processes", type=int, default=1, help="Generator processes (histograms are merged).")

@@ -24,6 +24,7 @@ from .latency import Second
 
 STALL = 2.0
 CHECK_EVERY = 0.25
+RETRY = 1.0  # a dead owner's claim on a session lapses within 15 s (docs/video.md); try again each second
 
 
 def sources() -> dict[str, EncodedLoop]:
@@ -31,10 +32,13 @@ def sources() -> dict[str, EncodedLoop]:
     return {"camera": encode_vp8_loop(frames=45, fps=15, bitrate=300_000)}
 
 
-def ice_for(base_url: str, stack: ExitStack) -> None:
-    """A deployment on this machine's loopback is reached over loopback ICE (aioice skips 127.0.0.1)."""
+def ice_for(base_url: str, ice: str, stack: ExitStack) -> None:
+    """Loopback ICE (aioice otherwise skips 127.0.0.1) when `ice` says so, or for "auto" when the
+    deployment is on this machine's loopback. Behind a load balancer on loopback whose nodes have
+    addresses of their own (the cluster rehearsal), media goes to the nodes directly: use "host"."""
     host = urlsplit(base_url).hostname or ""
-    if host in ("localhost", "::1") or host.startswith("127."):
+    local = host in ("localhost", "::1") or host.startswith("127.")
+    if ice == "loopback" or (ice == "auto" and local):
         stack.enter_context(loopback_ice())
 
 
@@ -46,6 +50,7 @@ class VideoPair:
         self.now = now
         self.joined = False
         self.rejoined: list[float] = []  # seconds each interruption lasted
+        self.stalled = [False, False]  # per side: no frames from the other for STALL seconds
         self._watch: asyncio.Task[None] | None = None
 
     def _peer(self, i: int) -> str:
@@ -65,7 +70,7 @@ class VideoPair:
     async def _watch_gaps(self) -> None:
         seen = [0, 0]
         last_frame = [time.monotonic()] * 2
-        stalled = [False, False]
+        stalled = self.stalled
         attempts: list[asyncio.Task[None] | None] = [None, None]
         attempted_at = [0.0, 0.0]
         while True:
@@ -86,14 +91,14 @@ class VideoPair:
                     stalled[i] = True
                     self.now().events["video.interrupted"] += 1
                 running = attempts[i] is not None and not attempts[i].done()  # type: ignore[union-attr]
-                if not running and now - attempted_at[i] > 5.0:
+                if not running and now - attempted_at[i] > RETRY:
                     attempted_at[i] = now
                     attempts[i] = asyncio.ensure_future(self._rejoin(call))
 
     async def _rejoin(self, call: VideoCall) -> None:
         try:
             await call.join(self.booking_id, publish=["camera"])
-        except Exception as exc:  # tried again 5 s later; counted meanwhile
+        except Exception as exc:  # tried again RETRY s later; counted meanwhile
             self.now().failed("video.rejoin", getattr(exc, "code", type(exc).__name__))
 
     async def close(self) -> None:
