@@ -466,7 +466,7 @@ def summarize(report: dict[str, Any], samples: list[dict[str, Any]], timeline: d
     for before, after in zip(samples, samples[1:]):
         traffic.append({"at": round(after["at"] - timeline.get("killed", after["at"]), 1),
                         **{n: after["requests"].get(n, 0) - before["requests"].get(n, 0) for n in after["requests"]},
-                        "n1_state": after["states"].get("n1")})
+                        "states": " ".join(f"{n}:{st}" for n, st in sorted(after["states"].items()))})
     returned = [s for s in traffic if timeline.get("restarted") and s["at"] > timeline["restarted"] - timeline["killed"]
                 and s.get("n1", 0) > 0]
     return {
@@ -535,8 +535,8 @@ def markdown(r: dict[str, Any]) -> str:
                   f"{f((total['p99_ms'] or 0) / ref['p99_ms']) if ref['p99_ms'] else 'n/a'}; the cluster run "
                   "includes the kill)."]
     lines += ["", "Requests HAProxy sent each node per second (t = seconds after the kill):", "",
-              "| t | n1 | n2 | n3 | n1 state |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {s['at']} | {s.get('n1', 0)} | {s.get('n2', 0)} | {s.get('n3', 0)} | {s['n1_state']} |"
+              "| t | n1 | n2 | n3 | HAProxy's view |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {s['at']} | {s.get('n1', 0)} | {s.get('n2', 0)} | {s.get('n3', 0)} | {s['states']} |"
               for s in r["traffic_per_node"]]
     if r["error_codes"]:
         lines += ["", "Errors by operation and code: " + ", ".join(f"{k} {v}" for k, v in
