@@ -70,7 +70,7 @@ def main(args: argparse.Namespace) -> int:
             say(f"removed {removed} test users (batch {plan.batch_id})")
     json_path, html_path = report.write(Path(args.report), result)
     for s in result["slos"]:
-        say(f"  {'pass' if s['pass'] else 'FAIL'}  {s['slo']}  (measured {report._fmt(s['value'])})")
+        say(f"  {'pass' if s['pass'] else 'FAIL'}  {s['slo']}  (measured {report.fmt(s['value'])})")
     say(f"report: {json_path} {html_path}")
     return 0 if result["passed"] else 1
 
@@ -150,4 +150,4 @@ def _quantile(values: list[float], q: float) -> float | None:
 def _progress(t: int, m: Merged, connected: int) -> None:
     p50, p99 = m.percentile_ms(None, 50), m.percentile_ms(None, 99)
     say(f"[{t:4d}s] users {connected:6d}  ok/s {m.count():7d}  errors {m.error_count():5d}  "
-        f"p50 {report._fmt(p50):>7} ms  p99 {report._fmt(p99):>7} ms")
+        f"p50 {report.fmt(p50):>7} ms  p99 {report.fmt(p99):>7} ms")

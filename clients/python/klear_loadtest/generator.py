@@ -10,7 +10,6 @@ meanwhile (closed-loop tools would send fewer requests and hide it: coordinated 
 from __future__ import annotations
 
 import asyncio
-import queue
 import random
 import time
 import uuid
@@ -279,15 +278,6 @@ class Generator:
             self.second.failed("audit", getattr(exc, "code", type(exc).__name__))
             return 0, 0
         spans = sorted((b["start_at"], b["end_at"]) for b in items)
-        overlaps = sum(1 for (_, end), (start, _) in zip(spans, spans[1:]) if start < end)
+        overlaps = sum(1 for (_, end), (start, _) in zip(spans, spans[1:], strict=False) if start < end)
         return overlaps, len(items)
 
-
-def drain_queue(q: Any) -> list[Any]:
-    """Everything waiting in a multiprocessing queue now."""
-    out = []
-    while True:
-        try:
-            out.append(q.get_nowait())
-        except queue.Empty:
-            return out

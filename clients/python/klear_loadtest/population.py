@@ -141,7 +141,7 @@ async def _set_up(admin: KlearClient, made: list[dict[str, Any]], counts: dict[s
     presence, idle = rest[:counts["presence"]], rest[counts["presence"]:]
     plan = Plan(batch_id, catalog)
     for n in range(processes):
-        def part(items: list[Any]) -> list[Any]:
+        def part(items: list[Any], n: int = n) -> list[Any]:
             return items[n::processes]
         plan.shares.append({
             "index": n,

@@ -70,7 +70,7 @@ def _page(report: dict[str, Any]) -> str:
     plots = fig.to_html(full_html=False, include_plotlyjs=True)
 
     def table(head: list[str], body: list[list[Any]]) -> str:
-        cells = "".join("<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in r) + "</tr>" for r in body)
+        cells = "".join("<tr>" + "".join(f"<td>{html.escape(fmt(c))}</td>" for c in r) + "</tr>" for r in body)
         return "<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>"
 
     slos = table(["objective", "measured", "result"],
@@ -92,7 +92,7 @@ td,th{{border:1px solid #999;padding:.2em .6em;text-align:right}}</style></head>
 """
 
 
-def _fmt(value: Any) -> str:
+def fmt(value: Any) -> str:
     if value is None:
         return "n/a"
     if isinstance(value, float):
