@@ -1,4 +1,4 @@
-"""The `klear` command: serve, migrate, create-admin, settings, error-codes."""
+"""The `klear` command: serve, migrate, create-admin, settings, error-codes, loadtest."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from contextlib import AsyncExitStack
 import uvloop
 from pydantic import BaseModel, ValidationError
 
+from klear_loadtest import options as loadtest_options
 from storage import accounts
 from storage.crypto import Sealer
 from storage.database import Database
@@ -49,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     settings = sub.add_parser("settings", help="Print every setting as a Markdown table.")
     settings.add_argument("--markdown", action="store_true", default=True)
     sub.add_parser("error-codes", help="Print every error code the API answers with, as the table of docs/api.md.")
+    load = sub.add_parser("loadtest", help="Drive a deployment through its public API and judge its objectives "
+                                           "(docs/loadtest.md).")
+    loadtest_options.add_arguments(load)
     return parser
 
 
@@ -86,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags = {k: getattr(args, k, None) for k in ("host", "port", "workers", "data_dir", "log_level")}
         settings = config.load(flags=flags)
         logs.setup(settings.server.log_level)
+        if args.command == "loadtest":
+            from klear_loadtest import cli as loadtest_cli
+
+            return loadtest_cli.main(args)
         if args.command == "settings":
             print(config.markdown_table())
             return 0

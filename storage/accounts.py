@@ -73,6 +73,11 @@ def _user(db: Database, row: asyncpg.Record) -> User:
     )
 
 
+def seal_email(db: Database, user_id: uuid.UUID, email: str) -> bytes:
+    """An email address sealed for the account `user_id`."""
+    return db.sealer.seal_text(email, f"{_EMAIL_PURPOSE}:{user_id}")
+
+
 def email_index(db: Database, email: str) -> bytes:
     """The blind index of a normalised email address."""
     return db.sealer.blind_index(email.strip().lower(), _EMAIL_PURPOSE)
@@ -83,7 +88,7 @@ async def create_user(
 ) -> User:
     """Insert an account; raise `EmailTaken` if the address is in use."""
     user_id = uuid.uuid4()
-    sealed = db.sealer.seal_text(email, f"{_EMAIL_PURPOSE}:{user_id}")
+    sealed = seal_email(db, user_id, email)
     try:
         row = await db.fetchrow(
             "accounts.create_user",

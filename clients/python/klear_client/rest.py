@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from .admin import AdminMixin
 from .conversations import ConversationsMixin
 from .errors import ApiError
 from .scheduling import SchedulingMixin
@@ -30,6 +31,12 @@ class Session:
     def user_id(self) -> str:
         return str(self.user["id"])
 
+    @classmethod
+    def of_test_user(cls, made: dict[str, Any]) -> Session:
+        """The session of an account from `create_test_users`."""
+        user = {k: made[k] for k in ("id", "role", "display_name")}
+        return cls(made["access_token"], made["refresh_token"], user, made["expires_in"])
+
 
 @dataclass
 class Response:
@@ -39,7 +46,7 @@ class Response:
     raw: bytes = field(repr=False, default=b"")
 
 
-class KlearClient(ConversationsMixin, SchedulingMixin):
+class KlearClient(ConversationsMixin, SchedulingMixin, AdminMixin):
     """An async client for one server. Use `async with KlearClient(url) as c:`."""
 
     def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:
