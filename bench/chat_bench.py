@@ -109,28 +109,36 @@ def measure(klear: Klear, pairs: list[dict[str, Any]], shape: dict[str, Any], cp
         pids = [p.pid for p in klear.procs]
 
         def cpu() -> tuple[float, ...]:
-            """CPU seconds so far of the servers, PostgreSQL, Redis and the generator (our child): taken around
-            the generator's whole run (warm-up included), they show which part limits."""
-            children = os.times()
+            """CPU seconds so far of the servers, PostgreSQL, Redis and the generator: read at the start and the
+            end of the measured window (pairs.js marks both on stderr), so connecting, joining, warm-up and
+            draining count neither in the messages nor in the CPU they are divided by."""
             return (sum(pid_cpu_seconds(p) for p in pids), postgres_cpu_seconds(), named_cpu_seconds("redis-server"),
-                    children.children_user + children.children_system)
+                    pid_cpu_seconds(generator.pid))
 
-        before = cpu()
-        started = time.monotonic()
-        out = subprocess.run(pinned(["node", str(ROOT / "bench" / "chat" / "pairs.js"), f"http://127.0.0.1:{ports[0]}",
-                                     pairs_file, str(args.warmup), str(args.duration)], 1),
-                             capture_output=True, text=True, timeout=600)
-        wall = time.monotonic() - started
+        generator = subprocess.Popen(pinned(["node", str(ROOT / "bench" / "chat" / "pairs.js"),
+                                             f"http://127.0.0.1:{ports[0]}", pairs_file, str(args.warmup),
+                                             str(args.duration)], 1),
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        marks: dict[str, tuple[tuple[float, ...], float]] = {}
+        said: list[str] = []
+        assert generator.stderr is not None
+        for line in generator.stderr:
+            if line.startswith("klear-bench: window "):
+                marks[line.split()[-1]] = (cpu(), time.monotonic())
+            else:
+                said.append(line)
+        stdout, _ = generator.communicate(timeout=600)
+        if generator.returncode != 0 or len(marks) != 2:
+            raise RuntimeError("".join(said)[-2000:])
+        (start, t0), (end, t1) = marks["start"], marks["end"]
         cores = dict(zip(("server", "postgres", "redis", "generator"),
-                         (round((a - b) / wall, 2) for a, b in zip(cpu(), before))))
+                         (round((a - b) / (t1 - t0), 2) for a, b in zip(end, start))))
         bus = [None if b is None else (metric(port, BUS_COUNTER) or 0) - b for port, b in zip(ports, bus_before)]
         os.unlink(pairs_file)
     finally:
         klear.stop_all()
         release(groups)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-2000:])
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = json.loads(stdout.strip().splitlines()[-1])
     res["cores"] = cores
     res["process_cores_budget"] = process_cores if groups else None
     res["processes_detail"] = [{"port": port, "bus_messages_received": b,
@@ -200,7 +208,8 @@ def main() -> None:
 {args.pairs} two-person conversations; each sender keeps one `message:send` in flight (acked only once stored
 in PostgreSQL); the other member receives `message:new`. Generator: the official socket.io-client under node
 on CPU 1. {args.duration:.0f} s measured after {args.warmup:.0f} s, per shape, one after the other in this run.
-With Redis, each member is connected to one of the processes at random (seed {args.seed}).
+With Redis, each member is connected to one of the processes at random (seed {args.seed}). CPU (cores) is
+read at the start and the end of the measured window, the same window the messages are counted in.
 
 | shape | acked/s | acked/s per process | acked per server core-s | ratio to no Redis | delivered/s | ack p50 / p99 ms | send→receive p50 / p99 ms | cores: server / PostgreSQL / Redis / generator | errors | missing / dup-or-reordered / gaps |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |

@@ -123,7 +123,7 @@ def main() -> None:
 {args.pairs} two-person conversations, each member connected to one of N `klear serve` processes at random
 (seed {args.seed}); each sender keeps one persisted `message:send` in flight. All N share one PostgreSQL and
 one Redis ({args.redis}). {budget_note} Generator on CPU 1. {args.duration:.0f} s measured after
-{args.warmup:.0f} s per N. Bus messages per process per delivered message: each process's
+{args.warmup:.0f} s per N; CPU (cores) is read over the measured window. Bus messages per process per delivered message: each process's
 `klear_bus_messages_received_total` ÷ messages it delivered to its own sockets, summed over the processes
 (whole run, warm-up included; about 1 - 1/N when each process hears only its members' conversations, about N
 when every process hears everything; n/a: no such counter).

@@ -72,9 +72,11 @@ async function main() {
   const loops = pairs.map(loop);
   await new Promise((r) => setTimeout(r, Number(warmupS) * 1000));
   measuring = true;
+  process.stderr.write("klear-bench: window start\n"); // the bench reads CPU use at these two marks
   const started = nowUs();
   await new Promise((r) => setTimeout(r, Number(durationS) * 1000));
   measuring = false;
+  process.stderr.write("klear-bench: window end\n");
   const seconds = (nowUs() - started) / 1e6;
   running = false;
   await Promise.all(loops);
