@@ -40,7 +40,8 @@ BEGIN
         p_practitioner, doc, p.modalities, p.languages,
         ARRAY(SELECT DISTINCT o.mode FROM offerings o WHERE o.practitioner_id = p_practitioner AND o.active ORDER BY 1),
         p.latitude, p.longitude,
-        EXISTS (SELECT 1 FROM credentials c WHERE c.practitioner_id = p_practitioner AND c.status = 'verified'),
+        EXISTS (SELECT 1 FROM credentials c WHERE c.practitioner_id = p_practitioner AND c.status = 'verified'
+                AND (c.expires_at IS NULL OR c.expires_at > now())),
         now())
     ON CONFLICT (practitioner_id) DO UPDATE SET
         document = EXCLUDED.document, modalities = EXCLUDED.modalities, languages = EXCLUDED.languages,

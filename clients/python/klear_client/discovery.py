@@ -29,3 +29,64 @@ class DiscoveryMixin:
     async def public_profile(self: _Caller, practitioner_id: str) -> dict[str, Any]:
         result: dict[str, Any] = await self.call("GET", f"/practitioners/{practitioner_id}/profile")
         return result
+
+    async def review(self: _Caller, booking_id: str, rating: int, body: str = "") -> dict[str, Any]:
+        """Review your completed booking (once)."""
+        result: dict[str, Any] = await self.call(
+            "POST", f"/bookings/{booking_id}/review", json_body={"rating": rating, "body": body}
+        )
+        return result
+
+    async def reviews(self: _Caller, practitioner_id: str, *, limit: int = 20, cursor: str | None = None) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "GET", f"/practitioners/{practitioner_id}/reviews", params=_params({"limit": limit, "cursor": cursor})
+        )
+        return result
+
+    async def reply_to_review(self: _Caller, review_id: str, body: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("POST", f"/reviews/{review_id}/reply", json_body={"body": body})
+        return result
+
+    async def report_review(self: _Caller, review_id: str, reason: str) -> None:
+        await self.call("POST", f"/reviews/{review_id}/reports", json_body={"reason": reason})
+
+    async def reported_reviews(self: _Caller, *, limit: int = 50) -> dict[str, Any]:
+        """Admin: the moderation queue."""
+        result: dict[str, Any] = await self.call("GET", "/admin/reviews/reported", params=_params({"limit": limit}))
+        return result
+
+    async def hide_review(self: _Caller, review_id: str, reason: str) -> dict[str, Any]:
+        """Admin: hide a review with a reason."""
+        result: dict[str, Any] = await self.call("POST", f"/admin/reviews/{review_id}/hide", json_body={"reason": reason})
+        return result
+
+    async def keep_review(self: _Caller, review_id: str) -> dict[str, Any]:
+        """Admin: keep a reported review."""
+        result: dict[str, Any] = await self.call("POST", f"/admin/reviews/{review_id}/keep")
+        return result
+
+    async def upload_credential(self: _Caller, practitioner_id: str, **credential: Any) -> dict[str, Any]:
+        """title, issuer, number, expires_at (optional), document (base64) and document_type."""
+        result: dict[str, Any] = await self.call(
+            "POST", f"/practitioners/{practitioner_id}/credentials", json_body=credential
+        )
+        return result
+
+    async def credentials(self: _Caller, practitioner_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("GET", f"/practitioners/{practitioner_id}/credentials")
+        return result
+
+    async def pending_credentials(self: _Caller, *, limit: int = 50) -> dict[str, Any]:
+        """Admin: credentials awaiting a decision."""
+        result: dict[str, Any] = await self.call("GET", "/admin/credentials/pending", params=_params({"limit": limit}))
+        return result
+
+    async def verify_credential(self: _Caller, credential_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("POST", f"/admin/credentials/{credential_id}/verify")
+        return result
+
+    async def reject_credential(self: _Caller, credential_id: str, reason: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "POST", f"/admin/credentials/{credential_id}/reject", json_body={"reason": reason}
+        )
+        return result
