@@ -1,17 +1,22 @@
 """Practitioner search: the query's words corrected against the vocabulary, the filters and the score applied in
 one statement (storage/discovery.py), and, when a free slot is asked for, the booking's own slot rules.
 
-Pages continue after the (score, id) of the last result, carried in an opaque
-cursor with the instant the first page was computed at, so every page of one
-search measures "soonest" and "within N days" from the same moment. A result
-never moves to another page because something was added or removed before it.
+Pages continue after a position carried in an opaque cursor with the instant
+the first page was computed at, so every page of one search measures
+"soonest" and "within N days" from the same moment. The position is the
+(score, id) of the page's last result, so a result never moves to another
+page because something was added or removed before it.
 
-With a free-slot filter the score gains the soonest factor, which is only
-known after the slots are computed. The scan reads candidates in order of the
-score without it, in batches, and stops once no unread candidate could still
-reach the page: each one's final score is at most its score plus the soonest
-weight. The rank is therefore exact, and the cost is the slot finding of the
-candidates read (at most MAX_SCANNED; docs/search.md).
+With a free-slot filter, only practitioners with a bookable slot in the
+window are kept, and the soonest one moves a result up. Slot finding costs
+about a quarter of a millisecond per practitioner, so it cannot be run over
+every match of a broad query: candidates are read in order of the other
+factors (text, distance, rating) in growing batches until a page of
+available ones is found, and the soonest factor orders the results within
+that page. The cursor is then the position, in that order, of the page's last
+result. Every available match is shown exactly once; a practitioner free
+much sooner can rank above another on the same page but not on an earlier
+one (docs/search.md).
 """
 
 from __future__ import annotations
@@ -34,8 +39,8 @@ from . import ranking, typos
 # (practitioner ids, which offerings count, from, to) -> the first free start of each that has one.
 Soonest = Callable[[list[uuid.UUID], Callable[[Offering], bool], datetime, datetime], Awaitable[dict[uuid.UUID, datetime]]]
 
-BATCH = 200
-MAX_SCANNED = 5000
+FIRST_BATCH, MAX_BATCH = 20, 400
+MAX_SCANNED = 2000  # practitioners whose slots one page may compute; past it the page ends early
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +97,12 @@ async def search(db: Database, request: Request, *, soonest: Soonest, now: datet
     filters, corrected = await _with_text(db, request.filters, request.text)
     if request.free_within is None:
         found = await store.candidates(db, filters, ranking.WEIGHTS, limit=request.limit + 1, before=after)
-        results = [Result(c, 0.0, c.score, None) for c in found]
+        results = [Result(c, 0.0, c.score, None) for c in found[: request.limit]]
+        position = (results[-1].score, results[-1].candidate.id) if len(found) > request.limit else None
     else:
-        results = await _available(db, filters, request, after, soonest, now)
-    page = results[: request.limit]
-    more = len(results) > request.limit
-    cursor = _encode(page[-1].score, page[-1].candidate.id, now) if more and page else None
-    return Page(page, cursor, corrected, now)
+        results, position = await _available(db, filters, request, after, soonest, now)
+    cursor = None if position is None else _encode(position[0], position[1], now)
+    return Page(results, cursor, corrected, now)
 
 
 async def _with_text(db: Database, filters: Filters, text: str | None) -> tuple[Filters, dict[str, list[str]]]:
@@ -124,33 +128,27 @@ def offering_filter(f: Filters) -> Callable[[Offering], bool]:
 async def _available(
     db: Database, filters: Filters, request: Request, after: tuple[float, uuid.UUID] | None, soonest: Soonest,
     now: datetime,
-) -> list[Result]:
-    """Results with a free slot within the window, ranked with the soonest factor (see the module's docstring)."""
+) -> tuple[list[Result], tuple[float, uuid.UUID] | None]:
+    """A page of practitioners free within the window, and where the next page starts (see the module's docstring)."""
     assert request.free_within is not None
-    want = request.limit + 1
-    kept: list[Result] = []
     accepts = offering_filter(filters)
-    scan_from, scanned = after, 0
-    while scanned < MAX_SCANNED:
-        batch = await store.candidates(db, filters, ranking.WEIGHTS, limit=BATCH, before=scan_from)
-        if not batch:
-            break
+    found: list[Result] = []  # available ones, in the order of the other factors
+    scan_from, scanned, size, exhausted = after, 0, max(FIRST_BATCH, 2 * request.limit), False
+    while len(found) <= request.limit and scanned < MAX_SCANNED:
+        batch = await store.candidates(db, filters, ranking.WEIGHTS, limit=size, before=scan_from)
         scanned += len(batch)
-        free = await soonest([c.id for c in batch], accepts, now, now + request.free_within)
+        free = await soonest([c.id for c in batch], accepts, now, now + request.free_within) if batch else {}
         for c in batch:
             if c.id in free:
                 factor = ranking.soonest_factor(free[c.id], now)
-                score = c.score + ranking.SOONEST * factor
-                if after is None or (score, _neg(c.id)) < (after[0], _neg(after[1])):
-                    kept.append(Result(c, factor, score, free[c.id]))
-        kept.sort(key=lambda r: (-r.score, r.candidate.id))
-        del kept[want:]
-        scan_from = (batch[-1].score, batch[-1].id)
-        if len(batch) < BATCH or (len(kept) == want and batch[-1].score + ranking.SOONEST < kept[-1].score):
+                found.append(Result(c, factor, c.score + ranking.SOONEST * factor, free[c.id]))
+        if len(batch) < size:
+            exhausted = True
             break
-    return kept
-
-
-def _neg(pid: uuid.UUID) -> int:
-    """Ids order ascending within equal scores, which descend: compare (score, -id)."""
-    return -pid.int
+        scan_from, size = (batch[-1].score, batch[-1].id), min(MAX_BATCH, 4 * size)
+    page = found[: request.limit]
+    if len(found) > request.limit:
+        position: tuple[float, uuid.UUID] | None = (page[-1].candidate.score, page[-1].candidate.id)
+    else:
+        position = None if exhausted else scan_from  # the scan stopped early: the next page goes on from there
+    return sorted(page, key=lambda r: (-r.score, r.candidate.id)), position

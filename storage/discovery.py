@@ -79,61 +79,95 @@ async def vocabulary_near(db: Database, words: Sequence[str]) -> dict[str, list[
     return out
 
 
-_DISTANCE = f"""
-    CASE WHEN $13::float8 IS NULL OR s.latitude IS NULL THEN NULL ELSE
-      2 * {EARTH_RADIUS_KM} * asin(sqrt(
-        power(sin(radians(s.latitude - $13::float8) / 2), 2::float8)
-        + cos(radians($13::float8)) * cos(radians(s.latitude)) * power(sin(radians(s.longitude - $14::float8) / 2), 2::float8))) END
-"""
+class _Params:
+    """Positional parameters of one statement, each spliced as `$n::type` (values never enter the SQL text)."""
 
-_SEARCH = f"""
-WITH q AS (SELECT search_query(search_config(ARRAY[$2::text]), $1::text[]) AS tsq),
-found AS (
-  SELECT s.practitioner_id AS id, s.rating_count, s.rating_sum,
-         CASE WHEN q.tsq IS NULL THEN 0 ELSE ts_rank_cd(s.document, q.tsq, 32) END AS text_f,
-         {_DISTANCE} AS distance_km
-  FROM practitioner_search s, q
-  WHERE (q.tsq IS NULL OR s.document @@ q.tsq)  -- a query of stop words alone keeps everyone
-    AND ($3::text IS NULL OR s.modalities @> ARRAY[$3::text])
-    AND ($4::text IS NULL OR s.languages @> ARRAY[$4::text])
-    AND ($9::float8 IS NULL OR (s.rating_count > 0 AND s.rating_sum::float8 / s.rating_count >= $9::float8))
-    AND (NOT $10::boolean OR s.verified)
-    AND ($16::float8 IS NULL OR (s.latitude BETWEEN $16::float8 AND $17::float8 AND ($18::float8 IS NULL OR s.longitude BETWEEN $18::float8 AND $19::float8)))
-    AND ($5::text IS NULL OR s.modes @> ARRAY[$5::text])
-    AND ($5::text IS NULL AND $6::bigint IS NULL AND $7::bigint IS NULL AND $8::text IS NULL OR EXISTS (
-          SELECT 1 FROM offerings o WHERE o.practitioner_id = s.practitioner_id AND o.active
-            AND ($5::text IS NULL OR o.mode = $5::text) AND ($6::bigint IS NULL OR o.price_minor >= $6::bigint)
-            AND ($7::bigint IS NULL OR o.price_minor <= $7::bigint) AND ($8::text IS NULL OR o.currency = $8::text)))
-),
-scored AS (
-  SELECT f.*,
-         CASE WHEN f.distance_km IS NULL THEN 0 ELSE 1 / (1 + f.distance_km / $23::float8) END AS distance_f,
-         ($24::float8 * $25::float8 + f.rating_sum) / ($25::float8 + f.rating_count) / 5 AS rating_f
-  FROM found f
-  WHERE $15::float8 IS NULL OR f.distance_km <= $15::float8
-),
-ranked AS (
-  SELECT sc.*, $20::float8 * sc.text_f + $21::float8 * sc.distance_f + $22::float8 * sc.rating_f AS score FROM scored sc
-)
-SELECT r.* FROM ranked r
-WHERE $11::float8 IS NULL OR r.score < $11::float8 OR (r.score = $11::float8 AND r.id > $12::uuid)
+    def __init__(self) -> None:
+        self.values: list[object] = []
+
+    def __call__(self, value: object, sql_type: str) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}::{sql_type}"
+
+
+def _distance_sql(lat: str, lon: str) -> str:
+    """Haversine on the mean Earth radius; discovery/ranking.py has the same formula for checks."""
+    return f"""2 * {EARTH_RADIUS_KM} * asin(sqrt(
+        power(sin(radians(s.latitude - {lat}) / 2), 2::float8)
+        + cos(radians({lat})) * cos(radians(s.latitude)) * power(sin(radians(s.longitude - {lon}) / 2), 2::float8)))"""
+
+
+def _search_sql(f: Filters, w: Weights, *, limit: int, before: tuple[float, uuid.UUID] | None) -> tuple[str, list[object]]:
+    """The statement for these filters: only the conditions that apply, so each shape gets its own plan (a
+    condition such as `$3 IS NULL OR ...` would keep a generic plan off the indexes)."""
+    p = _Params()
+    where, text, distance = [], "0::float8", "NULL::float8"
+    ctes = ""
+    if f.groups is not None:
+        ctes = f"WITH q AS MATERIALIZED (SELECT search_query(search_config(ARRAY[{p(f.config, 'text')}]), {p(list(f.groups), 'text[]')}) AS tsq)"
+        where.append("s.document @@ (SELECT tsq FROM q)")  # a query of stop words alone (NULL) matches nothing
+        text = "ts_rank(s.document, (SELECT tsq FROM q), 32)"
+    if f.modality is not None:
+        where.append(f"s.modalities @> ARRAY[{p(f.modality, 'text')}]")
+    if f.language is not None:
+        where.append(f"s.languages @> ARRAY[{p(f.language, 'text')}]")
+    if f.min_rating is not None:
+        where.append(f"s.rating_count > 0 AND s.rating_sum::float8 / s.rating_count >= {p(f.min_rating, 'float8')}")
+    if f.verified_only:
+        where.append("s.verified")
+    if f.latitude is not None and f.longitude is not None:
+        distance = f"CASE WHEN s.latitude IS NULL THEN NULL ELSE {_distance_sql(p(f.latitude, 'float8'), p(f.longitude, 'float8'))} END"
+    if f.box is not None:
+        lat_min, lat_max, lon_min, lon_max = f.box
+        where.append(f"s.latitude BETWEEN {p(lat_min, 'float8')} AND {p(lat_max, 'float8')}")
+        if lon_min is not None and lon_max is not None:
+            where.append(f"s.longitude BETWEEN {p(lon_min, 'float8')} AND {p(lon_max, 'float8')}")
+    if f.mode is not None:
+        where.append(f"s.modes @> ARRAY[{p(f.mode, 'text')}]")
+    offering = []
+    if f.mode is not None:
+        offering.append(f"o.mode = {p(f.mode, 'text')}")
+    if f.price_min is not None:
+        offering.append(f"o.price_minor >= {p(f.price_min, 'bigint')}")
+    if f.price_max is not None:
+        offering.append(f"o.price_minor <= {p(f.price_max, 'bigint')}")
+    if f.currency is not None:
+        offering.append(f"o.currency = {p(f.currency, 'text')}")
+    if offering:
+        where.append(f"EXISTS (SELECT 1 FROM offerings o WHERE o.practitioner_id = s.practitioner_id AND o.active AND {' AND '.join(offering)})")
+    radius = "" if f.radius_km is None else f"WHERE f.distance_km <= {p(f.radius_km, 'float8')}"
+    scale, mean, weight = p(w.distance_scale_km, "float8"), p(w.prior_mean, "float8"), p(w.prior_weight, "float8")
+    after = ""
+    if before is not None:
+        score, pid = p(before[0], "float8"), p(before[1], "uuid")
+        after = f"WHERE r.score < {score} OR (r.score = {score} AND r.id > {pid})"
+    sql = f"""
+{ctes}
+SELECT r.* FROM (
+  SELECT sc.*, {p(w.text, 'float8')} * sc.text_f + {p(w.distance, 'float8')} * sc.distance_f
+               + {p(w.rating, 'float8')} * sc.rating_f AS score
+  FROM (
+    SELECT f.*, CASE WHEN f.distance_km IS NULL THEN 0 ELSE 1 / (1 + f.distance_km / {scale}) END AS distance_f,
+           ({mean} * {weight} + f.rating_sum) / ({weight} + f.rating_count) / 5 AS rating_f
+    FROM (
+      SELECT s.practitioner_id AS id, s.rating_count, s.rating_sum, {text} AS text_f, {distance} AS distance_km
+      FROM practitioner_search s
+      {"WHERE " + " AND ".join(where) if where else ""}
+      OFFSET 0  -- a fence: the rank is computed once per row, not again in each expression that uses it
+    ) f {radius}
+  ) sc
+) r {after}
 ORDER BY r.score DESC, r.id
-LIMIT $26::integer
-"""
+LIMIT {p(limit, 'integer')}"""
+    return sql, p.values
 
 
 async def candidates(
     db: Database, f: Filters, w: Weights, *, limit: int, before: tuple[float, uuid.UUID] | None,
 ) -> list[Candidate]:
     """Practitioners passing every filter, best score first; `before` is the (score, id) a page continues after."""
-    box = f.box or (None, None, None, None)
-    rows = await db.fetch(
-        "discovery.candidates", _SEARCH,
-        None if f.groups is None else list(f.groups), f.config, f.modality, f.language, f.mode, f.price_min,
-        f.price_max, f.currency, f.min_rating, f.verified_only, None if before is None else before[0],
-        None if before is None else before[1], f.latitude, f.longitude, f.radius_km, *box,
-        w.text, w.distance, w.rating, w.distance_scale_km, w.prior_mean, w.prior_weight, limit,
-    )
+    sql, args = _search_sql(f, w, limit=limit, before=before)
+    rows = await db.fetch("discovery.candidates", sql, *args)
     return [_candidate(r) for r in rows]
 
 

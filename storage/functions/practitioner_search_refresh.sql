@@ -4,8 +4,10 @@
 -- storage/credentials.py); leaves the rating aggregate alone, which reviews move by increments.
 --
 -- Weights: A the name and modalities, B offering names and the place, C the bio and offering
--- descriptions. Each part is indexed with 'simple' (exact words, any language) and with the stemming
--- configuration of the practitioner's languages (search_config).
+-- descriptions. Names and places are indexed as written ('simple'); modalities, which are English
+-- words of a fixed vocabulary, with the English stemmer; offerings and the bio with the stemmer of the
+-- practitioner's languages (search_config). Each word is indexed once: a second lexeme per word would
+-- double what ranking reads (search_query matches a word both ways).
 
 CREATE OR REPLACE FUNCTION practitioner_search_refresh(p_practitioner uuid) RETURNS void
 LANGUAGE plpgsql AS $$
@@ -29,11 +31,9 @@ BEGIN
     SELECT coalesce(string_agg(o.name, ' '), ''), coalesce(string_agg(o.description, ' '), '')
       INTO offering_names, offering_text
       FROM offerings o WHERE o.practitioner_id = p_practitioner AND o.active;
-    doc := setweight(to_tsvector('simple', name_text), 'A')
-        || setweight(to_tsvector('simple', modality_text) || to_tsvector(cfg, modality_text), 'A')
-        || setweight(to_tsvector('simple', offering_names) || to_tsvector(cfg, offering_names), 'B')
-        || setweight(to_tsvector('simple', coalesce(p.place, '')), 'B')
-        || setweight(to_tsvector('simple', p.bio || ' ' || offering_text) || to_tsvector(cfg, p.bio || ' ' || offering_text), 'C');
+    doc := setweight(to_tsvector('simple', name_text) || to_tsvector('english', modality_text), 'A')
+        || setweight(to_tsvector(cfg, offering_names) || to_tsvector('simple', coalesce(p.place, '')), 'B')
+        || setweight(to_tsvector(cfg, p.bio || ' ' || offering_text), 'C');
     INSERT INTO practitioner_search AS s
         (practitioner_id, document, modalities, languages, modes, latitude, longitude, verified, refreshed_at)
     VALUES (

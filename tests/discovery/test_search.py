@@ -55,10 +55,10 @@ async def _population(app, clients) -> list[dict]:
     return made
 
 
-async def _all(c, **filters) -> set[str]:
+async def _all(c, limit: int = 5, **filters) -> set[str]:
     items, cursor = [], None
     while True:
-        page = await c.search(limit=5, cursor=cursor, **filters)
+        page = await c.search(limit=limit, cursor=cursor, **filters)
         items += [x["id"] for x in page["items"]]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -166,3 +166,4 @@ async def test_free_within_n_days_agrees_with_the_slots_endpoint(app, clients):
             if slots:
                 expected[p.id] = slots[0]["start"]
         assert {h["id"]: h["next_free_slot"] for h in page["items"]} == expected, days
+        assert await _all(c, limit=2, modality="yoga", free_within_days=days) == set(expected), days  # paged
