@@ -31,7 +31,7 @@ MEANINGS: dict[str, str] = {
     "review_period_over": "The review window (KLEAR_REVIEW_WINDOW_DAYS after the session) has closed.",
     "already_reviewed": "This booking already has its review.",
     "already_replied": "The practitioner has already replied to this review.",
-    "already_reported": "You have already reported this review.",
+    "already_reported": "You have already reported this review (or this account).",
     "already_decided": "An admin has already verified or rejected this credential.",
     "invalid_cursor": "The cursor is not one this search returned; start again without it.",
     "too_many_keys": "You have as many active device keys as allowed (KLEAR_MAX_DEVICE_KEYS); revoke one first.",

@@ -90,3 +90,24 @@ class DiscoveryMixin:
             "POST", f"/admin/credentials/{credential_id}/reject", json_body={"reason": reason}
         )
         return result
+
+    async def similar_practitioners(self: _Caller, practitioner_id: str, *, limit: int = 10) -> dict[str, Any]:
+        """Practitioners like this one."""
+        result: dict[str, Any] = await self.call(
+            "GET", f"/practitioners/{practitioner_id}/similar", params=_params({"limit": limit})
+        )
+        return result
+
+    async def recommendations(self: _Caller, *, limit: int = 10) -> dict[str, Any]:
+        """Practitioners for you (clients)."""
+        result: dict[str, Any] = await self.call("GET", "/me/recommendations", params=_params({"limit": limit}))
+        return result
+
+    async def block(self: _Caller, user_id: str) -> None:
+        await self.call("PUT", f"/me/blocked/{user_id}")
+
+    async def unblock(self: _Caller, user_id: str) -> None:
+        await self.call("DELETE", f"/me/blocked/{user_id}")
+
+    async def report_user(self: _Caller, user_id: str, reason: str) -> None:
+        await self.call("POST", f"/users/{user_id}/reports", json_body={"reason": reason})
