@@ -180,13 +180,6 @@ def _candidate(r: asyncpg.Record) -> Candidate:
     )
 
 
-async def page_by_id(db: Database, ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
-    """The bench's reference: the same page's rows fetched by primary key alone."""
-    return await db.fetch(
-        "discovery.page_by_id", "SELECT * FROM practitioner_search WHERE practitioner_id = ANY ($1::uuid[])", list(ids),
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class Card:
     """What a search result shows of a practitioner besides its scores."""

@@ -48,6 +48,7 @@ class ReportIn(Input):
 
 async def _out(call: Call[Any], picks: list[Pick]) -> Recommendations:
     found = await discovery.cards(call.runtime.db, [p.id for p in picks])
+    await call.audit("practitioner.recommendations", subject_id=None, resource="practitioners")
     return Recommendations(items=[
         Recommended(id=p.id, display_name=c.display_name, photo_url=c.photo_url, place=c.place, modalities=c.modalities,
                     modes=c.modes, verified=c.verified, score=p.score, reason=p.reason)  # type: ignore[arg-type]

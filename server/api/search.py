@@ -7,6 +7,7 @@ search; the results show only what a public profile shows.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import uuid
 from datetime import datetime, timedelta
@@ -136,8 +137,13 @@ async def search(call: Call[None]) -> SearchPage:
         text=q.q, filters=filters_of(q), limit=q.limit, cursor=q.cursor,
         free_within=None if q.free_within_days is None else timedelta(days=q.free_within_days),
     )
-    page = await discovery.search(db, request, soonest=soonest_for(call, now), now=now)
-    return await _page_out(call, page, explain=q.explain)
+    # The audit record (a commit) is written while the search runs; the answer waits for both.
+    audited = asyncio.ensure_future(call.audit("practitioner.search", subject_id=None, resource="practitioners"))
+    try:
+        page = await discovery.search(db, request, soonest=soonest_for(call, now), now=now)
+        return await _page_out(call, page, explain=q.explain)
+    finally:
+        await audited
 
 
 async def _page_out(call: Call[Any], page: Page, *, explain: bool) -> SearchPage:

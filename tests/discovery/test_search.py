@@ -3,6 +3,7 @@ data, availability agrees with the slots endpoint, ranking explains itself, curs
 
 from __future__ import annotations
 
+import asyncpg
 import pytest
 
 from klear_client import ApiError
@@ -29,6 +30,13 @@ async def test_typos_find_the_right_practitioners(app, clients):
     assert await ids("acupunture leeds") == [oka.id]
     found = await c.search("meditaton")
     assert found["corrections"] == {"meditaton": ["meditation"]}
+    conn = await asyncpg.connect(app.env["DATABASE_URL"])
+    try:
+        searches = await conn.fetchval("SELECT count(*) FROM audit_log WHERE actor_id = $1 AND action = 'practitioner.search'",
+                                       c.session.user_id)
+    finally:
+        await conn.close()
+    assert searches == 5  # every search is audited
 
 
 PLACES = [(53.8008, -1.5491, "Leeds"), (53.4808, -2.2426, "Manchester"), (51.5072, -0.1276, "London"),
