@@ -63,7 +63,7 @@ class LocationOut(Output):
     place: str
 
 
-PhotoUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https://[^\s]+$")]
+PhotoUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https://[!-~]+$")]  # printable ASCII
 
 
 class ProfileIn(Input):
