@@ -4,6 +4,10 @@
 badge only from one still verified whose expiry has passed; a run before the
 expiry (a clock moved back) or after someone else did it records a skip.
 
+`search.rebuild` refreshes every practitioner's search row; migration 0050
+queues it for the practitioners who existed before search did. Running it
+again changes nothing.
+
 `recommendations.compute` rebuilds the similarity table and queues its next
 run one interval later. Runs are keyed by their interval's number, so the
 start-up call that makes sure a chain exists (`schedule_recommendations`,
@@ -17,11 +21,12 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from storage import credentials, jobs, recommendations
+from storage import credentials, discovery, jobs, recommendations
 from storage.database import Database
 from storage.jobs import Job, NewJob
 
 RECOMMENDATIONS = "recommendations.compute"
+REBUILD = "search.rebuild"
 
 
 def _run_of(interval: timedelta, n: int) -> NewJob:
@@ -48,4 +53,7 @@ def handlers(
         await jobs.enqueue(db, [_run_of(recommendations_interval, max(current, int(job.payload["run"])) + 1)])
         return f"computed_{pairs}"
 
-    return {credentials.EXPIRE: expire, RECOMMENDATIONS: compute}
+    async def rebuild(job: Job) -> str:
+        return f"refreshed_{await discovery.rebuild_all(db)}"
+
+    return {credentials.EXPIRE: expire, RECOMMENDATIONS: compute, REBUILD: rebuild}

@@ -230,3 +230,19 @@ async def standing(db: Database, practitioner_id: uuid.UUID) -> Standing:
         "SELECT verified, rating_count, rating_sum FROM practitioner_search WHERE practitioner_id = $1", practitioner_id,
     )
     return Standing(False, 0, 0) if row is None else Standing(row["verified"], row["rating_count"], row["rating_sum"])
+
+
+async def rebuild_all(db: Database, *, batch: int = 1000) -> int:
+    """Refresh every practitioner's search row, a batch per transaction; the number refreshed."""
+    done, after = 0, uuid.UUID(int=0)
+    while True:
+        async with db.transaction("discovery.rebuild_all") as conn:
+            ids = await conn.fetch(
+                """SELECT practitioner_search_refresh(user_id), user_id FROM
+                   (SELECT user_id FROM practitioners WHERE user_id > $1 ORDER BY user_id LIMIT $2) p""",
+                after, batch,
+            )
+        if not ids:
+            return done
+        done += len(ids)
+        after = ids[-1]["user_id"]

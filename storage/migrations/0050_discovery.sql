@@ -99,9 +99,10 @@ CREATE TABLE credentials (
 CREATE INDEX credentials_practitioner ON credentials (practitioner_id, created_at);
 CREATE INDEX credentials_pending ON credentials (created_at, id) WHERE status = 'pending';
 
--- Rows for the practitioners that exist already; the first refresh of each fills in its document.
+-- Rows for the practitioners that exist already, so their reviews count from the start, and a durable
+-- job (`search.rebuild`, discovery/jobs.py) that builds their documents and vocabulary with
+-- practitioner_search_refresh once the functions are in place (they are applied after migrations).
 INSERT INTO practitioner_search (practitioner_id, document, modalities, languages, modes)
-SELECT p.user_id, to_tsvector('simple', u.display_name || ' ' || array_to_string(p.modalities, ' ') || ' ' || p.bio),
-       p.modalities, p.languages,
-       ARRAY(SELECT DISTINCT o.mode FROM offerings o WHERE o.practitioner_id = p.user_id AND o.active ORDER BY 1)
-FROM practitioners p JOIN users u ON u.id = p.user_id;
+SELECT p.user_id, ''::tsvector, p.modalities, p.languages, '{}' FROM practitioners p;
+INSERT INTO jobs (kind, payload, dedupe_key, run_at)
+SELECT 'search.rebuild', '{}', 'search.rebuild:0050', now() WHERE EXISTS (SELECT 1 FROM practitioners);

@@ -9,6 +9,7 @@ import pytest
 from klear_client import ApiError
 
 from ..conftest import signed_up
+from ..support.eventually import eventually
 from .conftest import listed
 
 pytestmark = pytest.mark.quick
@@ -175,3 +176,22 @@ async def test_free_within_n_days_agrees_with_the_slots_endpoint(app, clients):
                 expected[p.id] = slots[0]["start"]
         assert {h["id"]: h["next_free_slot"] for h in page["items"]} == expected, days
         assert await _all(c, limit=2, modality="yoga", free_within_days=days) == set(expected), days  # paged
+
+
+async def test_practitioners_from_before_search_are_indexed_by_the_rebuild_job(app, clients):
+    p = await listed(clients(app.url), "Olu Before", modalities=["qigong"])
+    c = await signed_up(clients(app.url))
+    conn = await asyncpg.connect(app.env["DATABASE_URL"])
+    try:  # the state migration 0050 leaves an existing practitioner in, with the job it queues
+        await conn.execute("UPDATE practitioner_search SET document = ''::tsvector WHERE practitioner_id = $1", p.id)
+        await conn.execute("DELETE FROM search_vocabulary WHERE word = 'olu'")
+        assert (await c.search("Olu"))["items"] == []
+        await conn.execute("INSERT INTO jobs (kind, run_at, dedupe_key) VALUES ('search.rebuild', now(), 'search.rebuild:test')")
+    finally:
+        await conn.close()
+
+    async def found() -> None:
+        assert [h["id"] for h in (await c.search("Olu"))["items"]] == [p.id]
+        assert [h["id"] for h in (await c.search("Oluu"))["items"]] == [p.id]  # its words are in the vocabulary again
+
+    await eventually(found)
