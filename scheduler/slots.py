@@ -26,7 +26,7 @@ import enum
 import math
 import uuid
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
@@ -267,10 +267,16 @@ class SlotFinder:
 
     def slots(self, start: datetime, end: datetime) -> list[datetime]:
         """Every bookable start in [start, end), in order."""
+        return list(self._starts(start, end))
+
+    def first(self, start: datetime, end: datetime) -> datetime | None:
+        """The first bookable start in [start, end), or None: search's "free within N days" stops there."""
+        return next(self._starts(start, end), None)
+
+    def _starts(self, start: datetime, end: datetime) -> Iterator[datetime]:
         lo, hi = max(start.timestamp(), self._earliest), min(end.timestamp(), self._latest)
         if lo >= hi:
-            return []
-        out: list[datetime] = []
+            return
         step, length = self._step, self._length
         for span in self._spans_around(_instant(lo), _instant(hi)):
             origin, last = span.start.timestamp(), span.end.timestamp()
@@ -291,9 +297,8 @@ class SlotFinder:
                     t = on_grid(self._skip_to(t, taken + self._before))
                     continue
                 if self._booked[t] < self.capacity and not self._day_full(t):
-                    out.append(_instant(t))  # notice and horizon hold: lo <= t < hi
+                    yield _instant(t)  # notice and horizon hold: lo <= t < hi
                 t += step
-        return out
 
     def check(self, start: datetime) -> Refusal | None:
         """None if `start` is a bookable slot; otherwise why not."""

@@ -10,12 +10,14 @@ from __future__ import annotations
 import ipaddress
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
 from channels import service as channels_service
 from channels.hub import Hub
 from channels.identity import Identity
+from discovery import jobs as discovery_jobs
 from rtc.service import Video
 from scheduler import bookings as scheduler_bookings
 from scheduler import component as scheduler_component
@@ -24,8 +26,8 @@ from storage import accounts
 
 from . import banner, metrics_listener, openapi, webclient
 from .api import (
-    auth, availability, bookings, calendar, conversations, devices, jobs, notifications, offerings, ops, presence,
-    profiles, slots, test_users, users, video,
+    auth, availability, bookings, calendar, conversations, credentials, devices, jobs, notifications, offerings, ops,
+    presence, profiles, public_profile, recommendations, reviews, search, slots, test_users, users, video,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
@@ -88,7 +90,12 @@ def build_app(settings: Settings) -> web.Application:
     async def scheduler_lifespan(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
         grace = min(5.0, float(settings.server.shutdown_timeout))
-        async with scheduler_component.running(rt.db, rt.bus, settings.scheduler, grace=grace) as scheduler:
+        every = timedelta(seconds=settings.discovery.recommendations_interval)
+        async with scheduler_component.running(
+            rt.db, rt.bus, settings.scheduler, grace=grace,
+            more_jobs=lambda clock: discovery_jobs.handlers(rt.db, clock.now, recommendations_interval=every),
+        ) as scheduler:
+            await discovery_jobs.schedule_recommendations(rt.db, scheduler.deps.clock.now(), every)
             app[SCHEDULER] = scheduler
             yield
 
@@ -116,6 +123,7 @@ def build_app(settings: Settings) -> web.Application:
         auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,
         profiles.routes, offerings.routes, availability.routes, slots.routes,
         bookings.routes, notifications.routes, calendar.routes, jobs.routes, test_users.routes, video.routes,
+        search.routes, reviews.routes, credentials.routes, public_profile.routes, recommendations.routes,
     ])
     document = openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths(metrics_here=metrics_here))
     ops.install(app, document, metrics_here=metrics_here)

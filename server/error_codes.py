@@ -18,11 +18,22 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("server", "channels", "scheduler", "rtc", "storage")
+PACKAGES = ("server", "channels", "scheduler", "rtc", "discovery", "storage")
 _CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 _POSITIONAL = {"Refused": 1, "TransitionRefused": 1, "EventError": 0}
 
 MEANINGS: dict[str, str] = {
+    "incomplete_point": "Search: give both `lat` and `lon`, or neither.",
+    "radius_without_point": "Search: `radius_km` needs a point (`lat` and `lon`).",
+    "invalid_price_range": "Search: `price_max` is below `price_min`.",
+    "radius_needs_in_person": "Search: a radius finds in-person practitioners, so it cannot be combined with `mode=video`.",
+    "not_completed": "Only a completed session can be reviewed.",
+    "review_period_over": "The review window (KLEAR_REVIEW_WINDOW_DAYS after the session) has closed.",
+    "already_reviewed": "This booking already has its review.",
+    "already_replied": "The practitioner has already replied to this review.",
+    "already_reported": "You have already reported this review (or this account).",
+    "already_decided": "An admin has already verified or rejected this credential.",
+    "invalid_cursor": "The cursor is not one this search returned; start again without it.",
     "too_many_keys": "You have as many active device keys as allowed (KLEAR_MAX_DEVICE_KEYS); revoke one first.",
     "own_request": "You asked for this conversation; the other person accepts it.",
     "request_pending": "The conversation is a contact request the other person has not accepted yet.",

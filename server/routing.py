@@ -185,6 +185,7 @@ def parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
 
 
 _INTEGER = re.compile(r"^-?(0|[1-9][0-9]{0,18})$")
+_NUMBER = re.compile(r"^-?(0|[1-9][0-9]{0,14})(\.[0-9]{1,15})?$")
 
 
 @cache
@@ -199,12 +200,15 @@ def _query_types(model: type[BaseModel]) -> dict[str, frozenset[str]]:
 
 def _typed(raw: str, types: frozenset[str]) -> object:
     """A query value as the JSON value it stands for, exactly as written: `5` is an integer, `+5`, `5.0` and
-    integers beyond 64 bits are not; `true` and `false` are booleans, `1` and `yes` are not. Anything else
-    stays text, which a strict model then refuses where it wants a number."""
+    integers beyond 64 bits are not; `53.8` is a number where one is wanted (no exponent, no `inf`); `true`
+    and `false` are booleans, `1` and `yes` are not. Anything else stays text, which a strict model then
+    refuses where it wants a number."""
     if "integer" in types and _INTEGER.match(raw) and -(2**63) <= int(raw) < 2**63:
         return int(raw)
     if "boolean" in types and raw in ("true", "false"):
         return raw == "true"
+    if "number" in types and _NUMBER.match(raw):
+        return float(raw)
     return raw
 
 

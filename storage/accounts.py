@@ -146,16 +146,18 @@ async def session_user(db: Database, session_id: uuid.UUID, user_id: uuid.UUID) 
 async def update_profile(
     db: Database, user_id: uuid.UUID, *, display_name: str | None, time_zone: str | None
 ) -> User:
-    row = await db.fetchrow(
-        "accounts.update_profile",
-        f"""
-        UPDATE users AS u SET display_name = coalesce($2, u.display_name),
-                              time_zone = coalesce($3, u.time_zone),
-                              updated_at = now()
-        WHERE u.id = $1 RETURNING {_USER_COLUMNS}
-        """,
-        user_id, display_name, time_zone,
-    )
+    async with db.transaction("accounts.update_profile") as conn:
+        row = await conn.fetchrow(
+            f"""
+            UPDATE users AS u SET display_name = coalesce($2, u.display_name),
+                                  time_zone = coalesce($3, u.time_zone),
+                                  updated_at = now()
+            WHERE u.id = $1 RETURNING {_USER_COLUMNS}
+            """,
+            user_id, display_name, time_zone,
+        )
+        if display_name is not None and row is not None and row["role"] == "practitioner":
+            await conn.execute("SELECT practitioner_search_refresh($1)", user_id)  # search shows the new name
     return _user(db, require(row, "user"))
 
 

@@ -182,3 +182,51 @@ async def time_off_after(db: Database, practitioner_id: uuid.UUID, after: dateti
         practitioner_id, after,
     )
     return [TimeOff(r["id"], r["starts_at"], r["ends_at"]) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Openings:
+    """What finding a practitioner's soonest free slot needs: their snapshot and active offerings."""
+
+    snapshot: Snapshot
+    offerings: list[Offering]
+
+
+async def openings_of_many(
+    db: Database, practitioner_ids: list[uuid.UUID], *, first_day: date, last_day: date,
+    span_from: datetime, span_to: datetime,
+) -> dict[uuid.UUID, Openings]:
+    """The snapshots (as `snapshot` reads them, held bookings included) of several practitioners with their
+    active offerings, in one statement."""
+    rows = await db.fetch(
+        "availability.openings_of_many",
+        f"""
+        SELECT {PRACTITIONER_COLUMNS}, u.time_zone AS account_time_zone,
+          ARRAY(SELECT ROW({OFFERING_COLUMNS}) FROM offerings o WHERE o.practitioner_id = p.user_id AND o.active)
+            AS offerings,
+          ARRAY(SELECT ROW(r.weekday, r.start_min, r.end_min) FROM availability_rules r
+                WHERE r.practitioner_id = p.user_id) AS rules,
+          ARRAY(SELECT ROW(d.day, d.start_min, d.end_min) FROM availability_overrides d
+                WHERE d.practitioner_id = p.user_id AND d.day BETWEEN $2 AND $3) AS overrides,
+          ARRAY(SELECT ROW(t.id, t.starts_at, t.ends_at) FROM time_off t
+                WHERE t.practitioner_id = p.user_id AND t.ends_at > $4 AND t.starts_at < $5) AS time_off,
+          ARRAY(SELECT ROW(b.start_at, b.blocked_from, b.blocked_to, b.offering_id) FROM bookings b
+                WHERE b.practitioner_id = p.user_id AND booking_holds_time(b.status)
+                  AND b.start_at >= $4::timestamptz - interval '1 day'
+                  AND b.start_at < $5::timestamptz + interval '1 day') AS held
+        FROM practitioners p JOIN users u ON u.id = p.user_id
+        WHERE p.user_id = ANY ($1::uuid[])
+        """,
+        practitioner_ids, first_day, last_day, span_from, span_to,
+    )
+    return {
+        r["user_id"]: Openings(
+            Snapshot(
+                practitioner=practitioner_from(r), practitioner_account_time_zone=r["account_time_zone"], offering=None,
+                rules=[WeeklyRule(*x) for x in r["rules"]], overrides=[DateOverride(*x) for x in r["overrides"]],
+                time_off=[TimeOff(*x) for x in r["time_off"]], held=[HeldTime(*x) for x in r["held"]], replay=None,
+            ),
+            [offering_from(o) for o in r["offerings"]],
+        )
+        for r in rows
+    }

@@ -27,6 +27,15 @@ class Rules:
 
 
 @dataclass(frozen=True, slots=True)
+class Location:
+    """Where a practitioner sees clients in person: a point and the place's name shown to clients."""
+
+    latitude: float
+    longitude: float
+    place: str
+
+
+@dataclass(frozen=True, slots=True)
 class Practitioner:
     user_id: uuid.UUID
     display_name: str
@@ -37,6 +46,8 @@ class Practitioner:
     rules: Rules
     created_at: datetime
     updated_at: datetime
+    location: Location | None = None
+    photo_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +74,7 @@ OFFERING_FIELDS = tuple(Offering.__dataclass_fields__)
 PRACTITIONER_COLUMNS = (
     "p.user_id, u.display_name, p.bio, p.modalities, p.languages, p.time_zone, "
     + ", ".join(f"p.{f}" for f in RULE_FIELDS)
-    + ", p.created_at, p.updated_at"
+    + ", p.created_at, p.updated_at, p.latitude, p.longitude, p.place, p.photo_url"
 )
 OFFERING_COLUMNS = ", ".join(f"o.{f}" for f in OFFERING_FIELDS)
 EDITABLE_OFFERING_FIELDS = frozenset(OFFERING_FIELDS) - {"id", "practitioner_id", "created_at", "updated_at"}
@@ -74,6 +85,8 @@ def practitioner_from(row: asyncpg.Record) -> Practitioner:
         user_id=row["user_id"], display_name=row["display_name"], bio=row["bio"],
         modalities=tuple(row["modalities"]), languages=tuple(row["languages"]), time_zone=row["time_zone"],
         rules=Rules(*(row[f] for f in RULE_FIELDS)), created_at=row["created_at"], updated_at=row["updated_at"],
+        location=None if row["latitude"] is None else Location(row["latitude"], row["longitude"], row["place"] or ""),
+        photo_url=row["photo_url"],
     )
 
 
@@ -86,28 +99,39 @@ def offering_from(row: asyncpg.Record | tuple[Any, ...]) -> Offering:
 
 async def save_profile(
     db: Database, user_id: uuid.UUID, *, bio: str, modalities: Sequence[str], languages: Sequence[str],
-    time_zone: str, rules: Rules,
+    time_zone: str, rules: Rules, location: Location | None = None, photo_url: str | None = None,
 ) -> Practitioner:
-    """Create or replace the profile of practitioner `user_id`."""
+    """Create or replace the profile of practitioner `user_id`, and its search row with it."""
     values = [getattr(rules, f) for f in RULE_FIELDS]
-    placeholders = ", ".join(f"${i}" for i in range(6, 6 + len(RULE_FIELDS)))
-    row = await db.fetchrow(
-        "practitioners.save_profile",
-        f"""
-        WITH saved AS (
-            INSERT INTO practitioners AS p (user_id, bio, modalities, languages, time_zone, {", ".join(RULE_FIELDS)})
-            VALUES ($1, $2, $3, $4, $5, {placeholders})
-            ON CONFLICT (user_id) DO UPDATE SET
-                bio = EXCLUDED.bio, modalities = EXCLUDED.modalities, languages = EXCLUDED.languages,
-                time_zone = EXCLUDED.time_zone, {", ".join(f"{f} = EXCLUDED.{f}" for f in RULE_FIELDS)},
-                updated_at = now()
-            RETURNING p.*
+    placeholders = ", ".join(f"${i}" for i in range(10, 10 + len(RULE_FIELDS)))
+    async with db.transaction("practitioners.save_profile") as conn:
+        row = await conn.fetchrow(
+            f"""
+            WITH saved AS (
+                INSERT INTO practitioners AS p (user_id, bio, modalities, languages, time_zone, latitude, longitude,
+                                                place, photo_url, {", ".join(RULE_FIELDS)})
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {placeholders})
+                ON CONFLICT (user_id) DO UPDATE SET
+                    bio = EXCLUDED.bio, modalities = EXCLUDED.modalities, languages = EXCLUDED.languages,
+                    time_zone = EXCLUDED.time_zone, latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude,
+                    place = EXCLUDED.place, photo_url = EXCLUDED.photo_url,
+                    {", ".join(f"{f} = EXCLUDED.{f}" for f in RULE_FIELDS)}, updated_at = now()
+                RETURNING p.*
+            )
+            SELECT {PRACTITIONER_COLUMNS} FROM saved p JOIN users u ON u.id = p.user_id
+            """,
+            user_id, bio, list(modalities), list(languages), time_zone,
+            None if location is None else location.latitude, None if location is None else location.longitude,
+            None if location is None else location.place, photo_url, *values,
         )
-        SELECT {PRACTITIONER_COLUMNS} FROM saved p JOIN users u ON u.id = p.user_id
-        """,
-        user_id, bio, list(modalities), list(languages), time_zone, *values,
-    )
+        await refresh_search(conn, user_id)
     return practitioner_from(require(row, "practitioner"))
+
+
+async def refresh_search(conn: asyncpg.Connection, practitioner_id: uuid.UUID) -> None:
+    """Rebuild the practitioner's search row (storage/functions/practitioner_search_refresh.sql) in the caller's
+    transaction, so search never shows a profile other than the committed one."""
+    await conn.execute("SELECT practitioner_search_refresh($1)", practitioner_id)
 
 
 async def get(db: Database, user_id: uuid.UUID) -> Practitioner | None:
@@ -148,15 +172,16 @@ async def create_offering(db: Database, practitioner_id: uuid.UUID, fields: dict
     """Add an offering; `fields` are among EDITABLE_OFFERING_FIELDS."""
     _check_editable(fields)
     names = list(fields)
-    row = await db.fetchrow(
-        "practitioners.create_offering",
-        f"""
-        INSERT INTO offerings AS o (id, practitioner_id, {", ".join(names)})
-        VALUES ($1, $2, {", ".join(f"${i}" for i in range(3, 3 + len(names)))})
-        RETURNING {OFFERING_COLUMNS}
-        """,
-        uuid.uuid4(), practitioner_id, *fields.values(),
-    )
+    async with db.transaction("practitioners.create_offering") as conn:
+        row = await conn.fetchrow(
+            f"""
+            INSERT INTO offerings AS o (id, practitioner_id, {", ".join(names)})
+            VALUES ($1, $2, {", ".join(f"${i}" for i in range(3, 3 + len(names)))})
+            RETURNING {OFFERING_COLUMNS}
+            """,
+            uuid.uuid4(), practitioner_id, *fields.values(),
+        )
+        await refresh_search(conn, practitioner_id)
     return offering_from(require(row, "offering"))
 
 
@@ -167,14 +192,16 @@ async def update_offering(
     _check_editable(changes)
     names = list(changes)
     sets = ", ".join(f"{n} = ${i}" for i, n in enumerate(names, start=3))
-    row = await db.fetchrow(
-        "practitioners.update_offering",
-        f"""
-        UPDATE offerings AS o SET {sets}{", " if sets else ""}updated_at = now()
-        WHERE o.id = $1 AND o.practitioner_id = $2 RETURNING {OFFERING_COLUMNS}
-        """,
-        offering_id, practitioner_id, *changes.values(),
-    )
+    async with db.transaction("practitioners.update_offering") as conn:
+        row = await conn.fetchrow(
+            f"""
+            UPDATE offerings AS o SET {sets}{", " if sets else ""}updated_at = now()
+            WHERE o.id = $1 AND o.practitioner_id = $2 RETURNING {OFFERING_COLUMNS}
+            """,
+            offering_id, practitioner_id, *changes.values(),
+        )
+        if row is not None:
+            await refresh_search(conn, practitioner_id)
     return None if row is None else offering_from(row)
 
 

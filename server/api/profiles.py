@@ -14,10 +14,10 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from scheduler.vocabulary import Modality
 from storage import practitioners
-from storage.practitioners import Offering, Practitioner, Rules
+from storage.practitioners import Location, Offering, Practitioner, Rules
 
 from ..routing import Call, Input, Output, QueryInput, RouteTable
-from .fields import Text, TimeZone
+from .fields import Line, Text, TimeZone
 from .offerings import OfferingOut, offering_out
 from .scheduling import existing_profile, own_practitioner_id
 
@@ -49,12 +49,31 @@ class BookingRules(Input):
     request_ttl_min: int = Field(1440, ge=5, le=20160, description="How long a request awaits an answer before it lapses.")
 
 
+class LocationIn(Input):
+    """Where the practitioner sees clients in person; search measures distances from it."""
+
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    place: Line = Field(min_length=1, max_length=120, description="The place's name shown to clients, e.g. Leeds.")
+
+
+class LocationOut(Output):
+    latitude: float
+    longitude: float
+    place: str
+
+
+PhotoUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https://[!-~]+$")]  # printable ASCII
+
+
 class ProfileIn(Input):
     bio: Text = Field("", max_length=4000)
     modalities: list[Modality] = Field(default_factory=list, max_length=20)
     languages: list[Language] = Field(default_factory=list, max_length=20)
     time_zone: TimeZone | None = Field(None, description="IANA zone of the weekly hours. Default: the account's.")
     booking_rules: BookingRules = Field(default_factory=BookingRules)  # type: ignore[arg-type]
+    location: LocationIn | None = Field(None, description="Needed to be found by distance.")
+    photo_url: PhotoUrl | None = Field(None, description="An https URL of the practitioner's photo.")
 
 
 class ProfileOut(Output):
@@ -66,6 +85,8 @@ class ProfileOut(Output):
     time_zone: str
     booking_rules: BookingRules
     offerings: list[OfferingOut]
+    location: LocationOut | None
+    photo_url: str | None
 
 
 class PractitionerList(Output):
@@ -86,6 +107,8 @@ def _profile_out(p: Practitioner, offerings: list[Offering]) -> ProfileOut:
         languages=list(p.languages), time_zone=p.time_zone,
         booking_rules=BookingRules.model_validate(p.rules, from_attributes=True),
         offerings=[offering_out(o) for o in offerings],
+        location=None if p.location is None else LocationOut.model_validate(p.location),
+        photo_url=p.photo_url,
     )
 
 
@@ -122,5 +145,6 @@ async def save_profile(call: Call[ProfileIn]) -> ProfileOut:
         db, practitioner_id, bio=body.bio, modalities=[m.value for m in dict.fromkeys(body.modalities)],
         languages=list(dict.fromkeys(body.languages)), time_zone=body.time_zone or call.principal.user.time_zone,
         rules=Rules(**body.booking_rules.model_dump()),
+        location=None if body.location is None else Location(**body.location.model_dump()), photo_url=body.photo_url,
     )
     return _profile_out(p, await practitioners.offerings_of(db, practitioner_id, include_archived=True))

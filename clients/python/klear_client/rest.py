@@ -10,6 +10,7 @@ import aiohttp
 
 from .admin import AdminMixin
 from .conversations import ConversationsMixin
+from .discovery import DiscoveryMixin
 from .errors import ApiError
 from .scheduling import SchedulingMixin
 
@@ -46,7 +47,7 @@ class Response:
     raw: bytes = field(repr=False, default=b"")
 
 
-class KlearClient(ConversationsMixin, SchedulingMixin, AdminMixin):
+class KlearClient(ConversationsMixin, SchedulingMixin, AdminMixin, DiscoveryMixin):
     """An async client for one server. Use `async with KlearClient(url) as c:`."""
 
     def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:

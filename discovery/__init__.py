@@ -1,0 +1,1 @@
+"""Discovery: search with typo tolerance, filters, distance and availability; profiles; reviews; credentials."""

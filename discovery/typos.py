@@ -1,0 +1,57 @@
+"""Typo tolerance without pg_trgm: query words are matched to the vocabulary of names, modalities, places and
+offering names by shared trigrams (storage's GIN index narrows the candidates), then kept by edit distance.
+
+A word of up to four letters tolerates one edit, a longer one two; a
+transposition counts as one edit (optimal string alignment), since swapped
+letters are the commonest slip on a phone keyboard.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+_WORD = re.compile(r"[^\W\d_]+")
+MAX_WORDS = 8
+
+
+def words(query: str) -> list[str]:
+    """The query's words: lower-case letters only, NFC, in order, without repeats, at most MAX_WORDS."""
+    found = _WORD.findall(unicodedata.normalize("NFC", query).lower())
+    return list(dict.fromkeys(found))[:MAX_WORDS]
+
+
+def allowed_edits(word: str) -> int:
+    return 1 if len(word) <= 4 else 2
+
+
+def edit_distance(a: str, b: str, limit: int) -> int:
+    """Optimal string alignment distance of `a` and `b`, or limit + 1 once it is known to exceed `limit`."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        cur = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+def corrections(word: str, near: Iterable[str]) -> list[str]:
+    """The vocabulary words within the allowed edits of `word`, closest first (the word itself excluded)."""
+    limit = allowed_edits(word)
+    scored = sorted((d, v) for v in set(near) if v != word and (d := edit_distance(word, v, limit)) <= limit)
+    return [v for _, v in scored[:5]]
+
+
+def groups(query_words: list[str], near: Mapping[str, Iterable[str]]) -> list[str]:
+    """One tsquery text per word: the word or any of its corrections. Words are letters only, quoted."""
+    return [" | ".join(f"'{w}'" for w in [word, *corrections(word, near.get(word, ()))]) for word in query_words]
