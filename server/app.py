@@ -24,12 +24,13 @@ from storage import accounts
 
 from . import banner, metrics_listener, openapi, webclient
 from .api import (
-    auth, availability, bookings, calendar, conversations, devices, jobs, notifications, offerings, ops, presence,
-    profiles, slots, users, video,
+    apps, auth, availability, bookings, calendar, conversations, devices, jobs, notifications, offerings, ops, presence,
+    oauth, profiles, slots, users, video,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
 from .config import Settings
+from .errors import InsufficientScope
 from .logs import AccessLog
 from .metrics import Metrics
 from .middleware import make_observe
@@ -73,6 +74,8 @@ def build_app(settings: Settings) -> web.Application:
 
         async def authenticate(token: str) -> Identity:
             principal = await authenticate_token(rt, token, cached=False)
+            if principal.scopes is not None:  # sockets carry chat and presence: the person's own sign-in only
+                raise InsufficientScope(None)
             return Identity(principal.user_id, principal.session_id, float(principal.claims.expires_at))
 
         async with channels_service.running(
@@ -115,9 +118,11 @@ def build_app(settings: Settings) -> web.Application:
     routes = install(app, [
         auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,
         profiles.routes, offerings.routes, availability.routes, slots.routes,
-        bookings.routes, notifications.routes, calendar.routes, jobs.routes, video.routes,
+        bookings.routes, notifications.routes, calendar.routes, jobs.routes, video.routes, apps.routes,
     ])
-    document = openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths(metrics_here=metrics_here))
+    oauth.install(app)
+    extra_paths = {**ops.documented_paths(metrics_here=metrics_here), **oauth.documented_paths()}
+    document = openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=extra_paths)
     ops.install(app, document, metrics_here=metrics_here)
     webclient.install(app)
     return app

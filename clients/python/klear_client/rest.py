@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from .apps import AppsMixin
 from .conversations import ConversationsMixin
 from .errors import ApiError
 from .scheduling import SchedulingMixin
@@ -39,7 +40,7 @@ class Response:
     raw: bytes = field(repr=False, default=b"")
 
 
-class KlearClient(ConversationsMixin, SchedulingMixin):
+class KlearClient(ConversationsMixin, SchedulingMixin, AppsMixin):
     """An async client for one server. Use `async with KlearClient(url) as c:`."""
 
     def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:
