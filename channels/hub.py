@@ -128,7 +128,7 @@ class Hub:
         self._authenticate: Authenticate = _not_serving
         self._handlers: dict[str, tuple[type[Payload], EventHandler]] = {}
         self._connect_hooks: list[ConnHook] = []
-        self._disconnect_hooks: list[ConnHook] = []
+        self._disconnect_hooks: list[tuple[ConnHook, bool]] = []
         self._pending: set[asyncio.Future[None]] = set()
         for ep in self.endpoints:
             ep.sio.on("connect", partial(self._connect, ep))
@@ -149,12 +149,13 @@ class Hub:
         return {event: model for event, (model, _) in self._handlers.items()}
 
     def on_connect(self, callback: ConnHook) -> None:
-        """Call `callback(conn)` once a socket of this process has connected (after its CONNECT ack)."""
+        """Call `callback(conn)` once a socket of the person themselves has connected here (after its CONNECT
+        ack); an app's socket (`Identity.events`) is not the person being here."""
         self._connect_hooks.append(callback)
 
-    def on_disconnect(self, callback: ConnHook) -> None:
-        """Call `callback(conn)` after a socket of this process disconnects."""
-        self._disconnect_hooks.append(callback)
+    def on_disconnect(self, callback: ConnHook, *, person_only: bool = False) -> None:
+        """Call `callback(conn)` after a socket of this process disconnects (`person_only`: not an app's)."""
+        self._disconnect_hooks.append((callback, person_only))
 
     # -- serving ------------------------------------------------------------------------------------
 
@@ -266,10 +267,12 @@ class Hub:
                 f"You have {self._sockets_per_user} sockets connected here already; close one first.",
                 {"code": "too_many_sockets"},
             )
-        conn = Conn(sid, ep, identity.user_id, identity.session_id, identity.expires_at)
+        conn = Conn(sid, ep, identity.user_id, identity.session_id, identity.expires_at, events=identity.events)
         self.conns.add(conn)
-        self.enter_room(conn, user_room(conn.user_id))
         broadcast.forget_environ(ep.sio, sid)  # nothing needs the handshake's headers any more
+        if conn.events is not None:
+            return  # an app's socket: not the person here (no user room, presence or notifications)
+        self.enter_room(conn, user_room(conn.user_id))
         # Run after this handler returns, so the client hears its CONNECT ack before any event.
         for hook in self._connect_hooks:
             self._background(hook(conn))
@@ -280,7 +283,9 @@ class Hub:
             return
         if reason == broadcast.SLOW_CONSUMER:
             log.warning("slow consumer disconnected", extra={"event": "slow_consumer", "sid": sid})
-        for hook in self._disconnect_hooks:
+        for hook, person_only in self._disconnect_hooks:
+            if person_only and conn.events is not None:
+                continue
             try:
                 await hook(conn)
             except Exception:
@@ -317,6 +322,8 @@ class Hub:
         if conn is None:
             return refusal_ack(EventError("not_connected", "Connect first."))
         model, handler = entry
+        if conn.events is not None and event not in conn.events:
+            return refusal_ack(EventError("insufficient_scope", "This token's scopes do not allow this event."))
         try:
             if conn.expires_at <= time.time():
                 raise EventError("token_expired", "Your access token expired; send auth:refresh.")

@@ -29,6 +29,7 @@ from .api import (
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
+from .auth.scopes import socket_events
 from .config import Settings
 from .errors import InsufficientScope
 from .logs import AccessLog
@@ -74,9 +75,10 @@ def build_app(settings: Settings) -> web.Application:
 
         async def authenticate(token: str) -> Identity:
             principal = await authenticate_token(rt, token, cached=False)
-            if principal.scopes is not None:  # sockets carry chat and presence: the person's own sign-in only
-                raise InsufficientScope(None)
-            return Identity(principal.user_id, principal.session_id, float(principal.claims.expires_at))
+            events = socket_events(principal.scopes)
+            if events is not None and not events:
+                raise InsufficientScope("bookings:read")
+            return Identity(principal.user_id, principal.session_id, float(principal.claims.expires_at), events)
 
         async with channels_service.running(
             hub, db=rt.db, bus=rt.bus, redis=rt.redis, redis_prefix=settings.storage.redis_prefix,

@@ -18,6 +18,21 @@ SCOPES: dict[str, str] = {
 }
 
 
+# What an app's socket may do, by scope: follow the bookings of the person who authorised it (channels/live.py),
+# and move the socket to a fresh token. Chat, presence and video stay the person's own.
+_SOCKET_EVENTS = {
+    "bookings:read": frozenset({"booking:subscribe", "booking:unsubscribe", "bookings:subscribe", "bookings:unsubscribe",
+                                "auth:refresh"}),
+}
+
+
+def socket_events(scopes: frozenset[str] | None) -> frozenset[str] | None:
+    """The client events a socket on a token with `scopes` may send; None: all (the person's own sign-in)."""
+    if scopes is None:
+        return None
+    return frozenset().union(*(_SOCKET_EVENTS.get(s, frozenset()) for s in scopes))
+
+
 def unknown(scopes: list[str]) -> list[str]:
     """The names in `scopes` that are not scopes."""
     return [s for s in scopes if s not in SCOPES]
