@@ -16,11 +16,14 @@ from datetime import timedelta
 from storage.bus import Bus
 from storage.clock import Clock
 from storage.database import Database
+from storage.webhooks import DELIVER
 
 from .bookings import Deps
+from . import webhooks
 from .handlers import handlers
 from .mailer import Mailer
 from .settings import SchedulerSettings
+from .webhook_http import WebhookSender
 from .worker import JobRunner
 
 
@@ -37,16 +40,23 @@ async def running(db: Database, bus: Bus, settings: SchedulerSettings, *, grace:
     """The scheduler of this process; its job runner runs until the block exits (none when concurrency is 0)."""
     mailer = Mailer.from_settings(settings)
     deps = Deps(db, bus, Clock(timedelta(seconds=settings.clock_shift)), email=mailer is not None)
+    sender = WebhookSender(allow_loopback=settings.webhook_allow_loopback, timeout=settings.webhook_timeout)
+    kinds = {
+        **handlers(deps, mailer, reminder_grace=timedelta(seconds=settings.reminder_grace)),
+        DELIVER: webhooks.handler(deps, sender, retry_base=settings.webhook_retry_base, attempts=settings.webhook_attempts),
+    }
     runner = JobRunner(
-        db, handlers(deps, mailer, reminder_grace=timedelta(seconds=settings.reminder_grace)), deps.clock,
-        poll_interval=settings.job_poll_interval, lease=timedelta(seconds=settings.job_lease),
+        db, kinds, deps.clock, poll_interval=settings.job_poll_interval, lease=timedelta(seconds=settings.job_lease),
         concurrency=settings.job_concurrency, retry_base=settings.job_retry_base,
     )
-    if settings.job_concurrency == 0:
-        yield Scheduler(deps, runner)  # an API-only process: other processes run the jobs
-        return
-    await runner.start()
     try:
-        yield Scheduler(deps, runner)
+        if settings.job_concurrency == 0:
+            yield Scheduler(deps, runner)  # an API-only process: other processes run the jobs
+            return
+        await runner.start()
+        try:
+            yield Scheduler(deps, runner)
+        finally:
+            await runner.stop(grace=grace)
     finally:
-        await runner.stop(grace=grace)
+        await sender.close()

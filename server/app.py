@@ -25,7 +25,7 @@ from storage import accounts
 from . import banner, metrics_listener, openapi, webclient
 from .api import (
     apps, auth, availability, bookings, calendar, conversations, devices, jobs, notifications, offerings, ops, presence,
-    oauth, profiles, slots, users, video,
+    oauth, profiles, slots, users, video, webhooks,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
@@ -121,6 +121,7 @@ def build_app(settings: Settings) -> web.Application:
         auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,
         profiles.routes, offerings.routes, availability.routes, slots.routes,
         bookings.routes, notifications.routes, calendar.routes, jobs.routes, video.routes, apps.routes,
+        webhooks.routes,
     ])
     oauth.install(app)
     extra_paths = {**ops.documented_paths(metrics_here=metrics_here), **oauth.documented_paths()}

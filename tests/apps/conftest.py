@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+
 from klear_client import AppTokens, KlearClient, OAuthApp, Session, pkce_pair
+
+from .receiver import Receiver
 
 REDIRECT = "http://127.0.0.1:9/callback"  # an app on this machine (RFC 8252); nothing listens: the test reads the URL
 
@@ -49,3 +54,15 @@ def as_token(base: KlearClient, token: str) -> KlearClient:
     other = KlearClient(base.base_url, session=base.http)
     other.session = Session(token, "", {})
     return other
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A webhook receiver on loopback for this test."""
+    r = await Receiver().start()
+    yield r
+    await r.stop()
+
+
+# Settings of an app that delivers webhooks to a receiver on this machine, retrying within a second.
+WEBHOOKS = {"KLEAR_WEBHOOK_ALLOW_LOOPBACK": "true", "KLEAR_WEBHOOK_RETRY_BASE": "0.05"}

@@ -12,6 +12,7 @@ from .apps import AppsMixin
 from .conversations import ConversationsMixin
 from .errors import ApiError
 from .scheduling import SchedulingMixin
+from .webhooks import WebhooksMixin
 
 
 @dataclass
@@ -40,7 +41,7 @@ class Response:
     raw: bytes = field(repr=False, default=b"")
 
 
-class KlearClient(ConversationsMixin, SchedulingMixin, AppsMixin):
+class KlearClient(ConversationsMixin, SchedulingMixin, AppsMixin, WebhooksMixin):
     """An async client for one server. Use `async with KlearClient(url) as c:`."""
 
     def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:
