@@ -28,6 +28,7 @@ class Receiver:
     answers: list[int] = field(default_factory=list)
     got: list[Received] = field(default_factory=list)
     refused: int = 0
+    waiting: int = 0  # requests held now
     hold: asyncio.Event | None = None
     port: int = 0
     _runner: web.AppRunner | None = None
@@ -47,8 +48,12 @@ class Receiver:
         except InvalidSignature:
             self.refused += 1
             return web.Response(status=400, text="bad signature")
-        if self.hold is not None:
-            await self.hold.wait()
+        if self.hold is not None and not self.hold.is_set():
+            self.waiting += 1
+            try:
+                await self.hold.wait()
+            finally:
+                self.waiting -= 1
         status = self.answers.pop(0) if self.answers else 200
         self.got.append(Received(request.headers["webhook-id"], payload, status))
         return web.Response(status=status, text="ok" if status == 200 else "receiver says no")
