@@ -4,6 +4,7 @@
 
 import { Api } from "./api.js";
 import { Chat } from "./chat.js";
+import { CONSENT_PATH, showConsent } from "./consent.js";
 import { Realtime } from "./realtime.js";
 import { VideoRoom } from "./video.js";
 
@@ -38,9 +39,10 @@ function showError(target, error) {
 
 async function signedIn() {
   $("#signin").hidden = true;
-  $("#app").hidden = false;
   $("#account").hidden = false;
   $("#whoami").textContent = `Signed in as ${api.user.display_name}`;
+  if (location.pathname === CONSENT_PATH) return showConsent(api);  // an app asks for access: nothing else here
+  $("#app").hidden = false;
   $("#zone").textContent = zone;
   state.names.set(api.user.id, api.user.display_name);
   state.rt = new Realtime(api, {
@@ -57,6 +59,7 @@ async function signedIn() {
 }
 
 function signedOut() {
+  $("#consent").hidden = true;
   if (state.room) state.room.close();
   if (state.chat) state.chat.close();
   if (state.rt) state.rt.close();
