@@ -25,6 +25,7 @@ routes = RouteTable("webhooks")
 EventType = Literal[
     "booking.created", "booking.confirmed", "booking.declined", "booking.expired", "booking.cancelled",
     "booking.rescheduled", "booking.started", "booking.completed", "booking.no_show", "availability.changed",
+    "message.created",
 ]
 
 
@@ -33,7 +34,7 @@ class WebhookIn(Input):
     events: list[EventType] = Field(min_length=1, max_length=20)
     app_id: uuid.UUID | None = Field(
         None, description="An app of yours: the events of everyone who authorised it (bookings:read for booking "
-                          "events, availability:read for availability). Omit: your own events.")
+                          "events, availability:read for availability, messages:read for messages). Omit: your own.")
 
 
 class WebhookOut(Output):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
-from klear_client import ApiError, InvalidSignature, verify_webhook
+from klear_client import ApiError, InvalidSignature, Realtime, verify_webhook
 from scheduler.webhook_http import new_secret, sign
 
 from ..conftest import signed_up
@@ -170,3 +171,26 @@ def test_the_verifier_refuses_a_tampered_body_another_secret_and_an_old_timestam
     for bad_secret, bad_body, at in ((secret, body + b" ", now), (new_secret(), body, now), (secret, body, now + 600)):
         with pytest.raises(InvalidSignature):
             verify_webhook(bad_secret, headers, bad_body, now=at)
+
+
+async def test_a_new_message_is_reported_without_its_body(start_app, clients, receiver):
+    app = await start_app(**WEBHOOKS)
+    p = await make_practitioner(clients(app.url), weekly=ALL_DAY)
+    hook = await p.client.subscribe_webhook(receiver.url, ["message.created"])
+    receiver.secret = hook["secret"]
+    client = await signed_up(clients(app.url))
+    booking = await client.book(p.offering_id, f"{next_weekday_date(3)}T10:00:00Z")
+    rt = Realtime(client)
+    await rt.connect()
+    try:
+        await rt.join(booking["conversation_id"])
+        sent = await rt.send(booking["conversation_id"], "my shoulder still hurts")
+    finally:
+        await rt.close()
+    await eventually(lambda: holds(len(receiver.delivered()) == 1, receiver.got))
+    [got] = receiver.delivered()
+    assert got.payload["type"] == "message.created"
+    assert got.payload["data"] == {
+        "conversation_id": booking["conversation_id"], "message_id": sent["id"], "seq": sent["seq"],
+        "sender_id": client.session.user_id, "created_at": got.payload["data"]["created_at"]}
+    assert "shoulder" not in json.dumps(got.payload)
