@@ -53,6 +53,7 @@ MEANINGS: dict[str, str] = {
     "unsupported_grant_type": "OAuth: the token endpoint does not know this grant_type.",
     "unsupported_response_type": "OAuth: only response_type=code is supported.",
     "invalid_scope": "OAuth: a scope asked for does not exist, or exceeds the grant.",
+    "webhook_url_refused": "The webhook URL is not https, or its host is or resolves to an address that is not public (SSRF).",
     "access_denied": "OAuth: the person declined the app's request (sent to the app's redirect_uri).",
     "not_owner": "Only the owner of this profile (the practitioner in the path) may change it.",
     "not_practitioner": "Only practitioner accounts have a practitioner profile.",

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from scheduler.webhook_http import RefusedUrl, check_url, new_secret
 from storage import apps, webhooks
@@ -19,7 +19,7 @@ from storage.webhooks import Delivery, Subscription
 from ..appkeys import SCHEDULER
 from ..errors import ApiError, NotFound
 from ..routing import Call, Input, Output, QueryInput, RouteTable
-from .fields import Instant
+from .fields import Instant, Line
 
 routes = RouteTable("webhooks")
 EventType = Literal[
@@ -30,7 +30,8 @@ EventType = Literal[
 
 
 class WebhookIn(Input):
-    url: str = Field(max_length=2000, description="https to a public address (checked now and at every delivery).")
+    url: Annotated[Line, StringConstraints(max_length=2000)] = Field(
+        description="https to a public address (checked now and at every delivery).")
     events: list[EventType] = Field(min_length=1, max_length=20)
     app_id: uuid.UUID | None = Field(
         None, description="An app of yours: the events of everyone who authorised it (bookings:read for booking "
