@@ -101,18 +101,30 @@ class JobRunner:
 
     async def _run(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(), name="jobs-heartbeat")
+        hearing = contextlib.AsyncExitStack()
+        try:
+            # Jobs meant to run at once (webhook deliveries) wake the loop as their transaction commits; the
+            # poll interval still bounds the wait if this connection is lost.
+            await hearing.enter_async_context(jobs.hearing_due(self._db, self._wake.set))
+        except StorageError as exc:
+            log.warning("cannot hear due jobs; polling only", extra={"event": "jobs_listen_failed",
+                                                                     "error_type": type(exc).__name__})
         try:
             while not self._stopping.is_set():
+                self._wake.clear()  # before claiming: a wake-up during the claim is not lost
                 claimed = await self._claim()
                 if claimed and len(self._running) < self._concurrency:
                     continue  # the table may hold more that are due
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             await self._drain()
+            try:
+                await hearing.aclose()
+            except StorageError:
+                pass  # the connection is gone already; so is its listener
 
     async def _claim(self) -> int:
         free = self._concurrency - len(self._running)

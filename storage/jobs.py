@@ -15,6 +15,8 @@ lease cannot overwrite the outcome of the process that took over.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -186,6 +188,25 @@ async def retry_dead(db: Database, job_id: int, now: datetime) -> Job | None:
         job_id, now,
     )
     return None if row is None else _job(row)
+
+
+# Transactions that queue a job to run at once (a webhook delivery) NOTIFY this channel as they commit.
+DUE_CHANNEL = "klear_jobs_due"
+
+
+@asynccontextmanager
+async def hearing_due(db: Database, on_due: Callable[[], None]) -> AsyncIterator[None]:
+    """Call `on_due` each time such a transaction commits, for as long as the block runs, on one pooled
+    connection held meanwhile (and left without a listener, since the pool does not reset connections)."""
+    def heard(*_: object) -> None:
+        on_due()
+
+    async with db.connection("jobs.hearing_due") as conn:
+        await conn.add_listener(DUE_CHANNEL, heard)
+        try:
+            yield
+        finally:
+            await conn.remove_listener(DUE_CHANNEL, heard)
 
 
 async def enqueue(db: Database, new: list[NewJob]) -> None:

@@ -33,5 +33,8 @@ BEGIN
     WHERE m.booking_id IS NULL OR NOT EXISTS (
         SELECT 1 FROM webhook_deliveries d
         WHERE d.subscription_id = m.subscription_id AND d.booking_id = m.booking_id AND d.state = 'pending');
+    IF FOUND THEN
+        PERFORM pg_notify('klear_jobs_due', '');  -- job runners wake as this commits (storage/jobs.py)
+    END IF;
 END
 $$;
