@@ -47,15 +47,15 @@ def handler(deps: Deps, sender: WebhookSender, *, retry_base: float, attempts: i
         if not manual and out.state != "pending":
             return f"already_{out.state}"
         if not manual and not out.live:
-            await webhooks.finish(deps.db, out, "skipped", now=deps.clock.now())
+            await webhooks.attempted(deps.db, out.id, settle="skipped", now=deps.clock.now(), record=False)
             return "skipped_disabled"
         answer = await sender.send(out.url, out.secret, str(out.id), out.payload)
-        attempt = await webhooks.record_attempt(
-            deps.db, out.id, status=answer.status, latency_ms=answer.latency_ms, error=answer.error, excerpt=answer.excerpt,
+        settle = "delivered" if answer.ok and out.state == "pending" else None
+        attempt = await webhooks.attempted(
+            deps.db, out.id, settle=settle, now=deps.clock.now(), status=answer.status, latency_ms=answer.latency_ms,
+            error=answer.error, excerpt=answer.excerpt,
         )
         if answer.ok:
-            if out.state == "pending":
-                await webhooks.finish(deps.db, out, "delivered", now=deps.clock.now())
             return "delivered"
         log.info("webhook attempt failed", extra={
             "event": "webhook_failed", "delivery_id": str(out.id), "attempt": attempt, "reason": answer.error})

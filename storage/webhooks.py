@@ -2,9 +2,8 @@
 
 Deliveries are written by `webhooks_enqueue` in the transaction of the change
 they report. Deliveries of one booking to one subscription go out in
-booking_seq order: finishing one (delivered, or given up) queues the job of
-the next, under the booking's row lock, which every change of that booking
-also holds, so a delivery written meanwhile is never left without a job.
+booking_seq order: settling one (delivered, or given up) queues the job of
+the next (`webhook_attempted`, which says why none is left without a job).
 """
 
 from __future__ import annotations
@@ -138,48 +137,25 @@ async def outgoing(db: Database, delivery_id: uuid.UUID) -> Outgoing | None:
                     row["payload"], row["url"], secret, row["live"])
 
 
-async def record_attempt(
-    db: Database, delivery_id: uuid.UUID, *, status: int | None, latency_ms: int, error: str | None, excerpt: str | None
-) -> int:
-    """Log one attempt; returns its number."""
+async def attempted(
+    db: Database, delivery_id: uuid.UUID, *, settle: str | None, now: datetime, status: int | None = None,
+    latency_ms: int = 0, error: str | None = None, excerpt: str | None = None, record: bool = True,
+) -> int | None:
+    """Log one attempt (unless not `record`) and, if `settle` (delivered, failed, skipped), settle a pending
+    delivery and queue the next of its booking's stream, in one round trip (webhook_attempted). Returns the
+    attempt's number."""
     row = await db.fetchrow(
-        "webhooks.record_attempt",
-        """
-        WITH d AS (UPDATE webhook_deliveries SET attempts = attempts + 1 WHERE id = $1 RETURNING attempts)
-        INSERT INTO webhook_attempts (delivery_id, attempt, status, latency_ms, error, excerpt)
-        SELECT $1, d.attempts, $2, $3, $4, $5 FROM d RETURNING attempt
-        """,
-        delivery_id, status, latency_ms, error, excerpt,
+        "webhooks.attempted",
+        "SELECT webhook_attempted($1, $2, $3, $4, $5, $6, $7, $8) AS attempt",
+        delivery_id, settle, status, latency_ms, error, excerpt, now, record,
     )
-    return int(require(row, "delivery")["attempt"])
-
-
-async def finish(db: Database, delivery: Outgoing, state: str, *, now: datetime) -> None:
-    """Mark a pending delivery delivered, failed or skipped, and queue the next of its booking's stream."""
-    async with db.transaction("webhooks.finish") as conn:
-        if delivery.booking_id is not None:
-            await conn.execute("SELECT 1 FROM bookings WHERE id = $1 FOR UPDATE", delivery.booking_id)
-        await conn.execute(
-            "UPDATE webhook_deliveries SET state = $2, finished_at = now() WHERE id = $1 AND state = 'pending'",
-            delivery.id, state,
-        )
-        if delivery.booking_id is not None:
-            await conn.execute(
-                """
-                INSERT INTO jobs (kind, payload, dedupe_key, run_at)
-                SELECT $3, jsonb_build_object('delivery_id', d.id), 'webhook:' || d.id, $4 FROM webhook_deliveries d
-                WHERE d.subscription_id = $1 AND d.booking_id = $2 AND d.state = 'pending'
-                ORDER BY d.booking_seq LIMIT 1
-                ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO NOTHING
-                """,
-                delivery.subscription_id, delivery.booking_id, DELIVER, now,
-            )
+    return None if row is None else row["attempt"]
 
 
 async def give_up(db: Database, delivery: Outgoing, notice: NewNotice, *, now: datetime) -> list[Notice]:
     """A delivery failed for good: disable its subscription, skip what else is pending for it, and tell the
     owner (in-app). Returns the notifications written (to publish)."""
-    await finish(db, delivery, "failed", now=now)
+    await attempted(db, delivery.id, settle="failed", now=now, record=False)
     async with db.transaction("webhooks.give_up") as conn:
         await conn.execute(
             """
