@@ -273,10 +273,9 @@ async def connections(db: Database, user_id: uuid.UUID) -> list[Connection]:
     rows = await db.fetch(
         "apps.connections",
         f"""
-        SELECT {_APP_COLUMNS},
-               array(SELECT DISTINCT x FROM unnest(array_agg(s.scopes)) AS x ORDER BY x) AS granted,
+        SELECT {_APP_COLUMNS}, array_agg(DISTINCT x ORDER BY x) AS granted,
                min(s.created_at) AS since, max(s.last_used_at) AS last_used
-        FROM auth_sessions s JOIN apps a ON a.id = s.app_id
+        FROM auth_sessions s JOIN apps a ON a.id = s.app_id CROSS JOIN LATERAL unnest(s.scopes) AS x
         WHERE s.user_id = $1 AND s.kind = 'app' AND s.revoked_at IS NULL AND a.deleted_at IS NULL
           AND (s.expires_at IS NULL OR s.expires_at > now())
         GROUP BY a.id ORDER BY min(s.created_at)

@@ -18,7 +18,7 @@ from storage.apps import App, PersonalToken
 
 from ..appkeys import SCHEDULER
 from ..auth import oauth
-from ..auth.scopes import SCOPES
+from ..auth.scopes import SCOPES, ordered
 from ..auth.tokens import PAT_PREFIX, Tokens
 from ..errors import ApiError, Forbidden, NotFound
 from ..routing import Call, Input, Output, QueryInput, RouteTable
@@ -197,7 +197,8 @@ async def connected_apps(call: Call[None]) -> ConnectedApps:
     found = await apps.connections(call.runtime.db, call.principal.user_id)
     return ConnectedApps(items=[
         ConnectedApp(app_id=c.app.id, name=c.app.name, logo_url=c.app.logo_url, since=c.since,
-                     last_used_at=c.last_used_at, scopes=[ScopeOut(name=s, description=SCOPES[s]) for s in c.scopes])
+                     last_used_at=c.last_used_at,
+                     scopes=[ScopeOut(name=s, description=SCOPES[s]) for s in ordered(c.scopes)])
         for c in found
     ])
 

@@ -120,6 +120,9 @@ async def test_revocation_by_the_person_and_by_the_app_is_immediate(app, clients
     [connected] = await person.connected_apps()
     assert connected["app_id"] == registered.record["id"]
     assert {s["name"] for s in connected["scopes"]} == {"profile:read", "bookings:read"}
+    await authorised(person, registered.oauth, ["bookings:write"])  # a second grant, other scopes: one app listed
+    [connected] = await person.connected_apps()
+    assert [s["name"] for s in connected["scopes"]] == ["bookings:read", "bookings:write", "profile:read"]
     await person.disconnect_app(connected["app_id"])
     with pytest.raises(ApiError) as err:
         await as_app.me()

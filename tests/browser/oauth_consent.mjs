@@ -1,6 +1,8 @@
 // Drives the OAuth consent screen (clients/web) in headless Chromium: opens an app's authorization URL, signs
-// in, reads the scopes shown, clicks Allow and waits to be sent back to the app.
-// Prints one JSON line: {"event": "redirected", "url", "app", "scopes"} or {"event": "error", "message"}.
+// in, reads the scopes shown, clicks Allow and waits to be sent back to the app. Then, when told to, it opens
+// the web app's connected apps, reads them, and removes the app's access there.
+// Prints one JSON line: {"event": "redirected", "url", "app", "scopes"} or {"event": "error", "message"}, and,
+// after a line on stdin, {"event": "removed", "listed"}.
 //   argv: <authorization url> <email> <password> <callback url prefix> <user data dir>
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
@@ -33,6 +35,14 @@ try {
   await page.getByRole("button", { name: "Allow" }).click();
   await page.waitForURL((u) => u.toString().startsWith(callback));
   say({ event: "redirected", url: page.url(), app, scopes });
+  await new Promise((resolve) => process.stdin.once("data", resolve));  // the test has used the token
+  await page.goto(new URL("/app/", authorizeUrl).toString());
+  const connected = page.locator("#connected-list");
+  await connected.getByRole("heading", { name: app }).waitFor();
+  const listed = await connected.locator("li.card li").allTextContents();
+  await connected.getByRole("button", { name: `Remove access for ${app}` }).click();
+  await connected.getByText("No connected apps.").waitFor();
+  say({ event: "removed", listed });
 } catch (error) {
   say({ event: "error", message: String(error && error.stack || error) });
 } finally {

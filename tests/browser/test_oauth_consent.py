@@ -11,6 +11,7 @@ import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -41,18 +42,40 @@ async def callback() -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-async def _consent_in_browser(authorize_url: str, email: str, callback: str, profile: Path) -> dict[str, object]:
-    missing = [what for what, ok in (("chromium at /usr/bin/chromium", Path("/usr/bin/chromium").exists()),
-                                     ("node", shutil.which("node") is not None),
-                                     ("tests/js/node_modules/playwright-core",
-                                      (HERE.parent / "js" / "node_modules" / "playwright-core").exists())) if not ok]
-    require(missing, "the browser consent test")
-    proc = await asyncio.create_subprocess_exec("node", str(SCRIPT), authorize_url, email, PASSWORD, callback,
-                                                str(profile), stdout=asyncio.subprocess.PIPE)
-    out, _ = await asyncio.wait_for(proc.communicate(), 90)
-    result: dict[str, object] = json.loads(out.decode().strip().splitlines()[-1])
-    assert result["event"] != "error", result["message"]
-    return result
+class Browser:
+    """oauth_consent.mjs in headless Chromium: it reports each step as a JSON line and waits for the test."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, authorize_url: str, email: str, callback: str, profile: Path) -> Browser:
+        missing = [what for what, ok in (("chromium at /usr/bin/chromium", Path("/usr/bin/chromium").exists()),
+                                         ("node", shutil.which("node") is not None),
+                                         ("tests/js/node_modules/playwright-core",
+                                          (HERE.parent / "js" / "node_modules" / "playwright-core").exists())) if not ok]
+        require(missing, "the browser consent test")
+        proc = await asyncio.create_subprocess_exec(
+            "node", str(SCRIPT), authorize_url, email, PASSWORD, callback, str(profile),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+        return cls(proc)
+
+    async def next(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 90)
+        result: dict[str, Any] = json.loads(line)
+        assert result["event"] != "error", result["message"]
+        return result
+
+    async def go_on(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"go\n")
+        await self.proc.stdin.drain()
+
+    async def close(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
 
 
 async def test_an_app_gets_a_token_through_the_consent_screen_and_uses_it_within_its_scopes(
@@ -66,7 +89,15 @@ async def test_an_app_gets_a_token_through_the_consent_screen_and_uses_it_within
     verifier, challenge = pkce_pair()
     url = oauth.authorization_url(callback, ["bookings:read", "profile:read"], "st4te", challenge)
 
-    result = await _consent_in_browser(url, email, callback, tmp_path / "profile")
+    browser = await Browser.start(url, email, callback, tmp_path / "profile")
+    try:
+        await _flow(browser, app, clients, person, oauth, callback, verifier)
+    finally:
+        await browser.close()
+
+
+async def _flow(browser, app, clients, person, oauth, callback, verifier) -> None:
+    result = await browser.next()
     assert result["app"] == "Practice Manager"
     assert result["scopes"] == ["See your bookings and follow their changes",
                                 "See your name, email address and time zone, and others' public profiles"]
@@ -81,3 +112,10 @@ async def test_an_app_gets_a_token_through_the_consent_screen_and_uses_it_within
     with pytest.raises(ApiError) as err:
         await as_app.set_hours(person.session.user_id, [])
     assert err.value.code == "insufficient_scope"
+
+    await browser.go_on()  # the person removes the app on the connected apps page: the token stops at once
+    removed = await browser.next()
+    assert removed["listed"] == result["scopes"]
+    with pytest.raises(ApiError) as err:
+        await as_app.me()
+    assert err.value.code == "token_revoked"

@@ -54,8 +54,29 @@ async function signedIn() {
     clearTimeout(state.reload);
     state.reload = setTimeout(() => loadBookings(), 200);  // a burst of updates reloads once
   });
-  await loadBookings();
+  await Promise.all([loadBookings(), loadConnectedApps()]);
   $("#main").focus();
+}
+
+// -- connected apps ------------------------------------------------------------------------------
+
+async function loadConnectedApps() {
+  const { items } = await api.call("GET", "/me/apps");
+  const list = $("#connected-list");
+  list.replaceChildren();
+  if (!items.length) list.append(element("li", { textContent: "No connected apps." }));
+  for (const app of items) {
+    const scopes = element("ul", {}, ...app.scopes.map((s) => element("li", { textContent: s.description })));
+    list.append(element("li", { className: "card" },
+      element("h3", { textContent: app.name }),
+      scopes,
+      button("Remove access", async () => {
+        await api.call("DELETE", `/me/apps/${app.app_id}`);
+        announce(`${app.name} can no longer use your account.`);
+        await loadConnectedApps();
+      }, { ariaLabel: `Remove access for ${app.name}` }),
+    ));
+  }
 }
 
 function signedOut() {
