@@ -10,6 +10,7 @@ routes (server/api/apps.py).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from ..appkeys import SCHEDULER
 from ..auth import oauth
 from ..routing import API_PREFIX, RUNTIME
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 TOKEN_PATH, REVOKE_PATH, INTROSPECT_PATH = (f"{API_PREFIX}/oauth/{p}" for p in ("token", "revoke", "introspect"))
 
@@ -38,8 +40,11 @@ async def _form(request: web.Request) -> dict[str, str]:
     data = await request.post()
     repeated = sorted({k for k in data if len(data.getall(k)) > 1})
     if repeated:
-        raise oauth_errors.InvalidRequestError(f"Parameters given more than once: {', '.join(repeated)}.")
-    return {k: v for k, v in data.items() if isinstance(v, str)}
+        raise oauth_errors.InvalidRequestError("A parameter was given more than once.")
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    if any(_CONTROL.search(k) or _CONTROL.search(v) for k, v in form.items()):
+        raise oauth_errors.InvalidRequestError("Parameters must not contain control characters.")
+    return form
 
 
 Step = Callable[[web.Request, oauth.App, dict[str, str]], Awaitable[web.Response]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from collections.abc import Mapping
@@ -54,6 +55,9 @@ OAUTH_ERRORS = (
 def hash_secret(secret: str) -> bytes:
     """Client secrets are random (256 bits), so a plain SHA-256 is enough to store them."""
     return hashlib.sha256(secret.encode()).digest()
+
+
+CLIENT_ID = re.compile(r"^klear_app_[A-Za-z0-9_-]{1,64}$")
 
 
 def new_client() -> tuple[str, str]:
@@ -111,7 +115,7 @@ class Redirected(Exception):
 async def check_authorization(rt: Runtime, params: Mapping[str, str | None]) -> AuthorizationRequest:
     """Validate an authorization request. Raises `NoRedirect` or `Redirected`."""
     client_id = params.get("client_id")
-    found = await apps.find_client(rt.db, client_id) if client_id else None
+    found = await apps.find_client(rt.db, client_id) if client_id and CLIENT_ID.match(client_id) else None
     if found is None:
         raise NoRedirect(oauth_errors.InvalidClientError("No app with this client_id."))
     app = found.app
@@ -155,7 +159,7 @@ async def authenticate_client(rt: Runtime, form: Mapping[str, str], headers: Map
     client_id, secret = extract_basic_authorization(headers)
     if client_id is None:
         client_id, secret = form.get("client_id"), form.get("client_secret")
-    found = await apps.find_client(rt.db, client_id) if client_id else None
+    found = await apps.find_client(rt.db, client_id) if client_id and CLIENT_ID.match(client_id) else None
     if found is not None and found.secret_hash is None and not secret:
         return found.app
     if found is None or found.secret_hash is None or not secret \

@@ -210,7 +210,8 @@ async def test_code_exchange_errors_are_invalid_grant(app, clients):
         "Content-Type": "application/x-www-form-urlencoded"})
     assert (resp.status, resp.body["error"]) == (401, "invalid_client")
     for form, error in (("grant_type=password", "unsupported_grant_type"), ("", "invalid_request"),
-                        ("grant_type=client_credentials&grant_type=refresh_token", "invalid_request")):
+                        ("grant_type=client_credentials&grant_type=refresh_token", "invalid_request"),
+                        ("grant_type=client_credentials&scope=profile%00read", "invalid_request")):
         resp = await person.raw("POST", "/api/v1/oauth/token", data=form, auth=False, headers={
             "Content-Type": "application/x-www-form-urlencoded",
             "Authorization": f"Basic {_basic(oauth.client_id, oauth.client_secret)}"})
