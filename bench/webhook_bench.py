@@ -159,7 +159,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     env = {
         "DATABASE_URL": with_database(admin, name), "KLEAR_DATA_DIR": str(data_dir), "KLEAR_LOG_LEVEL": "warning",
         "KLEAR_SECRET_KEY": "bench-secret-" + "s" * 40, "KLEAR_DATA_KEY": "bench-data-key-" + "d" * 40,
-        "KLEAR_WEBHOOK_ALLOW_LOOPBACK": "true", "KLEAR_JOB_CONCURRENCY": str(args.concurrency),
+        "KLEAR_WEBHOOK_ALLOW_LOOPBACK": "true", "KLEAR_WEBHOOK_CONCURRENCY": str(args.concurrency),
         "KLEAR_REGISTER_RATE_IP": "100000/60", "KLEAR_LOGIN_RATE_IP": "100000/60", "KLEAR_DB_POOL_MAX": "20",
     }
     server = start_klear(port, env, cpu=args.server_cpu)
@@ -267,7 +267,7 @@ def report(r: dict[str, Any]) -> str:
     return f"""# Webhook delivery (bench/webhook_bench.py)
 
 {r["machine"]["when"]}, {r["machine"]["cpus"]} CPUs, Python {r["machine"]["python"]}. One `klear serve` process
-without Redis on CPU {c["server_cpu"]} (job concurrency {c["concurrency"]}); PostgreSQL, the generator, the
+without Redis on CPU {c["server_cpu"]} (webhook concurrency {c["concurrency"]}); PostgreSQL, the generator, the
 receiver and the Socket.IO reference clients share the machine. The machine was shared with other engineers' work
 during the run, so absolute figures are noisy.
 
@@ -302,7 +302,7 @@ def main() -> None:
     ap.add_argument("--fanout", type=int, default=20, help="subscriptions per practitioner in the throughput phase")
     ap.add_argument("--burst-rate", type=float, default=90.0)
     ap.add_argument("--burst-seconds", type=float, default=10.0)
-    ap.add_argument("--concurrency", type=int, default=32, help="KLEAR_JOB_CONCURRENCY of the server")
+    ap.add_argument("--concurrency", type=int, default=32, help="KLEAR_WEBHOOK_CONCURRENCY of the server")
     ap.add_argument("--server-cpu", type=int, default=0)
     ap.add_argument("--client-cpu", type=int, default=1)
     args = ap.parse_args()

@@ -41,22 +41,26 @@ async def running(db: Database, bus: Bus, settings: SchedulerSettings, *, grace:
     mailer = Mailer.from_settings(settings)
     deps = Deps(db, bus, Clock(timedelta(seconds=settings.clock_shift)), email=mailer is not None)
     sender = WebhookSender(allow_loopback=settings.webhook_allow_loopback, timeout=settings.webhook_timeout)
-    kinds = {
-        **handlers(deps, mailer, reminder_grace=timedelta(seconds=settings.reminder_grace)),
-        DELIVER: webhooks.handler(deps, sender, retry_base=settings.webhook_retry_base, attempts=settings.webhook_attempts),
-    }
+    lease = timedelta(seconds=settings.job_lease)
     runner = JobRunner(
-        db, kinds, deps.clock, poll_interval=settings.job_poll_interval, lease=timedelta(seconds=settings.job_lease),
-        concurrency=settings.job_concurrency, retry_base=settings.job_retry_base,
+        db, handlers(deps, mailer, reminder_grace=timedelta(seconds=settings.reminder_grace)), deps.clock,
+        poll_interval=settings.job_poll_interval, lease=lease, concurrency=settings.job_concurrency,
+        retry_base=settings.job_retry_base, other_than=[DELIVER],
     )
+    # Webhook deliveries have slots of their own: slow or failing receivers never hold up reminders.
+    deliver = webhooks.handler(deps, sender, retry_base=settings.webhook_retry_base, attempts=settings.webhook_attempts)
+    deliveries = JobRunner(
+        db, {DELIVER: deliver}, deps.clock, poll_interval=settings.job_poll_interval, lease=lease,
+        concurrency=settings.webhook_concurrency, retry_base=settings.job_retry_base, kinds=[DELIVER], hear_due=True,
+    )
+    started = [] if settings.job_concurrency == 0 else [runner]
+    if started and settings.webhook_concurrency > 0:
+        started.append(deliveries)
     try:
-        if settings.job_concurrency == 0:
-            yield Scheduler(deps, runner)  # an API-only process: other processes run the jobs
-            return
-        await runner.start()
-        try:
-            yield Scheduler(deps, runner)
-        finally:
-            await runner.stop(grace=grace)
+        for r in started:  # none in an API-only process: other processes run the jobs
+            await r.start()
+        yield Scheduler(deps, runner)
     finally:
+        for r in reversed(started):
+            await r.stop(grace=grace)
         await sender.close()

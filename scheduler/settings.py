@@ -60,6 +60,11 @@ class SchedulerSettings:
         "Attempts at one webhook delivery before it fails and its subscription is disabled (11 with a 5 s base: "
         "retries over 3.3 days).",
     )
+    webhook_concurrency: int = setting(
+        "KLEAR_WEBHOOK_CONCURRENCY", whole(0, 256), "16",
+        "Webhook deliveries one process sends at a time, in slots apart from the other jobs' ones; 0 sends none here "
+        "(nor does KLEAR_JOB_CONCURRENCY=0).",
+    )
     webhook_timeout: float = setting(
         "KLEAR_WEBHOOK_TIMEOUT", seconds(0.1, 60), "10", "Seconds a webhook receiver has to answer one delivery.",
     )

@@ -66,6 +66,7 @@ class JobRunner:
     def __init__(
         self, db: Database, handlers: Mapping[str, Handler], clock: Clock, *, poll_interval: float,
         lease: timedelta, concurrency: int, retry_base: float, retry_max: float = 3600.0, name: str | None = None,
+        kinds: list[str] | None = None, other_than: list[str] | None = None, hear_due: bool = False,
     ) -> None:
         self._db = db
         self._handlers = handlers
@@ -81,6 +82,9 @@ class JobRunner:
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._grace = 5.0
+        self._kinds = kinds  # only these kinds (None: all) ...
+        self._other_than = other_than  # ... but none of these
+        self._hear_due = hear_due
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._run(), name="jobs")
@@ -105,7 +109,8 @@ class JobRunner:
         try:
             # Jobs meant to run at once (webhook deliveries) wake the loop as their transaction commits; the
             # poll interval still bounds the wait if this connection is lost.
-            await hearing.enter_async_context(jobs.hearing_due(self._db, self._wake.set))
+            if self._hear_due:
+                await hearing.enter_async_context(jobs.hearing_due(self._db, self._wake.set))
         except StorageError as exc:
             log.warning("cannot hear due jobs; polling only", extra={"event": "jobs_listen_failed",
                                                                      "error_type": type(exc).__name__})
@@ -131,7 +136,8 @@ class JobRunner:
         if free <= 0:
             return 0
         try:
-            claimed = await jobs.claim(self._db, worker=self.name, now=self._clock.now(), lease=self._lease, limit=free)
+            claimed = await jobs.claim(self._db, worker=self.name, now=self._clock.now(), lease=self._lease, limit=free,
+                                       kinds=self._kinds, other_than=self._other_than)
         except StorageError as exc:
             log.warning("claiming jobs failed", extra={"event": "jobs_claim_failed", "error_type": type(exc).__name__})
             return 0

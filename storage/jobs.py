@@ -67,18 +67,24 @@ def jobs_arg(jobs: list[NewJob]) -> list[dict[str, Any]]:
     return [j.as_json() for j in jobs]
 
 
-async def claim(db: Database, *, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
-    """Take up to `limit` jobs that are due, or whose lease ran out, and lease them to `worker`."""
+async def claim(
+    db: Database, *, worker: str, now: datetime, lease: timedelta, limit: int, kinds: list[str] | None = None,
+    other_than: list[str] | None = None,
+) -> list[Job]:
+    """Take up to `limit` jobs that are due, or whose lease ran out, and lease them to `worker`: only of
+    `kinds` if given, and none of `other_than` (a runner of their own takes those)."""
     rows = await db.fetch(
         "jobs.claim",
         f"""
         WITH stalled AS (
             SELECT id, attempts >= max_attempts AS spent FROM jobs
             WHERE state = 'running' AND locked_until < $2
+              AND ($5::text[] IS NULL OR kind = ANY ($5)) AND ($6::text[] IS NULL OR kind <> ALL ($6))
             ORDER BY locked_until LIMIT $4 FOR UPDATE SKIP LOCKED
         ), due AS (
             SELECT id, false AS spent FROM jobs
             WHERE state = 'queued' AND run_at <= $2
+              AND ($5::text[] IS NULL OR kind = ANY ($5)) AND ($6::text[] IS NULL OR kind <> ALL ($6))
             ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED
         ), next AS (
             -- Each branch walks its own partial index in order, so a backlog costs nothing extra.
@@ -94,7 +100,7 @@ async def claim(db: Database, *, worker: str, now: datetime, lease: timedelta, l
         FROM next WHERE j.id = next.id
         RETURNING {_COLUMNS}
         """,
-        worker, now, lease, limit,
+        worker, now, lease, limit, kinds, other_than,
     )
     # A job whose last attempt stalled is made dead here rather than run once more.
     return [job for job in map(_job, rows) if job.state == "running"]
