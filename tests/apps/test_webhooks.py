@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
+import asyncpg
 import pytest
 
 from klear_client import ApiError, InvalidSignature, Realtime, verify_webhook
@@ -194,3 +196,29 @@ async def test_a_new_message_is_reported_without_its_body(start_app, clients, re
         "conversation_id": booking["conversation_id"], "message_id": sent["id"], "seq": sent["seq"],
         "sender_id": client.session.user_id, "created_at": got.payload["data"]["created_at"]}
     assert "shoulder" not in json.dumps(got.payload)
+
+
+async def test_a_receiver_that_hangs_holds_up_no_other_job(start_app, clients, receiver):
+    app = await start_app(**WEBHOOKS, KLEAR_WEBHOOK_CONCURRENCY="1", KLEAR_JOB_CONCURRENCY="1")
+    receiver.hold = asyncio.Event()
+    p, _ = await _practice_with_hook(app, clients, receiver, ["booking.created"])
+    client = await signed_up(clients(app.url))
+    await client.book(p.offering_id, f"{next_weekday_date(3)}T10:00:00Z")
+    await eventually(lambda: holds(receiver.waiting == 1, receiver.waiting))  # the only webhook slot is busy
+    taken = p.client.session.user["email"]
+    await clients(app.url).call("POST", "/auth/register", auth=False, json_body={
+        "email": taken, "password": "another long passphrase", "display_name": "Someone", "role": "client",
+        "time_zone": "UTC"})  # queues the "someone used your address" email job
+
+    async def email_job_done() -> None:
+        conn = await asyncpg.connect(app.settings.storage.database_url)
+        try:
+            state = await conn.fetchval("SELECT state FROM jobs WHERE kind = 'email.account_exists'")
+        finally:
+            await conn.close()
+        holds(state == "done", state)
+
+    await eventually(email_job_done)
+    assert receiver.waiting == 1
+    receiver.hold.set()
+    await eventually(lambda: holds(len(receiver.delivered()) == 1, receiver.got))
