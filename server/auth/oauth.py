@@ -199,6 +199,8 @@ async def exchange(rt: Runtime, app: App, form: Mapping[str, str], now: datetime
 
 async def _code(rt: Runtime, app: App, form: Mapping[str, str], now: datetime) -> dict[str, Any]:
     code, redirect_uri, verifier = form.get("code"), form.get("redirect_uri"), form.get("code_verifier")
+    if redirect_uri is None and len(app.redirect_uris) == 1:
+        redirect_uri = app.redirect_uris[0]  # it could be left out of the authorization request too
     if not code or not redirect_uri:
         raise oauth_errors.InvalidRequestError("Send code and redirect_uri.")
     if not verifier or not CODE_VERIFIER_PATTERN.match(verifier):
