@@ -38,6 +38,7 @@ class Conn:
     subscribed: frozenset[tuple[str, uuid.UUID]] = frozenset()
     state: str = "online"
     typing_at: dict[uuid.UUID, float] | None = None
+    events: frozenset[str] | None = None  # an app's socket: only these client events (channels/identity.py)
 
 
 Expire = Callable[[Conn, str], Awaitable[None]]

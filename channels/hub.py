@@ -23,6 +23,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -135,9 +136,10 @@ class Hub:
         self._authenticate: Authenticate = _not_serving
         self._handlers: dict[str, tuple[type[Payload], EventHandler]] = {}
         self._connect_hooks: list[ConnHook] = []
-        self._disconnect_hooks: list[ConnHook] = []
+        self._disconnect_hooks: list[tuple[ConnHook, bool]] = []
         self._pending: set[asyncio.Future[None]] = set()
         self._bus: Bus | None = None
+        self._people: Counter[uuid.UUID] = Counter()  # sockets here of each person (apps' sockets not counted)
         for ep in self.endpoints:
             ep.sio.on("connect", partial(self._connect, ep))
             ep.sio.on("disconnect", self._disconnect)
@@ -157,12 +159,13 @@ class Hub:
         return {event: model for event, (model, _) in self._handlers.items()}
 
     def on_connect(self, callback: ConnHook) -> None:
-        """Call `callback(conn)` once a socket of this process has connected (after its CONNECT ack)."""
+        """Call `callback(conn)` once a socket of the person themselves has connected here (after its CONNECT
+        ack); an app's socket (`Identity.events`) is not the person being here."""
         self._connect_hooks.append(callback)
 
-    def on_disconnect(self, callback: ConnHook) -> None:
-        """Call `callback(conn)` after a socket of this process disconnects."""
-        self._disconnect_hooks.append(callback)
+    def on_disconnect(self, callback: ConnHook, *, person_only: bool = False) -> None:
+        """Call `callback(conn)` after a socket of this process disconnects (`person_only`: not an app's)."""
+        self._disconnect_hooks.append((callback, person_only))
 
     # -- serving ------------------------------------------------------------------------------------
 
@@ -184,8 +187,9 @@ class Hub:
                 for task in watchers:
                     task.cancel()
                 await asyncio.gather(*watchers, *self._pending, return_exceptions=True)
-                for user in {conn.user_id for conn in self.conns.by_sid.values()}:
+                for user in self._people:
                     bus.unroute(user_channel(user), self._on_push)
+                self._people.clear()
                 self._bus = None
 
     async def close_sockets(self) -> None:
@@ -282,14 +286,17 @@ class Hub:
                 f"You have {self._sockets_per_user} sockets connected here already; close one first.",
                 {"code": "too_many_sockets"},
             )
-        conn = Conn(sid, ep, identity.user_id, identity.session_id, identity.expires_at)
+        conn = Conn(sid, ep, identity.user_id, identity.session_id, identity.expires_at, events=identity.events)
         self.conns.add(conn)
+        broadcast.forget_environ(ep.sio, sid)  # nothing needs the handshake's headers any more
+        if conn.events is not None:
+            return  # an app's socket: not the person here (no user room, presence or notifications)
         self.enter_room(conn, user_room(conn.user_id))
-        if self.conns.count_of(conn.user_id) == 1 and self._bus is not None:
-            # The user's first socket here: hear their channel before the CONNECT ack, so nothing pushed
+        self._people[conn.user_id] += 1
+        if self._people[conn.user_id] == 1 and self._bus is not None:
+            # The person's first socket here: hear their channel before the CONNECT ack, so nothing pushed
             # after the client saw itself connected can pass this process by.
             await self._bus.route(user_channel(conn.user_id), self._on_push)
-        broadcast.forget_environ(ep.sio, sid)  # nothing needs the handshake's headers any more
         # Run after this handler returns, so the client hears its CONNECT ack before any event.
         for hook in self._connect_hooks:
             self._background(hook(conn))
@@ -298,11 +305,17 @@ class Hub:
         conn = self.conns.remove(sid)
         if conn is None:
             return
-        if self.conns.count_of(conn.user_id) == 0 and self._bus is not None:
-            self._bus.unroute(user_channel(conn.user_id), self._on_push)
+        if conn.events is None:
+            self._people[conn.user_id] -= 1
+            if self._people[conn.user_id] == 0:
+                del self._people[conn.user_id]
+                if self._bus is not None:
+                    self._bus.unroute(user_channel(conn.user_id), self._on_push)
         if reason == broadcast.SLOW_CONSUMER:
             log.warning("slow consumer disconnected", extra={"event": "slow_consumer", "sid": sid})
-        for hook in self._disconnect_hooks:
+        for hook, person_only in self._disconnect_hooks:
+            if person_only and conn.events is not None:
+                continue
             try:
                 await hook(conn)
             except Exception:
@@ -339,6 +352,8 @@ class Hub:
         if conn is None:
             return refusal_ack(EventError("not_connected", "Connect first."))
         model, handler = entry
+        if conn.events is not None and event not in conn.events:
+            return refusal_ack(EventError("insufficient_scope", "This token's scopes do not allow this event."))
         try:
             if conn.expires_at <= time.time():
                 raise EventError("token_expired", "Your access token expired; send auth:refresh.")

@@ -14,11 +14,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """The account and login session behind a token, and when the token expires (Unix seconds)."""
+    """The account and login session behind a token, and when the token expires (Unix seconds).
+
+    `events` limits a socket to those client events: an app's token (see the
+    server's scopes) follows bookings and is not the person being present, so
+    its socket is in no user room, shows no presence and hears no notification.
+    None: the person's own sign-in, every event.
+    """
 
     user_id: uuid.UUID
     session_id: uuid.UUID
     expires_at: float
+    events: frozenset[str] | None = None
 
 
 Authenticate = Callable[[str], Awaitable[Identity]]

@@ -60,7 +60,7 @@ class Presence:
         self._flushes: set[asyncio.Task[None]] = set()
         hub.on("presence:set", PresenceSet, self.set)
         hub.on_connect(self._online)
-        hub.on_disconnect(self._gone)
+        hub.on_disconnect(self._gone, person_only=True)
 
     @classmethod
     @asynccontextmanager

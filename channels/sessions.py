@@ -71,6 +71,8 @@ class SocketSessions:
         identity = await self._authenticate(p.token)
         if identity.user_id != conn.user_id:
             raise EventError("wrong_user", "That token belongs to another account.")
+        if identity.events != conn.events:
+            raise EventError("insufficient_scope", "That token allows other events than this socket's; reconnect with it.")
         self._hub.conns.reauthenticated(conn, identity.session_id, identity.expires_at)
         return ok(expires_at=iso_time(conn.expires_at))
 

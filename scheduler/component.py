@@ -16,11 +16,14 @@ from datetime import timedelta
 from storage.bus import Bus
 from storage.clock import Clock
 from storage.database import Database
+from storage.webhooks import DELIVER
 
 from .bookings import Deps
+from . import webhooks
 from .handlers import handlers
 from .mailer import Mailer
 from .settings import SchedulerSettings
+from .webhook_http import WebhookSender
 from .worker import Handler, JobRunner
 
 
@@ -42,18 +45,29 @@ async def running(
     `more_jobs` gives other components' job handlers, bound to the scheduling clock, for the same runner."""
     mailer = Mailer.from_settings(settings)
     deps = Deps(db, bus, Clock(timedelta(seconds=settings.clock_shift)), email=mailer is not None)
+    sender = WebhookSender(allow_loopback=settings.webhook_allow_loopback, timeout=settings.webhook_timeout)
+    lease = timedelta(seconds=settings.job_lease)
     kinds = dict(handlers(deps, mailer, reminder_grace=timedelta(seconds=settings.reminder_grace)))
     kinds.update(more_jobs(deps.clock) if more_jobs is not None else {})
     runner = JobRunner(
         db, kinds, deps.clock,
-        poll_interval=settings.job_poll_interval, lease=timedelta(seconds=settings.job_lease),
-        concurrency=settings.job_concurrency, retry_base=settings.job_retry_base,
+        poll_interval=settings.job_poll_interval, lease=lease, concurrency=settings.job_concurrency,
+        retry_base=settings.job_retry_base, other_than=[DELIVER],
     )
-    if settings.job_concurrency == 0:
-        yield Scheduler(deps, runner)  # an API-only process: other processes run the jobs
-        return
-    await runner.start()
+    # Webhook deliveries have slots of their own: slow or failing receivers never hold up reminders.
+    deliver = webhooks.handler(deps, sender, retry_base=settings.webhook_retry_base, attempts=settings.webhook_attempts)
+    deliveries = JobRunner(
+        db, {DELIVER: deliver}, deps.clock, poll_interval=settings.job_poll_interval, lease=lease,
+        concurrency=settings.webhook_concurrency, retry_base=settings.job_retry_base, kinds=[DELIVER], hear_due=True,
+    )
+    started = [] if settings.job_concurrency == 0 else [runner]
+    if started and settings.webhook_concurrency > 0:
+        started.append(deliveries)
     try:
+        for r in started:  # none in an API-only process: other processes run the jobs
+            await r.start()
         yield Scheduler(deps, runner)
     finally:
-        await runner.stop(grace=grace)
+        for r in reversed(started):
+            await r.stop(grace=grace)
+        await sender.close()

@@ -45,6 +45,29 @@ class SchedulerSettings:
         "KLEAR_MAX_OFFERINGS", whole(1, 1000), "50",
         "Active offerings one practitioner may have; archived ones do not count. Bounds every profile listing.",
     )
+    webhook_allow_loopback: bool = setting(
+        "KLEAR_WEBHOOK_ALLOW_LOOPBACK", lambda raw: choice("true", "false")(raw) == "true", "false",
+        "Lets webhook URLs point at loopback (and use plain http there). For tests and local development only: "
+        "otherwise a webhook must be https to a public address, checked again after DNS at every delivery.",
+    )
+    webhook_retry_base: float = setting(
+        "KLEAR_WEBHOOK_RETRY_BASE", seconds(0.001, 3600), "5",
+        "Seconds before a failed webhook delivery is retried; four times longer each retry, at most 17,280 times "
+        "this (a day by default).",
+    )
+    webhook_attempts: int = setting(
+        "KLEAR_WEBHOOK_ATTEMPTS", whole(1, 100), "11",
+        "Attempts at one webhook delivery before it fails and its subscription is disabled (11 with a 5 s base: "
+        "retries over 3.3 days).",
+    )
+    webhook_concurrency: int = setting(
+        "KLEAR_WEBHOOK_CONCURRENCY", whole(0, 256), "16",
+        "Webhook deliveries one process sends at a time, in slots apart from the other jobs' ones; 0 sends none here "
+        "(nor does KLEAR_JOB_CONCURRENCY=0).",
+    )
+    webhook_timeout: float = setting(
+        "KLEAR_WEBHOOK_TIMEOUT", seconds(0.1, 60), "10", "Seconds a webhook receiver has to answer one delivery.",
+    )
     clock_shift: float = setting(
         "KLEAR_CLOCK_SHIFT", seconds(-1e9, 1e9), "0",
         "Seconds added to the scheduling clock. For tests and rehearsals only; leave 0 in production.",

@@ -66,6 +66,7 @@ class JobRunner:
     def __init__(
         self, db: Database, handlers: Mapping[str, Handler], clock: Clock, *, poll_interval: float,
         lease: timedelta, concurrency: int, retry_base: float, retry_max: float = 3600.0, name: str | None = None,
+        kinds: list[str] | None = None, other_than: list[str] | None = None, hear_due: bool = False,
     ) -> None:
         self._db = db
         self._handlers = handlers
@@ -81,6 +82,9 @@ class JobRunner:
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._grace = 5.0
+        self._kinds = kinds  # only these kinds (None: all) ...
+        self._other_than = other_than  # ... but none of these
+        self._hear_due = hear_due
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._run(), name="jobs")
@@ -101,25 +105,39 @@ class JobRunner:
 
     async def _run(self) -> None:
         heartbeat = asyncio.create_task(self._heartbeat(), name="jobs-heartbeat")
+        hearing = contextlib.AsyncExitStack()
+        try:
+            # Jobs meant to run at once (webhook deliveries) wake the loop as their transaction commits; the
+            # poll interval still bounds the wait if this connection is lost.
+            if self._hear_due:
+                await hearing.enter_async_context(jobs.hearing_due(self._db, self._wake.set))
+        except StorageError as exc:
+            log.warning("cannot hear due jobs; polling only", extra={"event": "jobs_listen_failed",
+                                                                     "error_type": type(exc).__name__})
         try:
             while not self._stopping.is_set():
+                self._wake.clear()  # before claiming: a wake-up during the claim is not lost
                 claimed = await self._claim()
                 if claimed and len(self._running) < self._concurrency:
                     continue  # the table may hold more that are due
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             await self._drain()
+            try:
+                await hearing.aclose()
+            except StorageError:
+                pass  # the connection is gone already; so is its listener
 
     async def _claim(self) -> int:
         free = self._concurrency - len(self._running)
         if free <= 0:
             return 0
         try:
-            claimed = await jobs.claim(self._db, worker=self.name, now=self._clock.now(), lease=self._lease, limit=free)
+            claimed = await jobs.claim(self._db, worker=self.name, now=self._clock.now(), lease=self._lease, limit=free,
+                                       kinds=self._kinds, other_than=self._other_than)
         except StorageError as exc:
             log.warning("claiming jobs failed", extra={"event": "jobs_claim_failed", "error_type": type(exc).__name__})
             return 0

@@ -26,12 +26,15 @@ from storage import accounts
 
 from . import banner, metrics_listener, openapi, webclient
 from .api import (
-    auth, availability, bookings, calendar, conversations, credentials, devices, jobs, notifications, offerings, ops,
-    presence, profiles, public_profile, recommendations, reviews, search, slots, test_users, users, video,
+    apps, auth, availability, bookings, calendar, conversations, credentials, devices, jobs, notifications, oauth,
+    offerings, ops, presence, profiles, public_profile, recommendations, reviews, search, slots, test_users, users,
+    video, webhooks,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
+from .auth.scopes import socket_events
 from .config import Settings
+from .errors import InsufficientScope
 from .logs import AccessLog
 from .metrics import Metrics
 from .middleware import make_observe
@@ -75,7 +78,10 @@ def build_app(settings: Settings) -> web.Application:
 
         async def authenticate(token: str) -> Identity:
             principal = await authenticate_token(rt, token, cached=False)
-            return Identity(principal.user_id, principal.session_id, float(principal.claims.expires_at))
+            events = socket_events(principal.scopes)
+            if events is not None and not events:
+                raise InsufficientScope("bookings:read")
+            return Identity(principal.user_id, principal.session_id, float(principal.claims.expires_at), events)
 
         async with channels_service.running(
             hub, db=rt.db, bus=rt.bus, redis=rt.redis, redis_prefix=settings.storage.redis_prefix,
@@ -124,8 +130,11 @@ def build_app(settings: Settings) -> web.Application:
         profiles.routes, offerings.routes, availability.routes, slots.routes,
         bookings.routes, notifications.routes, calendar.routes, jobs.routes, test_users.routes, video.routes,
         search.routes, reviews.routes, credentials.routes, public_profile.routes, recommendations.routes,
+        apps.routes, webhooks.routes,
     ])
-    document = openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths(metrics_here=metrics_here))
+    oauth.install(app)
+    extra_paths = {**ops.documented_paths(metrics_here=metrics_here), **oauth.documented_paths()}
+    document = openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=extra_paths)
     ops.install(app, document, metrics_here=metrics_here)
     webclient.install(app)
     return app

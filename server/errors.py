@@ -61,6 +61,22 @@ class Forbidden(ApiError):
     status, code = 403, "forbidden"
 
 
+class InsufficientScope(ApiError):
+    """An app's or a script's token lacks the scope an operation needs (RFC 6750 names the error)."""
+
+    status, code = 403, "insufficient_scope"
+
+    def __init__(self, needed: str | None) -> None:
+        if needed is None:
+            message, challenge = "Only the person themselves may do this; no app or token scope allows it.", ""
+        else:
+            message, challenge = f"This token lacks the scope {needed}.", f', scope="{needed}"'
+        super().__init__(
+            message, details=[{"scope": needed}],
+            headers={"WWW-Authenticate": f'Bearer realm="klear", error="insufficient_scope"{challenge}'},
+        )
+
+
 class NotFound(ApiError):
     status, code = 404, "not_found"
 

@@ -24,7 +24,8 @@ ALLOWED_FIELDS = frozenset(
         "event", "method", "route", "status", "duration_ms", "port", "host", "pid", "workers", "version",
         "startup_ms", "query", "code", "error_type", "user_id", "session_id", "conversation_id", "booking_id",
         "job_id", "job_kind", "attempt", "sid", "reason", "count", "migrations", "peer_id", "session",
-        "track_kind", "channel", "component", "signal", "exit_code", "retry_in", "database",
+        "track_kind", "channel", "component", "signal", "exit_code", "retry_in", "database", "delivery_id",
+        "subscription_id",
     }
 )
 _STANDARD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "taskName"}

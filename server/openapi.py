@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from .auth.scopes import SCOPES
 from .errors import error_schema
 from .routing import Route
 
@@ -83,7 +84,7 @@ def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[st
             op["responses"][str(r.status)] = {"description": "OK", "content": {r.content_type: {"schema": {"type": "string"}}}}
         else:
             op["responses"][str(r.status)] = {"description": "Done; no body."}
-        codes = set(r.errors) | ({401} if r.auth else set()) | ({403} if r.roles else set())
+        codes = set(r.errors) | ({401, 403} if r.auth else set())
         if r.body is not None:
             codes |= {400, 413, 422}
         if r.query is not None or r.headers:
@@ -93,7 +94,9 @@ def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[st
         for code in sorted(codes):
             op["responses"][str(code)] = {"description": _STATUS_TEXT.get(code, "Error."), **error_ref}
         if r.auth:
-            op["security"] = [{"bearer": []}]
+            # A person's own token may call any operation; an app's or a personal access token only those naming
+            # one of its scopes (403 insufficient_scope otherwise).
+            op["security"] = [{"bearer": []}] + ([{"oauth2": [r.scope]}] if r.scope else [])
         paths.setdefault(r.full_path, {})[r.method.lower()] = op
 
     return {
@@ -103,8 +106,25 @@ def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[st
         "paths": paths,
         "components": {
             "schemas": schemas,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "securitySchemes": security_schemes(),
         },
+    }
+
+
+def security_schemes() -> dict[str, Any]:
+    """A person's bearer token; OAuth 2.0 for apps, with every scope; HTTP Basic for an app at the OAuth endpoints."""
+    token_url = "/api/v1/oauth/token"
+    return {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                   "description": "A person's access token (POST /api/v1/auth/login), or a personal access token "
+                                  "(klear_pat_..., limited to its scopes)."},
+        "oauth2": {"type": "oauth2", "description": "An app's token; PKCE (S256) is required for the code flow.",
+                   "flows": {
+                       "authorizationCode": {"authorizationUrl": "/app/oauth/authorize", "tokenUrl": token_url,
+                                             "refreshUrl": token_url, "scopes": dict(SCOPES)},
+                       "clientCredentials": {"tokenUrl": token_url, "scopes": dict(SCOPES)},
+                   }},
+        "client": {"type": "http", "scheme": "basic", "description": "An app's client_id and client_secret."},
     }
 
 

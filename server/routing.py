@@ -26,7 +26,8 @@ from storage import audit
 
 from .appkeys import RUNTIME
 from .auth.principal import Principal, authenticate
-from .errors import ApiError, BadRequest, Forbidden, NotFound, Unprocessable
+from .auth.scopes import SCOPES
+from .errors import ApiError, BadRequest, Forbidden, InsufficientScope, NotFound, Unprocessable
 from .logs import request_id
 from .runtime import Runtime
 
@@ -120,6 +121,7 @@ class Route:
     also_status: tuple[int, ...] = ()  # other success statuses with the same body (200 for an idempotent retry)
     auth: bool = True
     roles: frozenset[str] | None = None
+    scope: str | None = None  # what an app's or a script's token needs for this; None: the person's own sign-in only
     errors: tuple[int, ...] = ()
     content_type: str | None = None
     headers: tuple[Header, ...] = ()
@@ -143,6 +145,8 @@ class RouteTable:
         def decorate(handler: Handler) -> Handler:
             summary = options.pop("summary", None) or (handler.__doc__ or handler.__name__).strip().splitlines()[0]
             roles = options.pop("roles", None)
+            if options.get("scope") is not None and options["scope"] not in SCOPES:
+                raise ValueError(f"{handler.__name__}: no scope is named {options['scope']}")
             self.routes.append(
                 Route(method, path, handler, self.tag, summary, roles=frozenset(roles) if roles else None, **options)
             )
@@ -236,6 +240,8 @@ def _endpoint(route: Route) -> Callable[[web.Request], Awaitable[web.StreamRespo
             call._principal = principal = await authenticate(request.app[RUNTIME], request.headers.get("Authorization"))
             if route.roles is not None and principal.role not in route.roles:
                 raise Forbidden(f"Only {' or '.join(sorted(route.roles))} accounts may do this.")
+            if principal.scopes is not None and (route.scope is None or route.scope not in principal.scopes):
+                raise InsufficientScope(route.scope)
         if route.body is not None:
             call.body = parse_body(route.body, await request.read())
         if route.query is not None:

@@ -56,6 +56,7 @@ class RefreshResult:
     outcome: Refresh
     session_id: uuid.UUID | None = None
     user: User | None = None
+    scopes: list[str] | None = None  # an app's grant: what its tokens may do
 
 
 _USER_COLUMNS = "u.id, u.email_sealed, u.display_name, u.role, u.time_zone, u.created_at, u.updated_at"
@@ -136,7 +137,7 @@ async def session_user(db: Database, session_id: uuid.UUID, user_id: uuid.UUID) 
         "accounts.session_user",
         f"""
         SELECT {_USER_COLUMNS} FROM auth_sessions s JOIN users u ON u.id = s.user_id
-        WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL
+        WHERE s.id = $1 AND s.user_id = $2 AND s.revoked_at IS NULL AND (s.expires_at IS NULL OR s.expires_at > now())
         """,
         session_id, user_id,
     )
@@ -177,21 +178,25 @@ async def create_session(db: Database, user_id: uuid.UUID, refresh_hash: bytes, 
     return session_id
 
 
-async def rotate_refresh(db: Database, old_hash: bytes, new_hash: bytes, ttl_seconds: int) -> RefreshResult:
+async def rotate_refresh(
+    db: Database, old_hash: bytes, new_hash: bytes, ttl_seconds: int, *, app_id: uuid.UUID | None = None
+) -> RefreshResult:
     """Spend a refresh token and issue its successor in one transaction.
 
     Presenting a token that was already spent revokes its whole session: only
-    a copy held by someone else can be presented twice.
+    a copy held by someone else can be presented twice. `app_id` None takes
+    only a login's tokens; an app's id, only that app's grants (so neither
+    can be exchanged for the other).
     """
     async with db.transaction("accounts.rotate_refresh") as conn:
         row = await conn.fetchrow(
             """
-            SELECT t.session_id, t.used_at, t.expires_at < now() AS expired, s.revoked_at, s.user_id
+            SELECT t.session_id, t.used_at, t.expires_at < now() AS expired, s.revoked_at, s.user_id, s.scopes
             FROM refresh_tokens t JOIN auth_sessions s ON s.id = t.session_id
-            WHERE t.token_hash = $1
+            WHERE t.token_hash = $1 AND s.app_id IS NOT DISTINCT FROM $2 AND s.kind IN ('login', 'app')
             FOR UPDATE OF t, s
             """,
-            old_hash,
+            old_hash, app_id,
         )
         if row is None:
             return RefreshResult(Refresh.UNKNOWN)
@@ -217,7 +222,8 @@ async def rotate_refresh(db: Database, old_hash: bytes, new_hash: bytes, ttl_sec
             """,
             session_id,
         )
-    return RefreshResult(Refresh.ROTATED, session_id, _user(db, require(user_row, "user")))
+    scopes = None if row["scopes"] is None else list(row["scopes"])
+    return RefreshResult(Refresh.ROTATED, session_id, _user(db, require(user_row, "user")), scopes)
 
 
 async def revoke_session(db: Database, session_id: uuid.UUID, reason: str) -> bool:

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from . import webhooks
 from .database import Database, require
 from .practitioners import (
     OFFERING_COLUMNS,
@@ -135,6 +136,7 @@ async def replace_hours(
             "INSERT INTO availability_overrides (practitioner_id, day, start_min, end_min) VALUES ($1, $2, $3, $4)",
             [(practitioner_id, d.day, d.start_min, d.end_min) for d in overrides],
         )
+        await webhooks.availability_changed(conn, practitioner_id, "hours")
 
 
 async def hours(db: Database, practitioner_id: uuid.UUID) -> tuple[list[WeeklyRule], list[DateOverride]]:
@@ -155,23 +157,25 @@ async def hours(db: Database, practitioner_id: uuid.UUID) -> tuple[list[WeeklyRu
 
 async def add_time_off(db: Database, practitioner_id: uuid.UUID, starts_at: datetime, ends_at: datetime) -> TimeOff:
     """The time off as stored (in UTC), so the answer to adding it says what every later read says."""
-    row = await db.fetchrow(
-        "availability.add_time_off",
-        """INSERT INTO time_off (id, practitioner_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)
-           RETURNING id, starts_at, ends_at""",
-        uuid.uuid4(), practitioner_id, starts_at, ends_at,
-    )
+    async with db.transaction("availability.add_time_off") as conn:
+        row = await conn.fetchrow(
+            """INSERT INTO time_off (id, practitioner_id, starts_at, ends_at) VALUES ($1, $2, $3, $4)
+               RETURNING id, starts_at, ends_at""",
+            uuid.uuid4(), practitioner_id, starts_at, ends_at,
+        )
+        await webhooks.availability_changed(conn, practitioner_id, "time_off_added")
     found = require(row, "time off")
     return TimeOff(found["id"], found["starts_at"], found["ends_at"])
 
 
 async def remove_time_off(db: Database, practitioner_id: uuid.UUID, time_off_id: uuid.UUID) -> bool:
     """False if the practitioner has no such time off."""
-    tag = await db.execute(
-        "availability.remove_time_off",
-        "DELETE FROM time_off WHERE id = $1 AND practitioner_id = $2", time_off_id, practitioner_id,
-    )
-    return tag.endswith(" 1")
+    async with db.transaction("availability.remove_time_off") as conn:
+        tag = await conn.execute("DELETE FROM time_off WHERE id = $1 AND practitioner_id = $2", time_off_id, practitioner_id)
+        removed = str(tag).endswith(" 1")
+        if removed:
+            await webhooks.availability_changed(conn, practitioner_id, "time_off_removed")
+    return removed
 
 
 async def time_off_after(db: Database, practitioner_id: uuid.UUID, after: datetime) -> list[TimeOff]:

@@ -15,6 +15,8 @@ lease cannot overwrite the outcome of the process that took over.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -65,18 +67,24 @@ def jobs_arg(jobs: list[NewJob]) -> list[dict[str, Any]]:
     return [j.as_json() for j in jobs]
 
 
-async def claim(db: Database, *, worker: str, now: datetime, lease: timedelta, limit: int) -> list[Job]:
-    """Take up to `limit` jobs that are due, or whose lease ran out, and lease them to `worker`."""
+async def claim(
+    db: Database, *, worker: str, now: datetime, lease: timedelta, limit: int, kinds: list[str] | None = None,
+    other_than: list[str] | None = None,
+) -> list[Job]:
+    """Take up to `limit` jobs that are due, or whose lease ran out, and lease them to `worker`: only of
+    `kinds` if given, and none of `other_than` (a runner of their own takes those)."""
     rows = await db.fetch(
         "jobs.claim",
         f"""
         WITH stalled AS (
             SELECT id, attempts >= max_attempts AS spent FROM jobs
             WHERE state = 'running' AND locked_until < $2
+              AND ($5::text[] IS NULL OR kind = ANY ($5)) AND ($6::text[] IS NULL OR kind <> ALL ($6))
             ORDER BY locked_until LIMIT $4 FOR UPDATE SKIP LOCKED
         ), due AS (
             SELECT id, false AS spent FROM jobs
             WHERE state = 'queued' AND run_at <= $2
+              AND ($5::text[] IS NULL OR kind = ANY ($5)) AND ($6::text[] IS NULL OR kind <> ALL ($6))
             ORDER BY run_at LIMIT $4 FOR UPDATE SKIP LOCKED
         ), next AS (
             -- Each branch walks its own partial index in order, so a backlog costs nothing extra.
@@ -92,7 +100,7 @@ async def claim(db: Database, *, worker: str, now: datetime, lease: timedelta, l
         FROM next WHERE j.id = next.id
         RETURNING {_COLUMNS}
         """,
-        worker, now, lease, limit,
+        worker, now, lease, limit, kinds, other_than,
     )
     # A job whose last attempt stalled is made dead here rather than run once more.
     return [job for job in map(_job, rows) if job.state == "running"]
@@ -186,6 +194,25 @@ async def retry_dead(db: Database, job_id: int, now: datetime) -> Job | None:
         job_id, now,
     )
     return None if row is None else _job(row)
+
+
+# Transactions that queue a job to run at once (a webhook delivery) NOTIFY this channel as they commit.
+DUE_CHANNEL = "klear_jobs_due"
+
+
+@asynccontextmanager
+async def hearing_due(db: Database, on_due: Callable[[], None]) -> AsyncIterator[None]:
+    """Call `on_due` each time such a transaction commits, for as long as the block runs, on one pooled
+    connection held meanwhile (and left without a listener, since the pool does not reset connections)."""
+    def heard(*_: object) -> None:
+        on_due()
+
+    async with db.connection("jobs.hearing_due") as conn:
+        await conn.add_listener(DUE_CHANNEL, heard)
+        try:
+            yield
+        finally:
+            await conn.remove_listener(DUE_CHANNEL, heard)
 
 
 async def enqueue(db: Database, new: list[NewJob]) -> None:

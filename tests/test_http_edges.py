@@ -45,9 +45,16 @@ def _rest_routes(app: web.Application) -> list[tuple[str, str]]:
     return sorted(set(out))
 
 
-def _assert_error_shape(status: int, content_type: str | None, raw: bytes) -> None:
+# The OAuth endpoints answer errors in the shape RFC 6749 5.2 fixes, which OAuth clients parse (docs/apps.md).
+OAUTH_ENDPOINTS = frozenset(f"/api/v1/oauth/{name}" for name in ("token", "revoke", "introspect"))
+
+
+def _assert_error_shape(status: int, content_type: str | None, raw: bytes, *, oauth: bool = False) -> None:
     assert content_type is not None and content_type.startswith("application/json"), (status, content_type, raw[:200])
     body = json.loads(raw)
+    if oauth:
+        assert set(body) <= {"error", "error_description"} and isinstance(body["error"], str), body
+        return
     assert set(body) == {"error"} and set(body["error"]) == {"code", "message", "details"}, body
 
 
@@ -60,7 +67,7 @@ async def test_an_upgrade_header_on_any_rest_route_changes_nothing(app, clients)
         assert resp.status < 500, (method, path, resp.status, resp.raw[:200])
         assert "X-Request-ID" in resp.headers, (method, path)
         if resp.status >= 400:
-            _assert_error_shape(resp.status, resp.headers.get("Content-Type"), resp.raw)
+            _assert_error_shape(resp.status, resp.headers.get("Content-Type"), resp.raw, oauth=path in OAUTH_ENDPOINTS)
     signed_out = await clients(app.url).raw("GET", "/api/v1/me", headers=UPGRADE)
     missing = await clients(app.url).raw("GET", "/api/v1/no-such-route", headers=UPGRADE)
     assert (signed_out.status, signed_out.body["error"]["code"]) == (401, "missing_token")

@@ -130,7 +130,7 @@ def _hours_out(
     )
 
 
-@routes.get("/practitioners/{practitioner_id}/availability", response=HoursOut, errors=(403, 404))
+@routes.get("/practitioners/{practitioner_id}/availability", response=HoursOut, errors=(403, 404), scope="availability:read")
 async def get_hours(call: Call[None]) -> HoursOut:
     """Your weekly hours, date overrides and upcoming time off."""
     practitioner_id = own_practitioner_id(call)
@@ -141,7 +141,10 @@ async def get_hours(call: Call[None]) -> HoursOut:
     return _hours_out(p, rules, overrides, await availability.time_off_after(db, practitioner_id, now))
 
 
-@routes.put("/practitioners/{practitioner_id}/availability", body=HoursIn, response=HoursOut, errors=(403, 404, 422))
+@routes.put(
+    "/practitioners/{practitioner_id}/availability", body=HoursIn, response=HoursOut, errors=(403, 404, 422),
+    scope="availability:write",
+)
 async def put_hours(call: Call[HoursIn]) -> HoursOut:
     """Replace your weekly hours and date overrides (in your profile's time zone). Existing bookings stay."""
     practitioner_id = own_practitioner_id(call)
@@ -160,7 +163,8 @@ async def put_hours(call: Call[HoursIn]) -> HoursOut:
 
 
 @routes.post(
-    "/practitioners/{practitioner_id}/time-off", body=TimeOffIn, response=TimeOffOut, status=201, errors=(403, 404, 422)
+    "/practitioners/{practitioner_id}/time-off", body=TimeOffIn, response=TimeOffOut, status=201, errors=(403, 404, 422),
+    scope="availability:write",
 )
 async def add_time_off(call: Call[TimeOffIn]) -> TimeOffOut:
     """Block a period (holiday, training). Bookings already in it stay; no new ones are offered."""
@@ -170,7 +174,9 @@ async def add_time_off(call: Call[TimeOffIn]) -> TimeOffOut:
     return TimeOffOut.model_validate(added)
 
 
-@routes.delete("/practitioners/{practitioner_id}/time-off/{time_off_id}", status=204, errors=(403, 404))
+@routes.delete(
+    "/practitioners/{practitioner_id}/time-off/{time_off_id}", status=204, errors=(403, 404), scope="availability:write"
+)
 async def remove_time_off(call: Call[None]) -> None:
     """Remove a period of time off."""
     practitioner_id = own_practitioner_id(call)

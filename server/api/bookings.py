@@ -192,6 +192,7 @@ async def _participant_view(call: Call[Any], booking_id: uuid.UUID) -> BookingDe
 
 @routes.post(
     "/bookings", body=BookingIn, response=BookingOut, status=201, also_status=(200,), errors=(409, 422),
+    scope="bookings:write",
     headers=(IDEMPOTENCY_KEY,),
 )
 async def create_booking(call: Call[BookingIn]) -> BookingOut:
@@ -207,7 +208,7 @@ async def create_booking(call: Call[BookingIn]) -> BookingOut:
     return booking_out(detail)
 
 
-@routes.get("/bookings", query=ListQuery, response=BookingList, errors=(422,))
+@routes.get("/bookings", query=ListQuery, response=BookingList, errors=(422,), scope="bookings:read")
 async def list_bookings(call: Call[None]) -> BookingList:
     """Your bookings, as client or practitioner, by start time."""
     q: ListQuery = call.query
@@ -232,7 +233,7 @@ async def list_bookings(call: Call[None]) -> BookingList:
     )
 
 
-@routes.get("/bookings/{booking_id}", response=BookingOut, errors=(404,))
+@routes.get("/bookings/{booking_id}", response=BookingOut, errors=(404,), scope="bookings:read")
 async def get_booking(call: Call[None]) -> BookingOut:
     """One of your bookings, with the note and any cancellation reason."""
     return booking_out(await _participant_view(call, call.uuid("booking_id")))
@@ -246,37 +247,37 @@ async def _act(call: Call[Any], action: Action, reason: str | None = None) -> Bo
     return booking_out(detail)
 
 
-@routes.post("/bookings/{booking_id}/confirm", response=BookingOut, errors=(403, 404, 409))
+@routes.post("/bookings/{booking_id}/confirm", response=BookingOut, errors=(403, 404, 409), scope="bookings:write")
 async def confirm(call: Call[None]) -> BookingOut:
     """Practitioner: accept a request."""
     return await _act(call, Action.CONFIRM)
 
 
-@routes.post("/bookings/{booking_id}/decline", body=ReasonIn, response=BookingOut, errors=(403, 404, 409))
+@routes.post("/bookings/{booking_id}/decline", body=ReasonIn, response=BookingOut, errors=(403, 404, 409), scope="bookings:write")
 async def decline(call: Call[ReasonIn]) -> BookingOut:
     """Practitioner: turn a request down, optionally saying why."""
     return await _act(call, Action.DECLINE, call.body.reason)
 
 
-@routes.post("/bookings/{booking_id}/cancel", body=ReasonIn, response=BookingOut, errors=(403, 404, 409))
+@routes.post("/bookings/{booking_id}/cancel", body=ReasonIn, response=BookingOut, errors=(403, 404, 409), scope="bookings:write")
 async def cancel(call: Call[ReasonIn]) -> BookingOut:
     """Either participant: cancel before the start. Records who, why, and whether it was late."""
     return await _act(call, Action.CANCEL, call.body.reason)
 
 
-@routes.post("/bookings/{booking_id}/start", response=BookingOut, errors=(403, 404, 409))
+@routes.post("/bookings/{booking_id}/start", response=BookingOut, errors=(403, 404, 409), scope="bookings:write")
 async def start(call: Call[None]) -> BookingOut:
     """Either participant: the session begins (from 10 minutes before its start until 15 minutes after its end)."""
     return await _act(call, Action.START)
 
 
-@routes.post("/bookings/{booking_id}/complete", response=BookingOut, errors=(403, 404, 409))
+@routes.post("/bookings/{booking_id}/complete", response=BookingOut, errors=(403, 404, 409), scope="bookings:write")
 async def complete(call: Call[None]) -> BookingOut:
     """End a session in progress (either participant), or mark one as held once it has started (practitioner)."""
     return await _act(call, Action.COMPLETE)
 
 
-@routes.post("/bookings/{booking_id}/no-show", response=BookingOut, errors=(403, 404, 409))
+@routes.post("/bookings/{booking_id}/no-show", response=BookingOut, errors=(403, 404, 409), scope="bookings:write")
 async def no_show(call: Call[None]) -> BookingOut:
     """Practitioner: the client did not come (once the start has passed)."""
     return await _act(call, Action.NO_SHOW)
@@ -284,7 +285,7 @@ async def no_show(call: Call[None]) -> BookingOut:
 
 @routes.post(
     "/bookings/{booking_id}/reschedule", body=RescheduleIn, response=BookingOut, status=201, also_status=(200,),
-    errors=(403, 404, 409, 422), headers=(IDEMPOTENCY_KEY,),
+    errors=(403, 404, 409, 422), headers=(IDEMPOTENCY_KEY,), scope="bookings:write",
 )
 async def reschedule(call: Call[RescheduleIn]) -> BookingOut:
     """Move a booking in one step: a new booking at the new time, the old one cancelled and linked. Idempotent."""
@@ -297,7 +298,7 @@ async def reschedule(call: Call[RescheduleIn]) -> BookingOut:
     return booking_out(detail)
 
 
-@routes.get("/bookings/{booking_id}/events", query=EventsQuery, response=EventsOut, errors=(404, 422))
+@routes.get("/bookings/{booking_id}/events", query=EventsQuery, response=EventsOut, errors=(404, 422), scope="bookings:read")
 async def booking_events(call: Call[None]) -> EventsOut:
     """The booking's history: every change in order, each with the event published live."""
     booking_id = call.uuid("booking_id")
@@ -307,7 +308,7 @@ async def booking_events(call: Call[None]) -> EventsOut:
     return EventsOut(booking_id=booking_id, events=[EventOut.model_validate(e) for e in found])
 
 
-@routes.get("/me/booking-feed", query=EventsQuery, response=BookingFeedOut, errors=(422,))
+@routes.get("/me/booking-feed", query=EventsQuery, response=BookingFeedOut, errors=(422,), scope="bookings:read")
 async def booking_feed(call: Call[None]) -> BookingFeedOut:
     """Changes to any of your bookings after your feed seq `after`, to catch up after a disconnect."""
     q: EventsQuery = call.query

@@ -150,13 +150,13 @@ async def accept_conversation(call: Call[None]) -> ConversationOut:
     return _out(await _membership(call))
 
 
-@routes.get("/conversations", response=ConversationList)
+@routes.get("/conversations", response=ConversationList, scope="messages:read")
 async def list_conversations(call: Call[None]) -> ConversationList:
     """Your conversations, most recently active first, with unread counts."""
     return ConversationList(conversations=[_out(s) for s in await conversations.list_for_user(call.runtime.db, call.principal.user_id)])
 
 
-@routes.get("/conversations/unread", response=UnreadOut)
+@routes.get("/conversations/unread", response=UnreadOut, scope="messages:read")
 async def unread_counts(call: Call[None]) -> UnreadOut:
     """How many messages you have not read, in total and per conversation."""
     summaries = await conversations.list_for_user(call.runtime.db, call.principal.user_id, limit=10_000)
@@ -164,13 +164,14 @@ async def unread_counts(call: Call[None]) -> UnreadOut:
     return UnreadOut(total=sum(counts.values()), conversations=counts)
 
 
-@routes.get("/conversations/{conversation_id}", response=ConversationOut, errors=(404,))
+@routes.get("/conversations/{conversation_id}", response=ConversationOut, errors=(404,), scope="messages:read")
 async def get_conversation(call: Call[None]) -> ConversationOut:
     """One of your conversations."""
     return _out(await _membership(call))
 
 
-@routes.get("/conversations/{conversation_id}/messages", query=HistoryQuery, response=MessagePage, errors=(404, 422))
+@routes.get("/conversations/{conversation_id}/messages", query=HistoryQuery, response=MessagePage, errors=(404, 422),
+             scope="messages:read")
 async def history(call: Call[None]) -> MessagePage:
     """Message history, cursor-paginated by seq, each page in ascending seq. Audited.
 

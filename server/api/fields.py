@@ -15,6 +15,7 @@ import unicodedata
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, StringConstraints, WithJsonSchema
@@ -89,6 +90,33 @@ def _password(value: str) -> str:
     return value
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
+
+
+def _web_url(value: str, *, loopback_http: bool) -> str:
+    """An absolute https URL without a fragment or credentials; plain http only on loopback when allowed (a
+    native app's redirect, RFC 8252 7.3)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ValueError("must be an absolute URL") from None
+    local = loopback_http and parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS
+    if parts.scheme != "https" and not local:
+        raise ValueError("must be an https URL" + (" (or http on 127.0.0.1, [::1] or localhost)" if loopback_http else ""))
+    if not parts.hostname or parts.fragment or "@" in parts.netloc or _BAD_IN_LINE.search(value) or " " in value:
+        raise ValueError("must be an absolute URL with a host, and no fragment, credentials or spaces")
+    return value
+
+
+def _redirect_uri(value: str) -> str:
+    return _web_url(value, loopback_http=True)
+
+
+def _https_url(value: str) -> str:
+    return _web_url(value, loopback_http=False)
+
+
 def _utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
@@ -161,3 +189,5 @@ NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=256), A
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 # Opaque tokens we issue are URL-safe base64; anything else cannot be one of ours.
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
+RedirectUri = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_redirect_uri)]
+HttpsUrl = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_https_url)]

@@ -112,7 +112,7 @@ def _profile_out(p: Practitioner, offerings: list[Offering]) -> ProfileOut:
     )
 
 
-@routes.get("/practitioners", query=SearchQuery, response=PractitionerList, errors=(422,))
+@routes.get("/practitioners", query=SearchQuery, response=PractitionerList, errors=(422,), scope="profile:read")
 async def search(call: Call[None]) -> PractitionerList:
     """Find practitioners by modality and language."""
     q: SearchQuery = call.query
@@ -124,7 +124,7 @@ async def search(call: Call[None]) -> PractitionerList:
     return PractitionerList(items=items, next_after=found[-1].user_id if len(found) == q.limit else None)
 
 
-@routes.get("/practitioners/{practitioner_id}", response=ProfileOut, errors=(404,))
+@routes.get("/practitioners/{practitioner_id}", response=ProfileOut, errors=(404,), scope="profile:read")
 async def get_profile(call: Call[None]) -> ProfileOut:
     """A practitioner's profile with their current offerings."""
     practitioner_id = call.uuid("practitioner_id")

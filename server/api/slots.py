@@ -90,7 +90,7 @@ def _range(q: SlotsQuery, tz: ZoneInfo) -> tuple[datetime, datetime]:
     return start, end
 
 
-@routes.get("/practitioners/{practitioner_id}/slots", query=SlotsQuery, response=SlotsOut, errors=(404, 422))
+@routes.get("/practitioners/{practitioner_id}/slots", query=SlotsQuery, response=SlotsOut, errors=(404, 422), scope="availability:read")
 async def slots(call: Call[None]) -> SlotsOut:
     """Bookable start times of an offering, in UTC and in the viewer's time zone."""
     practitioner_id = call.uuid("practitioner_id")

@@ -35,7 +35,7 @@ class PublicUserOut(Output):
     time_zone: str
 
 
-@routes.get("/me", response=UserOut, errors=(401,))
+@routes.get("/me", response=UserOut, errors=(401,), scope="profile:read")
 async def me(call: Call[None]) -> UserOut:
     """Your own account."""
     return UserOut.model_validate(call.principal.user)
@@ -52,7 +52,7 @@ async def update_me(call: Call[ProfileUpdate]) -> UserOut:
     return UserOut.model_validate(user)
 
 
-@routes.get("/users/{user_id}", response=PublicUserOut, errors=(401, 404))
+@routes.get("/users/{user_id}", response=PublicUserOut, errors=(401, 404), scope="profile:read")
 async def get_user(call: Call[None]) -> PublicUserOut:
     """Another person's public profile (name, role, time zone). Audited."""
     user_id = call.uuid("user_id")

@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from storage import accounts
+from storage import accounts, apps
 from storage.accounts import User
 
 from ..errors import Unauthorized
-from .tokens import Claims, TokenError
+from .tokens import PAT_PREFIX, Claims, TokenError, Tokens
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
@@ -35,6 +35,21 @@ class Principal:
     def session_id(self) -> uuid.UUID:
         return self.claims.session_id
 
+    @property
+    def scopes(self) -> frozenset[str] | None:
+        """What an app's or a script's token may do; None for the person's own sign-in (everything)."""
+        return self.claims.scopes
+
+
+async def _personal_token(runtime: Runtime, token: str) -> Principal:
+    """A personal access token: looked up by its hash on every use (it is long-lived and revocable at once)."""
+    found = await apps.use_pat(runtime.db, Tokens.hash_refresh(token))
+    if found is None:
+        raise Unauthorized("This personal access token is not valid, has expired or was revoked.", code="token_revoked")
+    expires = int(found.expires_at.timestamp()) if found.expires_at is not None else 2**62
+    claims = Claims(found.user.id, found.user.role, found.session_id, "", expires, frozenset(found.scopes))
+    return Principal(found.user, claims)
+
 
 async def authenticate_token(runtime: Runtime, token: str, *, cached: bool = True) -> Principal:
     """Verify an access token's signature and expiry, then that its session was not revoked.
@@ -44,6 +59,8 @@ async def authenticate_token(runtime: Runtime, token: str, *, cached: bool = Tru
     only cost memory per idle connection; their session is checked in
     PostgreSQL and later revocations reach them over the bus.
     """
+    if token.startswith(PAT_PREFIX):
+        return await _personal_token(runtime, token)
     cache = runtime.sessions
     try:
         claims = cache.verify(token) if cached else runtime.tokens.verify_access(token)

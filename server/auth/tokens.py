@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import jwt
 
 _ISSUER = "klear"
+PAT_PREFIX = "klear_pat_"  # personal access tokens say what they are (and secret scanners can spot them)
 
 
 class TokenError(Exception):
@@ -28,6 +29,8 @@ class Claims:
     session_id: uuid.UUID
     jti: str
     expires_at: int
+    scopes: frozenset[str] | None = None  # an app's or a script's token: only these; None: all the person may do
+    app_id: uuid.UUID | None = None  # the app a token was issued to
 
 
 class Tokens:
@@ -37,8 +40,11 @@ class Tokens:
         self._key = signing_key
         self.access_ttl = access_ttl
 
-    def issue_access(self, user_id: uuid.UUID, role: str, session_id: uuid.UUID, *, ttl: int | None = None) -> tuple[str, int]:
-        """A signed access token and its expiry (Unix seconds)."""
+    def issue_access(
+        self, user_id: uuid.UUID, role: str, session_id: uuid.UUID, *, ttl: int | None = None,
+        scopes: list[str] | None = None, app_id: uuid.UUID | None = None,
+    ) -> tuple[str, int]:
+        """A signed access token and its expiry (Unix seconds); an app's carries its scopes and app id."""
         now = int(time.time())
         exp = now + (self.access_ttl if ttl is None else ttl)
         claims = {
@@ -50,6 +56,10 @@ class Tokens:
             "iat": now,
             "exp": exp,
         }
+        if scopes is not None:
+            claims["scope"] = " ".join(scopes)
+        if app_id is not None:
+            claims["app"] = str(app_id)
         return jwt.encode(claims, self._key, algorithm="HS256"), exp
 
     def verify_access(self, token: str) -> Claims:
@@ -62,10 +72,14 @@ class Tokens:
                 issuer=_ISSUER,
                 options={"require": ["exp", "iat", "sub", "sid", "jti", "role", "iss"]},
             )
-            return Claims(uuid.UUID(data["sub"]), data["role"], uuid.UUID(data["sid"]), data["jti"], data["exp"])
+            scopes = frozenset(data["scope"].split()) if "scope" in data else None
+            app_id = uuid.UUID(data["app"]) if "app" in data else None
+            return Claims(
+                uuid.UUID(data["sub"]), data["role"], uuid.UUID(data["sid"]), data["jti"], data["exp"], scopes, app_id
+            )
         except jwt.ExpiredSignatureError:
             raise TokenError("token_expired", "The access token has expired; refresh it.") from None
-        except (jwt.InvalidTokenError, ValueError, KeyError, TypeError):
+        except (jwt.InvalidTokenError, ValueError, KeyError, TypeError, AttributeError):
             raise TokenError("token_invalid", "The access token is not valid.") from None
 
     @staticmethod

@@ -1,6 +1,7 @@
 -- booking_append_event: append event `p_seq` of a booking and advance each
 -- participant's feed counter (upserted in uuid order, so concurrent writers
 -- never deadlock on them), in two statements instead of a loop.
+-- Writes the webhook deliveries of the change in the same transaction.
 -- Returns {user_id: feed_seq, ...}.
 
 CREATE OR REPLACE FUNCTION booking_append_event(
@@ -24,6 +25,8 @@ BEGIN
         SELECT k.user_id, k.last_seq, p_booking_id, p_seq FROM counted k
     )
     SELECT jsonb_object_agg(k.user_id::text, k.last_seq) INTO v_feed FROM counted k;
+    PERFORM webhooks_enqueue('booking.' || p_kind, p_participants, p_booking_id, p_seq,
+                             p_body || jsonb_build_object('booking_seq', p_seq), 'bookings:read');
     RETURN v_feed;
 END
 $$;

@@ -8,6 +8,9 @@
 -- then takes the next seq/rev under the conversation's row lock. Rows are
 -- locked in id order so two batches can never deadlock. A (sender, client_id)
 -- pair that was already stored returns the original message instead.
+-- A stored message is reported to `message.created` webhooks (metadata only,
+-- never the body), in the same transaction; a cheap check skips that while no
+-- subscription wants it.
 
 CREATE OR REPLACE FUNCTION post_messages(
     p_conversation uuid[], p_id uuid[], p_sender uuid[], p_client uuid[],
@@ -21,9 +24,12 @@ DECLARE
     i int;
     v_e2ee boolean;
     v_accepted boolean;
+    v_hooks boolean;
     old record;
 BEGIN
     PERFORM 1 FROM conversations c WHERE c.id = ANY (p_conversation) ORDER BY c.id FOR UPDATE;
+    v_hooks := EXISTS (SELECT 1 FROM webhook_subscriptions s
+                       WHERE 'message.created' = ANY (s.events) AND s.deleted_at IS NULL AND s.disabled_at IS NULL);
     FOR i IN 1 .. coalesce(array_length(p_id, 1), 0) LOOP
         idx := i;
         id := NULL; seq := NULL; rev := NULL; created_at := NULL; conversation_id := p_conversation[i];
@@ -60,6 +66,15 @@ BEGIN
             WHERE c.id = p_conversation[i];
             status := 'ok'; id := p_id[i];
             body_sealed := p_body[i]; ciphertext := p_ciphertext[i]; nonce := p_nonce[i]; sender_key_id := p_key[i];
+            IF v_hooks THEN
+                PERFORM webhooks_enqueue(
+                    'message.created',
+                    ARRAY(SELECT m.user_id FROM conversation_members m WHERE m.conversation_id = p_conversation[i]),
+                    NULL, NULL,
+                    jsonb_build_object('conversation_id', p_conversation[i], 'message_id', id, 'seq', seq,
+                                       'sender_id', p_sender[i], 'created_at', created_at),
+                    'messages:read');
+            END IF;
         ELSE
             SELECT * INTO old FROM messages msg WHERE msg.sender_id = p_sender[i] AND msg.client_id = p_client[i];
             status := CASE WHEN old.conversation_id = p_conversation[i] THEN 'duplicate' ELSE 'client_id_reused' END;

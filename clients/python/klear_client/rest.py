@@ -9,10 +9,12 @@ from typing import Any
 import aiohttp
 
 from .admin import AdminMixin
+from .apps import AppsMixin
 from .conversations import ConversationsMixin
 from .discovery import DiscoveryMixin
 from .errors import ApiError
 from .scheduling import SchedulingMixin
+from .webhooks import WebhooksMixin
 
 
 @dataclass
@@ -47,7 +49,7 @@ class Response:
     raw: bytes = field(repr=False, default=b"")
 
 
-class KlearClient(ConversationsMixin, SchedulingMixin, AdminMixin, DiscoveryMixin):
+class KlearClient(ConversationsMixin, SchedulingMixin, AdminMixin, DiscoveryMixin, AppsMixin, WebhooksMixin):
     """An async client for one server. Use `async with KlearClient(url) as c:`."""
 
     def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:

@@ -4,6 +4,7 @@
 
 import { Api } from "./api.js";
 import { Chat } from "./chat.js";
+import { CONSENT_PATH, showConsent } from "./consent.js";
 import { Realtime } from "./realtime.js";
 import { VideoRoom } from "./video.js";
 
@@ -38,9 +39,10 @@ function showError(target, error) {
 
 async function signedIn() {
   $("#signin").hidden = true;
-  $("#app").hidden = false;
   $("#account").hidden = false;
   $("#whoami").textContent = `Signed in as ${api.user.display_name}`;
+  if (location.pathname === CONSENT_PATH) return showConsent(api);  // an app asks for access: nothing else here
+  $("#app").hidden = false;
   $("#zone").textContent = zone;
   state.names.set(api.user.id, api.user.display_name);
   state.rt = new Realtime(api, {
@@ -52,11 +54,33 @@ async function signedIn() {
     clearTimeout(state.reload);
     state.reload = setTimeout(() => loadBookings(), 200);  // a burst of updates reloads once
   });
-  await loadBookings();
+  await Promise.all([loadBookings(), loadConnectedApps()]);
   $("#main").focus();
 }
 
+// -- connected apps ------------------------------------------------------------------------------
+
+async function loadConnectedApps() {
+  const { items } = await api.call("GET", "/me/apps");
+  const list = $("#connected-list");
+  list.replaceChildren();
+  if (!items.length) list.append(element("li", { textContent: "No connected apps." }));
+  for (const app of items) {
+    const scopes = element("ul", {}, ...app.scopes.map((s) => element("li", { textContent: s.description })));
+    list.append(element("li", { className: "card" },
+      element("h3", { textContent: app.name }),
+      scopes,
+      button("Remove access", async () => {
+        await api.call("DELETE", `/me/apps/${app.app_id}`);
+        announce(`${app.name} can no longer use your account.`);
+        await loadConnectedApps();
+      }, { ariaLabel: `Remove access for ${app.name}` }),
+    ));
+  }
+}
+
 function signedOut() {
+  $("#consent").hidden = true;
   if (state.room) state.room.close();
   if (state.chat) state.chat.close();
   if (state.rt) state.rt.close();
