@@ -23,16 +23,18 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from storage.bus import AnyRedis, Bus, MemoryBus, RedisBus
 from storage.crypto import Sealer
 from storage.database import Database
+from storage.database import QueryObserver
 from storage.embedded import EmbeddedPostgres
 from storage.errors import Unavailable
-from storage.migrate import migrate
+from storage.keyring import Keyring, KeyringError
+from storage.migrate import Applied, migrate
 from storage.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 from . import keys
 from .auth.passwords import Passwords
 from .auth.sessions import SessionCache
 from .auth.tokens import Tokens
-from .config import Settings
+from .config import ConfigError, Settings
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -97,21 +99,41 @@ async def connect_redis(url: str) -> AnyRedis:
     return client
 
 
+async def open_database(
+    stack: AsyncExitStack, url: str, secrets: keys.Keys, *, min_size: int, max_size: int,
+    observe: QueryObserver | None = None,
+) -> tuple[Database, Applied]:
+    """Connect (closed with `stack`), migrate, and load the keyring: the one way a process opens its database.
+    Returns the database and what migrating changed.
+
+    Raises ConfigError when KLEAR_DATA_KEY does not unwrap the stored data keys: starting anyway would seal
+    new data under a key that cannot open the old.
+    """
+    db = await Database.connect(url, Sealer(secrets.data), min_size=min_size, max_size=max_size, observe=observe)
+    stack.push_async_callback(db.close)
+    async with db.connection("migrate") as conn:
+        applied = await migrate(conn)
+    if applied:
+        log.info("schema changed", extra={"event": "migrated", "migrations": applied.describe()})
+    keyring = Keyring(secrets.wrapping, secrets.previous_wrapping)
+    try:
+        db.sealer = await keyring.system_sealer(db, secrets.data)
+    except KeyringError as exc:
+        raise ConfigError(f"KLEAR_DATA_KEY: {exc}") from None
+    db.keyring = keyring
+    return db, applied
+
+
 @asynccontextmanager
 async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime]:
     """Start every shared resource, yield the Runtime, and close them all on the way out."""
     secrets = keys.resolve(settings)
     async with AsyncExitStack() as stack:
         url = await database_url(stack, settings)
-        db = await Database.connect(
-            url, Sealer(secrets.data), min_size=settings.storage.db_pool_min, max_size=settings.storage.db_pool_max,
+        db, _ = await open_database(
+            stack, url, secrets, min_size=settings.storage.db_pool_min, max_size=settings.storage.db_pool_max,
             observe=metrics.observe_query,
         )
-        stack.push_async_callback(db.close)
-        async with db.connection("migrate") as conn:
-            applied = await migrate(conn)
-        if applied:
-            log.info("schema changed", extra={"event": "migrated", "migrations": applied.describe()})
         metrics.watch_pool(db.usage)
         stack.callback(metrics.watch_pool, None)
 

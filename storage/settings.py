@@ -208,7 +208,13 @@ class StorageSettings:
     )
     data_key: Secret | None = setting(
         "KLEAR_DATA_KEY", secret_key, None,
-        "Encrypts health and personal data at rest. Unset: generated once into the data folder (mode 0600).",
+        "Master key: wraps the per-person keys that encrypt health and personal data at rest. "
+        "Unset: generated once into the data folder (mode 0600).",
+    )
+    data_key_previous: Secret | None = setting(
+        "KLEAR_DATA_KEY_PREVIOUS", secret_key, None,
+        "The master key before a rotation: data keys it wrapped still open, and `klear keys rotate` re-wraps them "
+        "with KLEAR_DATA_KEY. Unset once the rotation ran.",
     )
     db_pool_min: int = setting("KLEAR_DB_POOL_MIN", whole(1, 100), "2", "Minimum PostgreSQL connections per process.")
     db_pool_max: int = setting("KLEAR_DB_POOL_MAX", whole(1, 200), "10", "Maximum PostgreSQL connections per process.")
