@@ -26,7 +26,7 @@ from pydantic import Field
 
 from storage import audit, bookings
 from storage.bus import Bus, Handler
-from storage.bus_messages import BookingChanged, NotificationCreated, booking_channel, feed_channel, user_channel
+from storage.bus_messages import BookingChanged, UserEvent, booking_channel, decode_user, feed_channel, user_channel
 from storage.database import Database
 
 from .connections import Conn
@@ -166,8 +166,11 @@ class Live:
                 await self._streams["feed"].committed(user_id, item)
 
     async def _on_notification(self, _: str, data: bytes) -> None:
-        created = NotificationCreated.decode(data)
-        await self._hub.emit_local("notification:new", created.notification, to=user_room(created.user_id))
+        message = decode_user(data)
+        if isinstance(message, UserEvent):  # consent:granted, consent:revoked
+            await self._hub.emit_local(message.event, message.data, to=user_room(message.user_id))
+            return
+        await self._hub.emit_local("notification:new", message.notification, to=user_room(message.user_id))
 
     async def subscribe_booking(self, conn: Conn, p: BookingSubscribe) -> dict[str, Any]:
         """Follow one booking you take part in; missed updates after `last_seq` come first."""

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("server", "channels", "scheduler", "rtc", "storage")
+PACKAGES = ("server", "channels", "scheduler", "rtc", "records", "storage")
 _CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 _POSITIONAL = {"Refused": 1, "TransitionRefused": 1, "EventError": 0}
 
@@ -45,6 +45,8 @@ MEANINGS: dict[str, str] = {
     "token_reused": "A spent refresh token was presented; the session is now signed out.",
     "invalid_credentials": "Wrong email or password (the same answer for unknown emails).",
     "forbidden": "Signed in, but not allowed to do this.",
+    "consent_required": "The client has not granted you this scope of their record, or the grant expired or was revoked; the attempt is audited. `details[].scope` names the scope.",
+    "invalid_consent": "The consent grant cannot be made as asked (for example an expiry in the past).",
     "not_owner": "Only the owner of this profile (the practitioner in the path) may change it.",
     "not_practitioner": "Only practitioner accounts have a practitioner profile.",
     "not_found": "No such resource, or one you may not see.",

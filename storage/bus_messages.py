@@ -131,6 +131,31 @@ class NotificationCreated:
         return cls(uuid.UUID(env["user_id"]), env["notification"])
 
 
+@dataclass(frozen=True, slots=True)
+class UserEvent:
+    """A live event for one user's sockets other than a notification (consent granted or revoked), on the
+    user's routed channel beside their notifications."""
+
+    user_id: uuid.UUID
+    event: str
+    data: dict[str, Any]
+
+    @property
+    def channel(self) -> str:
+        return user_channel(self.user_id)
+
+    def encode(self) -> bytes:
+        return msgpack.packb({"user_id": str(self.user_id), "event": self.event, "data": self.data})
+
+
+def decode_user(data: bytes) -> NotificationCreated | UserEvent:
+    """A message of a user's channel: a notification, or another live event."""
+    env = msgpack.unpackb(data)
+    if "event" in env:
+        return UserEvent(uuid.UUID(env["user_id"]), env["event"], env["data"])
+    return NotificationCreated(uuid.UUID(env["user_id"]), env["notification"])
+
+
 def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 

@@ -218,6 +218,6 @@ def test_the_collector_finds_each_way_a_code_is_written(tmp_path):
         "TABLE.get(s, ('g_fallback', reason))\n"
         "ack = {'code': 'h_dict'}\n"
     )
-    for name in ("channels", "scheduler", "rtc", "storage"):
+    for name in ("channels", "scheduler", "rtc", "records", "storage"):
         (tmp_path / name).mkdir()
     assert set(collect(tmp_path)) == {"a_tuple", "b_attr", "c_kw", "d_refused", "e_event", "f_pair", "g_fallback", "h_dict"}

@@ -10,6 +10,7 @@ import aiohttp
 
 from .conversations import ConversationsMixin
 from .errors import ApiError
+from .records import RecordsMixin
 from .scheduling import SchedulingMixin
 
 
@@ -39,7 +40,7 @@ class Response:
     raw: bytes = field(repr=False, default=b"")
 
 
-class KlearClient(ConversationsMixin, SchedulingMixin):
+class KlearClient(ConversationsMixin, SchedulingMixin, RecordsMixin):
     """An async client for one server. Use `async with KlearClient(url) as c:`."""
 
     def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:

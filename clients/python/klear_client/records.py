@@ -1,0 +1,76 @@
+"""REST calls for health records, consent grants and the access log.
+
+Mixed into `KlearClient`; every method returns the JSON body or raises `ApiError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class _Caller(Protocol):
+    async def call(self, method: str, path: str, **kwargs: Any) -> Any: ...
+
+
+class RecordsMixin:
+    """Records, consents and the access log, on top of `call`."""
+
+    async def add_history(self: _Caller, category: str, title: str, text: str = "") -> dict[str, Any]:
+        """Add an entry (condition, medication, allergy, note) to your health history."""
+        result: dict[str, Any] = await self.call(
+            "POST", "/records/history", json_body={"category": category, "title": title, "text": text})
+        return result
+
+    async def add_note(self: _Caller, booking_id: str, text: str, *, private: bool = False) -> dict[str, Any]:
+        """Write a session note about the client of one of your bookings (practitioners)."""
+        result: dict[str, Any] = await self.call(
+            "POST", "/records/notes", json_body={"booking_id": booking_id, "text": text, "private": private})
+        return result
+
+    async def records(self: _Caller, client_id: str | None = None) -> list[dict[str, Any]]:
+        """Your records, or the records of `client_id` that you may read."""
+        params = {"client_id": client_id} if client_id else None
+        result: list[dict[str, Any]] = (await self.call("GET", "/records", params=params))["records"]
+        return result
+
+    async def record(self: _Caller, record_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("GET", f"/records/{record_id}")
+        return result
+
+    async def record_versions(self: _Caller, record_id: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = (await self.call("GET", f"/records/{record_id}/versions"))["versions"]
+        return result
+
+    async def edit_record(self: _Caller, record_id: str, text: str, **changes: Any) -> dict[str, Any]:
+        """A new version of a record you wrote (`title`, `category`, `private` as the kind allows)."""
+        result: dict[str, Any] = await self.call("PUT", f"/records/{record_id}", json_body={"text": text, **changes})
+        return result
+
+    async def grant_consent(self: _Caller, practitioner_id: str, scopes: list[str], expires_at: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "POST", "/consents",
+            json_body={"practitioner_id": practitioner_id, "scopes": scopes, "expires_at": expires_at})
+        return result
+
+    async def propose_consent(self: _Caller, booking_id: str, scopes: list[str], expires_at: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "POST", "/consents/proposals", json_body={"booking_id": booking_id, "scopes": scopes, "expires_at": expires_at})
+        return result
+
+    async def decide_consent(self: _Caller, grant_id: str, accept: bool) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("POST", f"/consents/{grant_id}/decision", json_body={"accept": accept})
+        return result
+
+    async def revoke_consent(self: _Caller, grant_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call("POST", f"/consents/{grant_id}/revoke")
+        return result
+
+    async def consents(self: _Caller) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = (await self.call("GET", "/consents"))["grants"]
+        return result
+
+    async def access_log(self: _Caller, *, before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Who else read, wrote or tried to reach your data, newest first."""
+        params = {"limit": str(limit), **({"before": str(before)} if before else {})}
+        result: list[dict[str, Any]] = (await self.call("GET", "/me/access-log", params=params))["entries"]
+        return result
