@@ -25,7 +25,7 @@ from storage import accounts
 from . import banner, metrics_listener, openapi, webclient
 from .api import (
     auth, availability, bookings, calendar, conversations, devices, jobs, notifications, offerings, ops, presence,
-    profiles, records, slots, users, video,
+    privacy, profiles, records, slots, users, video,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
@@ -115,7 +115,7 @@ def build_app(settings: Settings) -> web.Application:
     routes = install(app, [
         auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,
         profiles.routes, offerings.routes, availability.routes, slots.routes,
-        bookings.routes, notifications.routes, calendar.routes, jobs.routes, video.routes, records.routes,
+        bookings.routes, notifications.routes, calendar.routes, jobs.routes, video.routes, records.routes, privacy.routes,
     ])
     document = openapi.build(routes, title="Klear Karma API", version=VERSION, extra_paths=ops.documented_paths(metrics_here=metrics_here))
     ops.install(app, document, metrics_here=metrics_here)

@@ -46,6 +46,7 @@ MEANINGS: dict[str, str] = {
     "invalid_credentials": "Wrong email or password (the same answer for unknown emails).",
     "forbidden": "Signed in, but not allowed to do this.",
     "consent_required": "The client has not granted you this scope of their record, or the grant expired or was revoked; the attempt is audited. `details[].scope` names the scope.",
+    "wrong_password": "The password given to confirm this (account erasure) is not the account's.",
     "invalid_consent": "The consent grant cannot be made as asked (for example an expiry in the past).",
     "not_owner": "Only the owner of this profile (the practitioner in the path) may change it.",
     "not_practitioner": "Only practitioner accounts have a practitioner profile.",

@@ -21,6 +21,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from storage.bus import AnyRedis, Bus, MemoryBus, RedisBus
+from storage.bus_messages import AUTH, UserChanged, decode_auth
 from storage.crypto import Sealer
 from storage.database import Database
 from storage.database import QueryObserver
@@ -124,6 +125,22 @@ async def open_database(
     return db, applied
 
 
+async def _forget_keys_on_change(bus: Bus, db: Database) -> None:
+    """Drop a person's unwrapped data key here when any process announces a change of them (their erasure
+    among others), so a shredded key is gone from every process, not only from the one that shredded it."""
+
+    async def on_auth(_: str, data: bytes) -> None:
+        message = decode_auth(data)
+        if isinstance(message, UserChanged):
+            db.keys.forget(message.user_id)
+
+    async def on_reconnect() -> None:
+        db.keys.clear()
+
+    await bus.subscribe(AUTH, on_auth)
+    bus.on_reconnect(on_reconnect)
+
+
 @asynccontextmanager
 async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime]:
     """Start every shared resource, yield the Runtime, and close them all on the way out."""
@@ -149,6 +166,7 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
         tokens = Tokens(secrets.jwt, settings.server.access_token_ttl)
         sessions = SessionCache(tokens)
         await sessions.attach(bus)
+        await _forget_keys_on_change(bus, db)
         await bus.start()
         stack.push_async_callback(bus.stop)
         metrics.watch_bus(bus)

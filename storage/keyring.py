@@ -114,6 +114,10 @@ class Keyring:
         """Drop `owner`'s unwrapped key from this process (after it was shredded anywhere)."""
         self._cache.pop(owner, None)
 
+    def clear(self) -> None:
+        """Drop every unwrapped key (after a bus outage, when an erasure elsewhere may have gone unheard)."""
+        self._cache.clear()
+
     async def shred(self, db: Database, owner: uuid.UUID) -> bool:
         """Destroy `owner`'s data key for good; True if there was one to destroy."""
         self.forget(owner)
