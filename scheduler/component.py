@@ -8,7 +8,7 @@ in; it knows nothing of the server.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,7 +21,7 @@ from .bookings import Deps
 from .handlers import handlers
 from .mailer import Mailer
 from .settings import SchedulerSettings
-from .worker import JobRunner
+from .worker import Handler, JobRunner
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +33,20 @@ class Scheduler:
 
 
 @asynccontextmanager
-async def running(db: Database, bus: Bus, settings: SchedulerSettings, *, grace: float) -> AsyncIterator[Scheduler]:
-    """The scheduler of this process; its job runner runs until the block exits (none when concurrency is 0)."""
+async def running(
+    db: Database, bus: Bus, settings: SchedulerSettings, *, grace: float,
+    more_handlers: Callable[[Deps], Mapping[str, Handler]] | None = None,
+) -> AsyncIterator[Scheduler]:
+    """The scheduler of this process; its job runner runs until the block exits (none when concurrency is 0).
+    `more_handlers` adds the durable jobs of other components (the records export), given the scheduler's
+    dependencies (its clock among them)."""
     mailer = Mailer.from_settings(settings)
     deps = Deps(db, bus, Clock(timedelta(seconds=settings.clock_shift)), email=mailer is not None)
+    kinds = handlers(deps, mailer, reminder_grace=timedelta(seconds=settings.reminder_grace))
+    if more_handlers is not None:
+        kinds.update(more_handlers(deps))
     runner = JobRunner(
-        db, handlers(deps, mailer, reminder_grace=timedelta(seconds=settings.reminder_grace)), deps.clock,
+        db, kinds, deps.clock,
         poll_interval=settings.job_poll_interval, lease=timedelta(seconds=settings.job_lease),
         concurrency=settings.job_concurrency, retry_base=settings.job_retry_base,
     )

@@ -16,11 +16,13 @@ from aiohttp import web
 from channels import service as channels_service
 from channels.hub import Hub
 from channels.identity import Identity
+from records import export as records_export
 from rtc.service import Video
 from scheduler import bookings as scheduler_bookings
 from scheduler import component as scheduler_component
 from scheduler.states import Action
 from storage import accounts
+from storage.exports import EXPORT_JOB
 
 from . import banner, metrics_listener, openapi, webclient
 from .api import (
@@ -88,7 +90,10 @@ def build_app(settings: Settings) -> web.Application:
     async def scheduler_lifespan(app: web.Application) -> AsyncIterator[None]:
         rt = app[RUNTIME]
         grace = min(5.0, float(settings.server.shutdown_timeout))
-        async with scheduler_component.running(rt.db, rt.bus, settings.scheduler, grace=grace) as scheduler:
+        async with scheduler_component.running(
+            rt.db, rt.bus, settings.scheduler, grace=grace,
+            more_handlers=lambda deps: {EXPORT_JOB: records_export.handler(deps.db, deps.clock.now)},
+        ) as scheduler:
             app[SCHEDULER] = scheduler
             yield
 

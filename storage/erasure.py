@@ -54,13 +54,15 @@ async def erase(db: Database, user_id: uuid.UUID) -> Erased:
         await conn.execute(
             "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM auth_sessions WHERE user_id = $1)", user_id)
         for table in ("device_keys", "calendar_feeds", "notification_preferences", "notifications", "booking_feed",
-                      "booking_feed_counters"):
+                      "booking_feed_counters", "exports",
+                      "conversation_members"):
             await conn.execute(f"DELETE FROM {table} WHERE user_id = $1", user_id)
-        await conn.execute("DELETE FROM health_records WHERE client_id = $1", user_id)
-        await conn.execute("DELETE FROM consent_grants WHERE client_id = $1 OR practitioner_id = $1", user_id)
+        # Before leaving their conversations: what they wrote is emptied, what others wrote stays with them.
         await conn.execute(
             """UPDATE messages SET body_sealed = NULL, ciphertext = NULL, nonce = NULL,
                       deleted_at = coalesce(deleted_at, now()) WHERE sender_id = $1""", user_id)
+        await conn.execute("DELETE FROM health_records WHERE client_id = $1", user_id)
+        await conn.execute("DELETE FROM consent_grants WHERE client_id = $1 OR practitioner_id = $1", user_id)
         await conn.execute(
             """UPDATE bookings SET note_sealed = NULL, cancel_reason_sealed = NULL, decline_reason_sealed = NULL
                WHERE client_id = $1 OR practitioner_id = $1""", user_id)

@@ -76,10 +76,10 @@ def _text_fields(model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[t
     return found
 
 
-# The one text field that must take any character: signing in compares with whatever password the account was
-# created with, including ones set before passwords refused control characters. A new password is checked
-# (RegisterIn.password, NewPassword) and is in the list.
-EXEMPT = {("LoginIn", ("password",))}
+# The text fields that must take any character: signing in, and confirming an erasure with the current
+# password, compare with whatever password the account was created with, including ones set before passwords
+# refused control characters. A new password is checked (RegisterIn.password, NewPassword) and is in the list.
+EXEMPT = {("LoginIn", ("password",)), ("EraseIn", ("password",))}
 
 
 def _bodies() -> list[Any]:

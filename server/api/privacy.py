@@ -1,19 +1,27 @@
-"""The person's own rights over their data: erasure (and, with it, the end of their live sockets and future
-bookings). What is removed and what stays is decided in storage/erasure.py and documented in docs/records.md."""
+"""The person's own rights over their data: the export of everything about them (a durable job, then an
+expiring link) and erasure (with it, the end of their live sockets and future bookings). What an export holds
+is decided in records/export.py; what erasure removes and keeps, in storage/erasure.py; docs/records.md."""
 
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from aiohttp import web
+from pydantic import Field
 
 from scheduler import bookings as scheduler_bookings
+from records import export
 from scheduler.states import Action
 from storage import accounts, audit, erasure
 from storage.errors import Refusal
 
 from ..appkeys import SCHEDULER
-from ..errors import Forbidden
-from ..routing import Call, Input, RouteTable
-from .fields import Password
+from ..errors import Forbidden, NotFound
+from ..routing import Call, Input, Output, QueryInput, RouteTable
+from .fields import Instant, Password
 
 routes = RouteTable("privacy")
 log = logging.getLogger(__name__)
@@ -45,3 +53,44 @@ async def erase_me(call: Call[EraseIn]) -> None:
     await rt.sessions.user_changed(rt.bus, user.id)  # ... and forgets the user and their data key
     await audit.record(rt.db, actor_id=user.id, action="account.erase", subject_id=user.id, resource=f"user:{user.id}",
                        request_id=call.request_id)
+
+
+class ExportOut(Output):
+    id: uuid.UUID
+    status: Literal["queued", "ready"]
+    created_at: Instant
+    ready_at: Instant | None
+    expires_at: Instant | None = Field(description="When the download link stops working.")
+    size_bytes: int | None
+    download_url: str | None = Field(description="A link that needs no sign-in, until `expires_at`; keep it private.")
+
+
+class DownloadQuery(QueryInput):
+    token: str = Field(min_length=1, max_length=100)
+
+
+@routes.get("/me/export", response=ExportOut, status=200, also_status=(202,))
+async def my_export(call: Call[None]) -> ExportOut:
+    """Export everything about you (GDPR art. 15 and 20): starts an archive (202) unless one is in progress or
+    ready; when ready (200), `download_url` fetches it until `expires_at`."""
+    rt = call.runtime
+    now: datetime = call.request.app[SCHEDULER].deps.clock.now()
+    made, _ = await export.request(rt.db, call.principal.user_id, now)
+    if made.status != "ready":
+        call.status = 202
+    url = None if made.status != "ready" else f"/api/v1/me/export/{made.id}/download?token={made.token}"
+    return ExportOut(id=made.id, status=made.status, created_at=made.created_at, ready_at=made.ready_at,  # type: ignore[arg-type]
+                     expires_at=made.expires_at, size_bytes=made.size_bytes, download_url=url)
+
+
+@routes.get("/me/export/{export_id}/download", query=DownloadQuery, auth=False, errors=(404, 422),
+            content_type="application/zip")
+async def download_export(call: Call[None]) -> web.Response:
+    """The archive behind an export link (a zip: export.json, and the attachments); 404 once expired."""
+    now: datetime = call.request.app[SCHEDULER].deps.clock.now()
+    data = await export.download(call.runtime.db, call.uuid("export_id"), call.query.token, now)
+    if data is None:
+        raise NotFound("No export behind this link, or the link expired.")
+    return web.Response(body=data, content_type="application/zip",
+                        headers={"Content-Disposition": 'attachment; filename="klear-export.zip"',
+                                 "Cache-Control": "no-store"})

@@ -74,3 +74,12 @@ class RecordsMixin:
         params = {"limit": str(limit), **({"before": str(before)} if before else {})}
         result: list[dict[str, Any]] = (await self.call("GET", "/me/access-log", params=params))["entries"]
         return result
+
+    async def export(self: _Caller) -> dict[str, Any]:
+        """Start (or look at) the export of everything about you; `status` is `ready` with a `download_url`."""
+        result: dict[str, Any] = await self.call("GET", "/me/export")
+        return result
+
+    async def erase_account(self: _Caller, password: str) -> None:
+        """Erase your account for good (GDPR art. 17)."""
+        await self.call("POST", "/me/erase", json_body={"password": password})
