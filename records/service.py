@@ -2,8 +2,9 @@
 
 Who sees what:
 - the client: their history entries, and the notes about them that are not private;
-- a practitioner: the notes they wrote themselves (because of the booking they are tied to); history entries
-  with an active grant of scope `history`; other practitioners' non-private notes with scope `notes`;
+- a practitioner: the notes they wrote themselves (because of the booking they are tied to); history entries,
+  intake answers and attachments with an active grant of scope `history`, `intake`, `attachments`; other
+  practitioners' non-private notes with scope `notes`;
 - a private note: its author only.
 Only the author edits a record; an edit adds a version and every version stays readable to whoever may read
 the record.
@@ -15,14 +16,16 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from storage import bookings
+from storage import bookings, consents
 from storage import records as store
+from storage.crypto import Sealer
 from storage.database import Database
 from storage.errors import NotFound
 
 from .access import Actor, ConsentRequired, audited, grant_for, refuse
+from .intake import check_answers, template
 
-SCOPE_OF = {"history": "history", "note": "notes"}
+SCOPE_OF = {"history": "history", "note": "notes", "intake": "intake", "attachment": "attachments"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,26 @@ async def add_history(db: Database, actor: Actor, body: dict[str, Any]) -> Shown
     return Shown(meta, version)
 
 
+async def add_own(db: Database, actor: Actor, kind: str, body: dict[str, Any], *,
+                  template_ref: tuple[uuid.UUID, int] | None = None, record_id: uuid.UUID | None = None,
+                  sealer: Sealer | None = None) -> Shown:
+    """A client adds a record of their own: an intake answer (`template_ref`) or an attachment (`record_id`
+    chosen when its blob was stored)."""
+    sealer = sealer or await db.keys.sealer_for(db, actor.user_id)
+    meta, version = await store.create(db, sealer, client_id=actor.user_id, author_id=actor.user_id, kind=kind,
+                                       booking_id=None, private=False, body=body, template=template_ref,
+                                       record_id=record_id)
+    return Shown(meta, version)
+
+
+async def answer_intake(db: Database, actor: Actor, template_id: uuid.UUID, version: int,
+                        answers: dict[str, Any]) -> Shown:
+    """A client answers version `version` of a questionnaire; answers that do not fit it are refused."""
+    questionnaire = await template(db, template_id, version)
+    check_answers(questionnaire.schema, answers)
+    return await add_own(db, actor, "intake", {"answers": answers}, template_ref=(template_id, version))
+
+
 async def add_note(db: Database, actor: Actor, booking_id: uuid.UUID, body: dict[str, Any], private: bool) -> Shown:
     """The practitioner of a booking writes a session note about its client (audited as a write of the client's
     data, because of the booking)."""
@@ -93,6 +116,9 @@ async def revise(db: Database, actor: Actor, record_id: uuid.UUID, body: dict[st
     if meta.kind == "history" and private:
         raise await refuse(db, actor, "record.write", meta.client_id, _resource(meta),
                            "Only session notes can be private.")
+    if meta.kind == "intake":
+        assert meta.template_id is not None and meta.template_version is not None
+        check_answers((await template(db, meta.template_id, meta.template_version)).schema, body.get("answers", {}))
     sealer = await db.keys.sealer_for(db, meta.client_id)
     new, version = await store.revise(db, sealer, record_id, author_id=actor.user_id, body=body, private=private)
     await audited(db, actor, "record.write", meta.client_id, _resource(meta), f"booking:{meta.booking_id}")
@@ -121,22 +147,18 @@ async def history(db: Database, actor: Actor, record_id: uuid.UUID) -> tuple[sto
 async def of_client(db: Database, actor: Actor, client_id: uuid.UUID) -> list[Shown]:
     """The records of a client that `actor` may read. For a practitioner with no grant and no note of their own
     about this client, a refusal (audited)."""
-    metas = await store.of_client(db, client_id, ["history", "note"])
+    metas = await store.of_client(db, client_id, list(SCOPE_OF))
     if actor.user_id == client_id:
         visible, reason = [m for m in metas if not m.private], "self"
     else:
-        granted: dict[str, str] = {}
-        for scope in ("history", "notes"):
-            try:
-                granted[scope] = await grant_for(db, actor, client_id, scope, action="record.list",
-                                                 resource=f"client:{client_id}:{scope}")
-            except ConsentRequired:
-                pass
+        granted = {scope: f"grant:{gid}" for scope, gid in
+                   (await consents.active_scopes(db, client_id, actor.user_id, actor.now)).items()}
         visible = [m for m in metas if m.author_id == actor.user_id
                    or (not m.private and SCOPE_OF[m.kind] in granted)]
         if not granted and not visible:
-            raise ConsentRequired(details=[{"scope": "history"}, {"scope": "notes"}])
-        reason = ",".join(granted.values()) or "own notes"
+            await audited(db, actor, "record.list", client_id, f"client:{client_id}:records", None, allowed=False)
+            raise ConsentRequired(details=[{"scope": s} for s in ("history", "notes", "intake", "attachments")])
+        reason = ",".join(sorted(set(granted.values()))) or "own notes"
     if not visible:
         return []
     sealer = await db.keys.sealer_for(db, client_id)

@@ -47,6 +47,8 @@ MEANINGS: dict[str, str] = {
     "forbidden": "Signed in, but not allowed to do this.",
     "consent_required": "The client has not granted you this scope of their record, or the grant expired or was revoked; the attempt is audited. `details[].scope` names the scope.",
     "wrong_password": "The password given to confirm this (account erasure) is not the account's.",
+    "invalid_template": "The intake questionnaire is not a valid JSON Schema (draft 2020-12), or refers to another document.",
+    "answers_invalid": "The intake answers do not fit the questionnaire version answered; `details` lists each problem (`loc`, `message`, `type` = the schema keyword).",
     "invalid_consent": "The consent grant cannot be made as asked (for example an expiry in the past).",
     "not_owner": "Only the owner of this profile (the practitioner in the path) may change it.",
     "not_practitioner": "Only practitioner accounts have a practitioner profile.",

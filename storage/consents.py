@@ -102,3 +102,17 @@ async def involving(db: Database, user_id: uuid.UUID) -> list[Grant]:
         user_id,
     )
     return [_grant(r) for r in rows]
+
+
+async def active_scopes(
+    db: Database, client_id: uuid.UUID, practitioner_id: uuid.UUID, now: datetime
+) -> dict[str, uuid.UUID]:
+    """Each scope the practitioner may read of the client's records at `now`, with the grant that allows it."""
+    rows = await db.fetch(
+        "consents.active_scopes",
+        """SELECT DISTINCT ON (s.scope) s.scope, g.id FROM consent_grants g, unnest(g.scopes) AS s (scope)
+           WHERE g.client_id = $1 AND g.practitioner_id = $2 AND g.status = 'active' AND g.expires_at > $3
+           ORDER BY s.scope, g.expires_at DESC""",
+        client_id, practitioner_id, now,
+    )
+    return {r["scope"]: r["id"] for r in rows}

@@ -25,12 +25,14 @@ class RecordMeta:
     id: uuid.UUID
     client_id: uuid.UUID
     author_id: uuid.UUID
-    kind: str  # "history" or "note"
+    kind: str  # history, note, intake, attachment
     booking_id: uuid.UUID | None
     private: bool
     version: int
     created_at: datetime
     updated_at: datetime
+    template_id: uuid.UUID | None = None  # intake answers: the questionnaire answered, at which version
+    template_version: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,25 +56,28 @@ def _open(sealer: Sealer, record_id: uuid.UUID, version: int, sealed: bytes) -> 
     return body
 
 
-_META = "r.id, r.client_id, r.author_id, r.kind, r.booking_id, r.private, r.version, r.created_at, r.updated_at"
+_FIELDS = ("id", "client_id", "author_id", "kind", "booking_id", "private", "version", "created_at", "updated_at",
+           "template_id", "template_version")
+_META = ", ".join(f"r.{f}" for f in _FIELDS)
 
 
 def _meta(row: asyncpg.Record) -> RecordMeta:
-    return RecordMeta(*(row[k] for k in ("id", "client_id", "author_id", "kind", "booking_id", "private", "version",
-                                         "created_at", "updated_at")))
+    return RecordMeta(*(row[k] for k in _FIELDS))
 
 
 async def create(
     db: Database, sealer: Sealer, *, client_id: uuid.UUID, author_id: uuid.UUID, kind: str,
-    booking_id: uuid.UUID | None, private: bool, body: dict[str, Any],
+    booking_id: uuid.UUID | None, private: bool, body: dict[str, Any], template: tuple[uuid.UUID, int] | None = None,
+    record_id: uuid.UUID | None = None,
 ) -> tuple[RecordMeta, Version]:
-    """Write a new record and its first version."""
-    record_id = uuid.uuid4()
+    """Write a new record and its first version (`record_id`: chosen by a caller that stored a blob under it)."""
+    record_id = record_id or uuid.uuid4()
     async with db.transaction("records.create") as conn:
         row = await conn.fetchrow(
-            f"""INSERT INTO health_records AS r (id, client_id, author_id, kind, booking_id, private)
-                VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_META}""",
-            record_id, client_id, author_id, kind, booking_id, private,
+            f"""INSERT INTO health_records AS r (id, client_id, author_id, kind, booking_id, private, template_id,
+                                                 template_version)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_META}""",
+            record_id, client_id, author_id, kind, booking_id, private, *(template or (None, None)),
         )
         at = await conn.fetchval(
             """INSERT INTO health_record_versions (record_id, version, author_id, body_sealed) VALUES ($1, 1, $2, $3)

@@ -11,12 +11,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from records import consent, service
+from records import consent, intake, service
 from records.access import Actor
 from storage import audit, consents
 from storage.consents import Grant
 
 from ..appkeys import SCHEDULER
+from ..errors import Unprocessable
 from ..routing import Call, Input, Output, QueryInput, RouteTable
 from .fields import Instant, Line, Text
 
@@ -45,15 +46,42 @@ class NoteIn(Input):
 
 class RecordEdit(Input):
     category: Category | None = Field(None, description="History entries only.")
-    title: Line | None = Field(None, min_length=1, max_length=200)
-    text: Text = Field(max_length=20000)
+    title: Line | None = Field(None, min_length=1, max_length=200, description="History entries only.")
+    text: Text | None = Field(None, max_length=20000, description="History entries and session notes.")
+    answers: dict[str, Any] | None = Field(None, description="Intake answers only; checked against the version answered.")
     private: bool | None = Field(None, description="Session notes only.")
+
+
+class TemplateIn(Input):
+    title: Line = Field(min_length=1, max_length=200)
+    json_schema: dict[str, Any] = Field(description="A JSON Schema (draft 2020-12) the answers must fit.")
+
+
+class TemplateOut(Output):
+    id: uuid.UUID
+    practitioner_id: uuid.UUID
+    version: int
+    latest: int
+    title: str
+    json_schema: dict[str, Any]
+    created_at: Instant
+
+
+class TemplateQuery(QueryInput):
+    version: int | None = Field(None, ge=1, le=1_000_000, description="Default: the latest.")
+
+
+class IntakeIn(Input):
+    template_id: uuid.UUID
+    version: int = Field(ge=1, le=1_000_000, description="The questionnaire's version answered.")
+    answers: dict[str, Any]
 
 
 class VersionOut(Output):
     version: int
     author_id: uuid.UUID
-    body: dict[str, Any] = Field(description="History: category, title, text. Note: text.")
+    body: dict[str, Any] = Field(description="History: category, title, text. Note: text. Intake: answers. "
+                                             "Attachment: filename, content_type, size, sha256.")
     created_at: Instant
 
 
@@ -61,8 +89,10 @@ class RecordOut(Output):
     id: uuid.UUID
     client_id: uuid.UUID
     author_id: uuid.UUID
-    kind: Literal["history", "note"]
+    kind: Literal["history", "note", "intake", "attachment"]
     booking_id: uuid.UUID | None
+    template_id: uuid.UUID | None
+    template_version: int | None
     private: bool
     version: int
     created_at: Instant
@@ -90,7 +120,7 @@ def _version(v: Any) -> VersionOut:
 def _record(shown: service.Shown) -> RecordOut:
     m = shown.meta
     return RecordOut(id=m.id, client_id=m.client_id, author_id=m.author_id, kind=m.kind, booking_id=m.booking_id,  # type: ignore[arg-type]
-                     private=m.private, version=m.version, created_at=m.created_at, updated_at=m.updated_at,
+                     template_id=m.template_id, template_version=m.template_version, private=m.private, version=m.version, created_at=m.created_at, updated_at=m.updated_at,
                      current=_version(shown.version))
 
 
@@ -134,16 +164,61 @@ async def record_versions(call: Call[None]) -> VersionList:
 
 @routes.put("/records/{record_id}", body=RecordEdit, response=RecordOut, errors=(403, 404, 422))
 async def edit_record(call: Call[RecordEdit]) -> RecordOut:
-    """Edit a record you wrote: a new version; the previous ones stay readable."""
-    db, actor, record_id = call.runtime.db, _actor(call), call.uuid("record_id")
-    edit = call.body
-    meta = await service.read(db, actor, record_id)
-    if meta.meta.kind == "history":
-        body = {"category": edit.category or meta.version.body["category"],
-                "title": edit.title or meta.version.body["title"], "text": edit.text}
-    else:
+    """Edit a record you wrote: a new version; the previous ones stay readable. Attachments are not edited."""
+    db, actor, record_id, edit = call.runtime.db, _actor(call), call.uuid("record_id"), call.body
+    current = await service.read(db, actor, record_id)
+    kind, before = current.meta.kind, current.version.body
+    wrong = {"history": ("answers", "private"), "note": ("answers", "category", "title"),
+             "intake": ("text", "category", "title", "private"), "attachment": tuple(RecordEdit.model_fields)}[kind]
+    given = [f for f in wrong if getattr(edit, f) is not None]
+    if given or (kind == "note" and edit.text is None) or (kind == "intake" and edit.answers is None):
+        raise Unprocessable(f"These fields do not fit a {kind} record.", code="validation_failed",
+                            details=[{"loc": ["body", f], "message": f"not for a {kind} record", "type": "kind"} for f in given])
+    if kind == "history":
+        body = {"category": edit.category or before["category"], "title": edit.title or before["title"],
+                "text": before["text"] if edit.text is None else edit.text}
+    elif kind == "note":
         body = {"text": edit.text}
+    else:
+        body = {"answers": edit.answers}
     return _record(await service.revise(db, actor, record_id, body, edit.private))
+
+
+# -- intake questionnaires -----------------------------------------------------------------------------------
+
+
+def _template(t: Any) -> TemplateOut:
+    return TemplateOut(id=t.id, practitioner_id=t.practitioner_id, version=t.version, latest=t.latest, title=t.title,
+                       json_schema=t.schema, created_at=t.created_at)
+
+
+@routes.post("/records/intake-templates", body=TemplateIn, response=TemplateOut, status=201, roles=("practitioner",),
+             errors=(422,))
+async def define_template(call: Call[TemplateIn]) -> TemplateOut:
+    """Define an intake questionnaire as a JSON Schema (draft 2020-12); version 1."""
+    return _template(await intake.define(call.runtime.db, _actor(call), call.body.title, call.body.json_schema))
+
+
+@routes.put("/records/intake-templates/{template_id}", body=TemplateIn, response=TemplateOut, roles=("practitioner",),
+            errors=(404, 422))
+async def redefine_template(call: Call[TemplateIn]) -> TemplateOut:
+    """A new version of your questionnaire; answers to older versions stay checked against theirs."""
+    return _template(await intake.redefine(call.runtime.db, _actor(call), call.uuid("template_id"), call.body.title,
+                                           call.body.json_schema))
+
+
+@routes.get("/records/intake-templates/{template_id}", query=TemplateQuery, response=TemplateOut, errors=(404, 422))
+async def get_template(call: Call[None]) -> TemplateOut:
+    """A questionnaire, at its latest version or the one asked for."""
+    return _template(await intake.template(call.runtime.db, call.uuid("template_id"), call.query.version))
+
+
+@routes.post("/records/intake", body=IntakeIn, response=RecordOut, status=201, roles=("client",), errors=(404, 422))
+async def answer_intake(call: Call[IntakeIn]) -> RecordOut:
+    """Answer a version of a questionnaire; answers that do not fit it are refused (422 `answers_invalid`) and
+    nothing is stored. Stored encrypted."""
+    b = call.body
+    return _record(await service.answer_intake(call.runtime.db, _actor(call), b.template_id, b.version, b.answers))
 
 
 # -- consent ----------------------------------------------------------------------------------------------

@@ -41,9 +41,11 @@ class RecordsMixin:
         result: list[dict[str, Any]] = (await self.call("GET", f"/records/{record_id}/versions"))["versions"]
         return result
 
-    async def edit_record(self: _Caller, record_id: str, text: str, **changes: Any) -> dict[str, Any]:
-        """A new version of a record you wrote (`title`, `category`, `private` as the kind allows)."""
-        result: dict[str, Any] = await self.call("PUT", f"/records/{record_id}", json_body={"text": text, **changes})
+    async def edit_record(self: _Caller, record_id: str, text: str | None = None, **changes: Any) -> dict[str, Any]:
+        """A new version of a record you wrote (`text`, `title`, `category`, `answers`, `private` as its kind
+        allows)."""
+        body = {k: v for k, v in {"text": text, **changes}.items() if v is not None}
+        result: dict[str, Any] = await self.call("PUT", f"/records/{record_id}", json_body=body)
         return result
 
     async def grant_consent(self: _Caller, practitioner_id: str, scopes: list[str], expires_at: str) -> dict[str, Any]:
@@ -83,3 +85,25 @@ class RecordsMixin:
     async def erase_account(self: _Caller, password: str) -> None:
         """Erase your account for good (GDPR art. 17)."""
         await self.call("POST", "/me/erase", json_body={"password": password})
+
+    async def define_intake(self: _Caller, title: str, json_schema: dict[str, Any]) -> dict[str, Any]:
+        """Define an intake questionnaire (practitioners): a JSON Schema the answers must fit."""
+        result: dict[str, Any] = await self.call(
+            "POST", "/records/intake-templates", json_body={"title": title, "json_schema": json_schema})
+        return result
+
+    async def redefine_intake(self: _Caller, template_id: str, title: str, json_schema: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = await self.call(
+            "PUT", f"/records/intake-templates/{template_id}", json_body={"title": title, "json_schema": json_schema})
+        return result
+
+    async def intake_template(self: _Caller, template_id: str, version: int | None = None) -> dict[str, Any]:
+        params = {"version": str(version)} if version else None
+        result: dict[str, Any] = await self.call("GET", f"/records/intake-templates/{template_id}", params=params)
+        return result
+
+    async def answer_intake(self: _Caller, template_id: str, version: int, answers: dict[str, Any]) -> dict[str, Any]:
+        """Answer a version of a questionnaire (clients)."""
+        result: dict[str, Any] = await self.call(
+            "POST", "/records/intake", json_body={"template_id": template_id, "version": version, "answers": answers})
+        return result
