@@ -1,5 +1,5 @@
-"""The GDPR export (art. 15 and 20): everything about one person as a zip (export.json, plus attachments once
-they exist), built by the durable job `records.export` and downloaded through an expiring link.
+"""The GDPR export (art. 15 and 20): everything about one person as a zip (export.json, plus their attachment
+files), built by the durable job `records.export` and downloaded through an expiring link.
 
 What it holds: the profile, every booking they took part in, every message of their conversations, their
 records (history entries and the session notes about them that are not private), the consents they gave or
@@ -18,9 +18,12 @@ from typing import Any
 
 from storage import accounts, exports
 from storage import records as store
+from storage.blobs import BlobStore
 from storage.database import Database
 from storage.jobs import Job
 from storage.keyring import Shredded
+
+from . import attachments
 
 LINK_TTL = timedelta(hours=24)
 
@@ -37,7 +40,7 @@ async def request(db: Database, user_id: uuid.UUID, now: datetime) -> tuple[expo
 async def gather(db: Database, user_id: uuid.UUID) -> dict[str, Any]:
     """Everything about the person, as one JSON-ready document."""
     user = await accounts.get_user(db, user_id)
-    metas = [m for m in await store.of_client(db, user_id, ["history", "note"]) if not m.private]
+    metas = [m for m in await store.of_client(db, user_id, ["history", "note", "intake", "attachment"]) if not m.private]
     record_items = []
     sealer = await db.keys.sealer_for(db, user_id) if metas else None
     for meta in metas:
@@ -46,6 +49,8 @@ async def gather(db: Database, user_id: uuid.UUID) -> dict[str, Any]:
         record_items.append({
             "id": str(meta.id), "kind": meta.kind, "author_id": str(meta.author_id),
             "booking_id": None if meta.booking_id is None else str(meta.booking_id),
+            "template_id": None if meta.template_id is None else str(meta.template_id),
+            "template_version": meta.template_version,
             "versions": [{"version": v.version, "author_id": str(v.author_id), "body": v.body,
                           "created_at": v.created_at.isoformat()} for v in versions],
         })
@@ -62,14 +67,37 @@ async def gather(db: Database, user_id: uuid.UUID) -> dict[str, Any]:
     }
 
 
-def archive(document: dict[str, Any]) -> bytes:
+async def attachment_files(db: Database, blobs: BlobStore, user_id: uuid.UUID,
+                           document: dict[str, Any]) -> dict[str, bytes]:
+    """The files of the person's attachments, opened, by their path in the archive."""
+    files: dict[str, bytes] = {}
+    for record in document["records"]:
+        if record["kind"] != "attachment":
+            continue
+        for v in record["versions"]:
+            record_id = uuid.UUID(record["id"])
+            sealed = await blobs.get(attachments.blob_key(user_id, record_id, v["version"]))
+            if sealed is not None:
+                sealer = await db.keys.sealer_for(db, user_id)
+                files[f"attachments/{record_id}/{v['version']}{_EXTENSION.get(v['body']['content_type'], '')}"] = (
+                    sealer.open(sealed, attachments.file_context(record_id, v["version"])))
+    return files
+
+
+_EXTENSION = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+
+
+def archive(document: dict[str, Any], files: dict[str, bytes]) -> bytes:
+    """The zip: export.json, and each attachment (already compressed formats are stored as they are)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("export.json", exports.to_json(document))
+        for path, data in files.items():
+            zf.writestr(zipfile.ZipInfo(path), data, compress_type=zipfile.ZIP_STORED)
     return buffer.getvalue()
 
 
-def handler(db: Database, now: Callable[[], datetime]) -> Callable[[Job], Awaitable[str]]:
+def handler(db: Database, blobs: BlobStore, now: Callable[[], datetime]) -> Callable[[Job], Awaitable[str]]:
     """The `records.export` job: build and store one export. Idempotent: a filled or erased export is skipped."""
 
     async def run(job: Job) -> str:
@@ -79,7 +107,8 @@ def handler(db: Database, now: Callable[[], datetime]) -> Callable[[Job], Awaita
             return "skipped_done"
         try:
             sealer = await db.keys.sealer_for(db, owner)
-            built = archive(await gather(db, owner))
+            document = await gather(db, owner)
+            built = archive(document, await attachment_files(db, blobs, owner, document))
         except Shredded:
             return "skipped_erased"
         return "built" if await exports.fill(db, sealer, export_id, built, now() + LINK_TTL) else "skipped_done"

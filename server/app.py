@@ -92,7 +92,7 @@ def build_app(settings: Settings) -> web.Application:
         grace = min(5.0, float(settings.server.shutdown_timeout))
         async with scheduler_component.running(
             rt.db, rt.bus, settings.scheduler, grace=grace,
-            more_handlers=lambda deps: {EXPORT_JOB: records_export.handler(deps.db, deps.clock.now)},
+            more_handlers=lambda deps: {EXPORT_JOB: records_export.handler(deps.db, rt.blobs, deps.clock.now)},
         ) as scheduler:
             app[SCHEDULER] = scheduler
             yield

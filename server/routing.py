@@ -126,6 +126,7 @@ class Route:
     errors: tuple[int, ...] = ()
     content_type: str | None = None
     headers: tuple[Header, ...] = ()
+    upload: str | None = None  # the media type of a raw (non-JSON) request body the handler reads itself
 
     @property
     def full_path(self) -> str:

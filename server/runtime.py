@@ -20,6 +20,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from storage.blobs import BlobStore, FileBlobStore, S3BlobStore
 from storage.bus import AnyRedis, Bus, MemoryBus, RedisBus
 from storage.bus_messages import AUTH, UserChanged, decode_auth
 from storage.crypto import Sealer
@@ -54,6 +55,7 @@ class Runtime:
     sessions: SessionCache
     passwords: Passwords
     metrics: Metrics
+    blobs: BlobStore
 
 
 async def _embedded_url(stack: AsyncExitStack, settings: Settings) -> str:
@@ -125,6 +127,18 @@ async def open_database(
     return db, applied
 
 
+async def open_blobs(settings: Settings) -> BlobStore:
+    """The attachment store KLEAR_BLOB_STORE names; an S3 bucket that does not answer stops start-up."""
+    st = settings.storage
+    if st.blob_store == "file":
+        return FileBlobStore(st.data_dir / "blobs")
+    assert st.s3_bucket is not None
+    store = S3BlobStore(endpoint=st.s3_endpoint, bucket=st.s3_bucket, region=st.s3_region, access_key=st.s3_access_key,
+                        secret_key=st.s3_secret_key.reveal() if st.s3_secret_key else None)
+    await store.check()
+    return store
+
+
 async def _forget_keys_on_change(bus: Bus, db: Database) -> None:
     """Drop a person's unwrapped data key here when any process announces a change of them (their erasure
     among others), so a shredded key is gone from every process, not only from the one that shredded it."""
@@ -182,5 +196,6 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
             sessions=sessions,
             passwords=Passwords(),
             metrics=metrics,
+            blobs=await open_blobs(settings),
         )
         yield runtime

@@ -147,3 +147,14 @@ async def versions(db: Database, sealer: Sealer, record_id: uuid.UUID) -> list[V
     )
     return [Version(r["version"], r["author_id"], _open(sealer, record_id, r["version"], r["body_sealed"]), r["created_at"])
             for r in rows]
+
+
+async def attachment_versions(db: Database, client_id: uuid.UUID) -> list[tuple[uuid.UUID, int]]:
+    """(record id, version) of every attachment version of a client: the blobs an erasure deletes."""
+    rows = await db.fetch(
+        "records.attachment_versions",
+        """SELECT v.record_id, v.version FROM health_records r JOIN health_record_versions v ON v.record_id = r.id
+           WHERE r.client_id = $1 AND r.kind = 'attachment'""",
+        client_id,
+    )
+    return [(r["record_id"], r["version"]) for r in rows]

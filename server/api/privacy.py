@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import Field
 
 from scheduler import bookings as scheduler_bookings
-from records import export
+from records import attachments, export
 from scheduler.states import Action
 from storage import accounts, audit, erasure
 from storage.errors import Refusal
@@ -46,8 +46,10 @@ async def erase_me(call: Call[EraseIn]) -> None:
         except Refusal as refused:  # it started meanwhile: it runs to its end, and is kept like any past one
             log.info("booking kept at erasure", extra={"event": "erasure_booking_kept", "booking_id": str(booking_id),
                                                        "code": refused.code})
+    files = await attachments.files_of(rt.db, user.id)
     erased = await erasure.erase(rt.db, user.id)
     rt.db.keys.forget(user.id)
+    await attachments.forget_files(rt.blobs, files)  # already unreadable (the key is gone); now gone too
     for session_id in erased.sessions:  # every process closes the sockets of these sessions
         await rt.sessions.revoke_session(rt.bus, session_id)
     await rt.sessions.user_changed(rt.bus, user.id)  # ... and forgets the user and their data key

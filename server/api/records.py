@@ -11,13 +11,15 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from records import consent, intake, service
+from aiohttp import web
+
+from records import attachments, consent, intake, service
 from records.access import Actor
 from storage import audit, consents
 from storage.consents import Grant
 
 from ..appkeys import SCHEDULER
-from ..errors import Unprocessable
+from ..errors import ApiError, Unprocessable
 from ..routing import Call, Input, Output, QueryInput, RouteTable
 from .fields import Instant, Line, Text
 
@@ -182,6 +184,54 @@ async def edit_record(call: Call[RecordEdit]) -> RecordOut:
     else:
         body = {"answers": edit.answers}
     return _record(await service.revise(db, actor, record_id, body, edit.private))
+
+
+# -- attachments -----------------------------------------------------------------------------------------------
+
+
+class UploadQuery(QueryInput):
+    filename: Line = Field(min_length=1, max_length=200)
+    content_type: Literal["application/pdf", "image/png", "image/jpeg", "image/webp"] = Field(
+        description="What the file is; its content must agree.")
+
+
+async def _read_capped(request: web.Request, limit: int) -> bytes:
+    """The raw body, refused with 413 as soon as it passes `limit` (the JSON body limit does not apply here)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise attachments.AttachmentTooLarge(f"An attachment may be at most {limit} bytes.", details=[{"limit": limit}])
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(65536):
+        size += len(chunk)
+        if size > limit:
+            raise attachments.AttachmentTooLarge(f"An attachment may be at most {limit} bytes.", details=[{"limit": limit}])
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@routes.post("/records/attachments", query=UploadQuery, response=RecordOut, status=201, roles=("client",),
+             upload="application/octet-stream", errors=(413, 422))
+async def upload_attachment(call: Call[None]) -> RecordOut:
+    """Add a PDF or image to your record: the body is the file. Its content must be the type claimed in
+    `content_type` (422 `attachment_type_mismatch`); larger than KLEAR_MAX_ATTACHMENT_BYTES is 413. Stored
+    encrypted; nothing is kept when refused."""
+    limit = call.runtime.settings.storage.max_attachment_bytes
+    data = await _read_capped(call.request, limit)
+    if not data:
+        raise ApiError("The body is the file; it was empty.", code="validation_failed", status=422)
+    shown = await attachments.upload(call.runtime.db, call.runtime.blobs, _actor(call), call.query.filename,
+                                     call.query.content_type, data, limit)
+    return _record(shown)
+
+
+@routes.get("/records/{record_id}/file", errors=(403, 404), content_type="application/octet-stream")
+async def download_attachment(call: Call[None]) -> web.Response:
+    """The file of an attachment, for whoever may read the record (scope `attachments`); its type is the
+    record's `content_type` (also in `X-Klear-Content-Type`). Audited."""
+    body, data = await attachments.download(call.runtime.db, call.runtime.blobs, _actor(call), call.uuid("record_id"))
+    # Served as bytes to save, never rendered in the API's origin; its type is in the record (`content_type`).
+    return web.Response(body=data, content_type="application/octet-stream",
+                        headers={"Content-Disposition": "attachment", "Cache-Control": "no-store",
+                                 "X-Klear-Content-Type": body["content_type"]})
 
 
 # -- intake questionnaires -----------------------------------------------------------------------------------

@@ -40,6 +40,8 @@ async def test_the_export_holds_everything_about_the_person_behind_an_expiring_l
     await pair.practitioner.add_note(pair.booking_id, "Private note", private=True)
     await pair.client.grant_consent(pair.practitioner_id, ["history"], iso(app.clock.now() + timedelta(days=2)))
     await pair.practitioner.record(entry["id"])
+    scan = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+    image = await pair.client.upload_attachment(scan, "scan.png", "image/png")
     conversation = (await pair.client.booking(pair.booking_id))["conversation_id"]
     live = await realtime(pair.client)
     await live.join(conversation)
@@ -51,13 +53,16 @@ async def test_the_export_holds_everything_about_the_person_behind_an_expiring_l
     stranger = clients(app.url)  # the link needs no sign-in
     got = await stranger.raw("GET", ready["download_url"])
     assert got.status == 200 and got.headers["Content-Type"] == "application/zip"
-    document = json.loads(zipfile.ZipFile(io.BytesIO(got.raw)).read("export.json"))
+    archive = zipfile.ZipFile(io.BytesIO(got.raw))
+    document = json.loads(archive.read("export.json"))
+    assert archive.read(f"attachments/{image['id']}/1.png") == scan
 
     assert document["profile"]["email"] == (await pair.client.me())["email"]
     assert [b["id"] for b in document["bookings"]] == [pair.booking_id]
     assert [m["body"] for m in document["messages"]] == ["See you Wednesday"]
     history = next(r for r in document["records"] if r["kind"] == "history")
     assert [v["body"]["text"] for v in history["versions"]] == ["Anaphylaxis", "Anaphylaxis; carries an EpiPen"]
+    assert [r["versions"][0]["body"]["filename"] for r in document["records"] if r["kind"] == "attachment"] == ["scan.png"]
     notes = [r["versions"][-1]["body"]["text"] for r in document["records"] if r["kind"] == "note"]
     assert notes == ["Shared note"]  # the private note is not theirs to see
     assert len(document["consents"]) == 1

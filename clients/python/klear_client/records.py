@@ -107,3 +107,18 @@ class RecordsMixin:
         result: dict[str, Any] = await self.call(
             "POST", "/records/intake", json_body={"template_id": template_id, "version": version, "answers": answers})
         return result
+
+    async def upload_attachment(self: Any, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
+        """Add a PDF or image to your record (clients); its content must be `content_type`."""
+        result: dict[str, Any] = await self.call(
+            "POST", "/records/attachments", params={"filename": filename, "content_type": content_type}, data=data,
+            headers={"Content-Type": "application/octet-stream"})
+        return result
+
+    async def attachment_file(self: Any, record_id: str) -> bytes:
+        """The bytes of an attachment you may read."""
+        resp = await self.raw("GET", f"/api/v1/records/{record_id}/file")
+        if resp.status >= 400:
+            await self.call("GET", f"/records/{record_id}/file")  # raises the ApiError
+        data: bytes = resp.raw
+        return data
