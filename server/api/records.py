@@ -21,7 +21,7 @@ from storage.consents import Grant
 from ..appkeys import SCHEDULER
 from ..errors import ApiError, Unprocessable
 from ..routing import Call, Input, Output, QueryInput, RouteTable
-from .fields import Instant, Line, Text
+from .fields import Instant, JsonDocument, Line, Text
 
 routes = RouteTable("records")
 
@@ -50,13 +50,13 @@ class RecordEdit(Input):
     category: Category | None = Field(None, description="History entries only.")
     title: Line | None = Field(None, min_length=1, max_length=200, description="History entries only.")
     text: Text | None = Field(None, max_length=20000, description="History entries and session notes.")
-    answers: dict[str, Any] | None = Field(None, description="Intake answers only; checked against the version answered.")
+    answers: JsonDocument | None = Field(None, description="Intake answers only; checked against the version answered.")
     private: bool | None = Field(None, description="Session notes only.")
 
 
 class TemplateIn(Input):
     title: Line = Field(min_length=1, max_length=200)
-    json_schema: dict[str, Any] = Field(description="A JSON Schema (draft 2020-12) the answers must fit.")
+    json_schema: JsonDocument = Field(description="A JSON Schema (draft 2020-12) the answers must fit.")
 
 
 class TemplateOut(Output):
@@ -76,7 +76,7 @@ class TemplateQuery(QueryInput):
 class IntakeIn(Input):
     template_id: uuid.UUID
     version: int = Field(ge=1, le=1_000_000, description="The questionnaire's version answered.")
-    answers: dict[str, Any]
+    answers: JsonDocument
 
 
 class VersionOut(Output):
