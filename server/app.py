@@ -17,6 +17,8 @@ from channels import service as channels_service
 from channels.hub import Hub
 from channels.identity import Identity
 from records import export as records_export
+from records import retention as records_retention
+from records.retention import RETENTION_JOB
 from rtc.service import Video
 from scheduler import bookings as scheduler_bookings
 from scheduler import component as scheduler_component
@@ -92,8 +94,12 @@ def build_app(settings: Settings) -> web.Application:
         grace = min(5.0, float(settings.server.shutdown_timeout))
         async with scheduler_component.running(
             rt.db, rt.bus, settings.scheduler, grace=grace,
-            more_handlers=lambda deps: {EXPORT_JOB: records_export.handler(deps.db, rt.blobs, deps.clock.now)},
+            more_handlers=lambda deps: {
+                EXPORT_JOB: records_export.handler(deps.db, rt.blobs, deps.clock.now),
+                RETENTION_JOB: records_retention.handler(deps.db, settings.records.retention, deps.clock.now),
+            },
         ) as scheduler:
+            await records_retention.schedule(rt.db, scheduler.deps.clock.now())
             app[SCHEDULER] = scheduler
             yield
 

@@ -1,4 +1,4 @@
-"""The `klear` command: serve, migrate, create-admin, keys rotate, audit verify, settings, error-codes."""
+"""The `klear` command: serve, migrate, create-admin, keys rotate, audit verify, retention, settings, error-codes."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from contextlib import AsyncExitStack
 
 import uvloop
 from pydantic import BaseModel, ValidationError
 
-from storage import accounts, audit
+from storage import accounts, audit, retention
 from storage.errors import StorageError
 
 from . import config, error_codes, keys, logs
@@ -56,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="A head printed by an earlier verify, kept outside the database; may repeat.")
     check.add_argument("--data-dir", help="Data folder (KLEAR_DATA_DIR).")
 
+    keep = sub.add_parser("retention", help="Show what the retention job would remove now (--apply: remove it).")
+    keep.add_argument("--apply", action="store_true", help="Remove it now instead of only reporting.")
+    keep.add_argument("--data-dir", help="Data folder (KLEAR_DATA_DIR).")
+
     settings = sub.add_parser("settings", help="Print every setting as a Markdown table.")
     settings.add_argument("--markdown", action="store_true", default=True)
     sub.add_parser("error-codes", help="Print every error code the API answers with, as the table of docs/api.md.")
@@ -90,6 +95,12 @@ async def _with_database(settings: Settings, work: str, admin: _AdminIn | None =
             if secrets.previous_wrapping is None:
                 raise ConfigError("klear keys rotate needs the old master key in KLEAR_DATA_KEY_PREVIOUS")
             return 0, f"re-wrapped {await db.keys.rotate(db)} data keys with the current KLEAR_DATA_KEY"
+        if work.startswith("retention"):
+            apply = work == "retention apply"
+            found = await retention.sweep(db, settings.records.retention, datetime.now(UTC), apply=apply)
+            verb = "removed" if apply else "would remove (dry run; --apply removes)"
+            lines = [f"{kind}: {n} past {settings.records.retention[kind]} days" for kind, n in found.items()]
+            return 0, "\n".join([f"retention {verb}:", *lines])
         if work == "audit verify":
             verdict = await audit.verify(db, anchors)
             head = f"head {verdict.head_seq}:{verdict.head_hash.hex()}"
@@ -124,9 +135,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve.main(settings, args.ready_fd)
             return 0
-        if args.command in ("migrate", "keys", "audit"):
+        if args.command in ("migrate", "keys", "audit", "retention"):
             work = {"keys": f"keys {getattr(args, 'keys_command', '')}",
-                    "audit": f"audit {getattr(args, 'audit_command', '')}"}.get(args.command, "migrate")
+                    "audit": f"audit {getattr(args, 'audit_command', '')}",
+                    "retention": "retention apply" if getattr(args, "apply", False) else "retention"}.get(
+                        args.command, "migrate")
             anchors = [_anchor(a) for a in getattr(args, "anchor", [])]
             status, text = uvloop.run(_with_database(settings, work, anchors=anchors))
             print(text, file=sys.stdout if status == 0 else sys.stderr)

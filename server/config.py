@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from channels.settings import ChannelsSettings
+from records.settings import RecordsSettings
 from rtc.settings import RtcSettings
 from scheduler.settings import SchedulerSettings
 from storage.settings import (
@@ -97,11 +98,12 @@ class Settings:
     channels: ChannelsSettings
     scheduler: SchedulerSettings
     rtc: RtcSettings
+    records: RecordsSettings
 
 
 _SECTIONS: dict[str, type] = {
     "server": ServerSettings, "storage": StorageSettings, "channels": ChannelsSettings,
-    "scheduler": SchedulerSettings, "rtc": RtcSettings,
+    "scheduler": SchedulerSettings, "rtc": RtcSettings, "records": RecordsSettings,
 }
 assert list(_SECTIONS) == [f.name for f in fields(Settings)]
 
