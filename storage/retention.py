@@ -9,18 +9,25 @@ append-only proof of access (docs/records.md).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from .database import Database
 
-# kind -> (table, the condition and instant that make a row over, with $1 = the cut-off instant)
+
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    table: str
+    over: str  # the rows that are over and have been for longer than the cut-off instant $1
+
+
 _OVER = {
-    "notifications": ("notifications", "read_at IS NOT NULL AND read_at < $1"),
-    "exports": ("exports", "expires_at IS NOT NULL AND expires_at < $1"),
-    "sessions": ("auth_sessions", "revoked_at IS NOT NULL AND revoked_at < $1"),
-    "jobs": ("jobs", "state IN ('done', 'dead') AND finished_at < $1"),
-    "consents": ("consent_grants", "(status IN ('revoked', 'declined') AND coalesce(revoked_at, decided_at) < $1) "
-                                   "OR (status = 'active' AND expires_at < $1)"),
+    "notifications": _Kind("notifications", "read_at IS NOT NULL AND read_at < $1"),
+    "exports": _Kind("exports", "expires_at IS NOT NULL AND expires_at < $1"),
+    "sessions": _Kind("auth_sessions", "revoked_at IS NOT NULL AND revoked_at < $1"),
+    "jobs": _Kind("jobs", "state IN ('done', 'dead') AND finished_at < $1"),
+    "consents": _Kind("consent_grants", "(status IN ('revoked', 'declined') AND coalesce(revoked_at, decided_at) < $1) "
+                                        "OR (status = 'active' AND expires_at < $1)"),
 }
 KINDS = tuple(_OVER)
 
@@ -29,7 +36,7 @@ async def sweep(db: Database, periods: dict[str, int], now: datetime, *, apply: 
     """Per kind, how many rows are past their retention period; removed too when `apply`."""
     found: dict[str, int] = {}
     for kind, days in periods.items():
-        table, over = _OVER[kind]
+        table, over = _OVER[kind].table, _OVER[kind].over
         cutoff = now - timedelta(days=days)
         if apply:
             tag = await db.execute(f"retention.{kind}", f"DELETE FROM {table} WHERE {over}", cutoff)

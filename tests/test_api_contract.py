@@ -79,7 +79,7 @@ def _text_fields(model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[t
 # The text fields that must take any character: signing in, and confirming an erasure with the current
 # password, compare with whatever password the account was created with, including ones set before passwords
 # refused control characters. A new password is checked (RegisterIn.password, NewPassword) and is in the list.
-EXEMPT = {("LoginIn", ("password",)), ("EraseIn", ("password",))}
+EXEMPT = {("LoginIn", ("password",)), ("EraseIn", ("current_password",))}
 
 
 def _bodies() -> list[Any]:

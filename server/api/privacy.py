@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class EraseIn(Input):
-    password: Password
+    current_password: Password = Field(description="Your password, to confirm it is you.")
 
 
 @routes.post("/me/erase", body=EraseIn, status=204, errors=(403, 422))
@@ -37,7 +37,7 @@ async def erase_me(call: Call[EraseIn]) -> None:
     your sockets closed; only pseudonymised booking facts stay for the practitioner's accounting."""
     rt, user = call.runtime, call.principal.user
     found = await accounts.find_for_login(rt.db, user.email)
-    if found is None or not await rt.passwords.verify(found[1], call.body.password):
+    if found is None or not await rt.passwords.verify(found[1], call.body.current_password):
         raise Forbidden("Wrong password.", code="wrong_password")
     deps = call.request.app[SCHEDULER].deps
     for booking_id in await erasure.future_bookings(rt.db, user.id, deps.clock.now()):

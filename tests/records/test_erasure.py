@@ -37,9 +37,9 @@ async def test_erasure_shreds_the_key_closes_sockets_cancels_future_bookings_and
     finally:
         await conn.close()
 
-    wrong = await pair.client.raw("POST", "/api/v1/me/erase", json_body={"password": "not the password"})
+    wrong = await pair.client.raw("POST", "/api/v1/me/erase", json_body={"current_password": "not the password"})
     assert wrong.status == 403 and wrong.body["error"]["code"] == "wrong_password"
-    await pair.client.call("POST", "/me/erase", json_body={"password": PASSWORD})
+    await pair.client.erase_account(PASSWORD)
 
     assert (await live.next_event("disconnect", timeout=5)) is not None  # the socket is closed
     with pytest.raises(ApiError) as signed_out:

@@ -84,7 +84,7 @@ class RecordsMixin:
 
     async def erase_account(self: _Caller, password: str) -> None:
         """Erase your account for good (GDPR art. 17)."""
-        await self.call("POST", "/me/erase", json_body={"password": password})
+        await self.call("POST", "/me/erase", json_body={"current_password": password})
 
     async def define_intake(self: _Caller, title: str, json_schema: dict[str, Any]) -> dict[str, Any]:
         """Define an intake questionnaire (practitioners): a JSON Schema the answers must fit."""
