@@ -4,7 +4,9 @@
 --
 -- The head row of `audit_chain` is locked for the rest of the inserting
 -- transaction, so entries chain in one order even when written concurrently;
--- audit writes are single autocommit statements, so the lock is short.
+-- audit writes are single autocommit statements, so the lock is held for one
+-- insert and its commit. Concurrent appends therefore queue on it (see
+-- bench/results/records.md for what that costs).
 -- The hashed text is the entry's fields joined by the unit separator, NULL
 -- written as \N, the instant as microseconds since the epoch.
 
@@ -14,8 +16,11 @@ DECLARE
     v_seq bigint;
     v_prev bytea;
 BEGIN
-    INSERT INTO audit_chain (seq, hash) VALUES (0, '\x'::bytea) ON CONFLICT (one) DO NOTHING;
     SELECT seq, hash INTO v_seq, v_prev FROM audit_chain WHERE one FOR UPDATE;
+    IF NOT FOUND THEN  -- the first entry ever: start the chain (a racing first writer waits on the key)
+        INSERT INTO audit_chain (seq, hash) VALUES (0, '\x'::bytea) ON CONFLICT (one) DO NOTHING;
+        SELECT seq, hash INTO v_seq, v_prev FROM audit_chain WHERE one FOR UPDATE;
+    END IF;
     NEW.seq := v_seq + 1;
     NEW.prev_hash := v_prev;
     NEW.hash := sha256(v_prev || convert_to(concat_ws(chr(31),

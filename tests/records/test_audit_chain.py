@@ -3,6 +3,7 @@ entry, and names it."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -68,6 +69,17 @@ async def test_editing_deleting_or_reordering_an_entry_is_found_and_named(databa
     finally:
         await db.close()
     assert not verdict.ok and named in (verdict.problem or ""), verdict.problem
+
+
+async def test_concurrent_appends_chain_in_one_order(database_url):
+    db = await Database.connect(database_url, Sealer(b"k" * 32), min_size=1, max_size=8)
+    try:
+        await asyncio.gather(*(audit.record(db, actor_id=uuid.uuid4(), action="record.read", subject_id=uuid.uuid4(),
+                                            resource=None, request_id=None) for _ in range(200)))
+        verdict = await audit.verify(db)
+    finally:
+        await db.close()
+    assert verdict.ok and verdict.checked == 200
 
 
 async def test_a_rewritten_chain_disagrees_with_an_anchor_kept_outside(database_url):
