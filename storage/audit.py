@@ -4,10 +4,16 @@ hash-chained.
 Entries are chained by the database itself (storage/functions/audit_log_chain.sql) and can be neither
 changed nor deleted (audit_log_append_only.sql). `verify` recomputes the chain and names the first entry
 that does not fit, so an edited, deleted or reordered entry is found.
+
+Chaining serialises appends on the chain's head row, held until each commit. So appends made at the same
+time are written together (`Appender`): one INSERT, one commit and one hold of the head for the whole group,
+the way PostgreSQL groups commits, instead of each waiting for the one before. Every caller still returns
+only once its own entry is committed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass
@@ -49,13 +55,67 @@ async def record(
     allowed: bool = True,
 ) -> None:
     """Append one entry: `actor_id` did `action` on `resource` of `subject_id`, because of `reason` (the grant or
-    booking the access rested on), or tried to and was refused (`allowed=False`)."""
-    await db.execute(
-        "audit.record",
-        """INSERT INTO audit_log (actor_id, action, subject_id, resource, request_id, reason, outcome)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
-        actor_id, action, subject_id, resource, request_id, reason, "allowed" if allowed else "denied",
-    )
+    booking the access rested on), or tried to and was refused (`allowed=False`). Returns once it is committed."""
+    appender = db.audit_appender
+    if appender is None:
+        appender = db.audit_appender = Appender(db)
+    await appender.append((actor_id, action, subject_id, resource, request_id, reason,
+                           "allowed" if allowed else "denied"))
+
+
+_Row = tuple[uuid.UUID | None, str, uuid.UUID | None, str | None, str | None, str | None, str]
+
+
+class Appender:
+    """Writes the entries appended while a write is in flight as the next group (at most `group` rows)."""
+
+    def __init__(self, db: Database, group: int = 500) -> None:
+        self._db = db
+        self._group = group
+        self._waiting: list[tuple[_Row, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def append(self, row: _Row) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, done))
+        if self._writer is None:  # the first append of a quiet moment writes; later ones join its next group
+            self._writer = asyncio.create_task(self._write_all())
+        await asyncio.shield(done)  # a cancelled request does not take its entry out of the group
+
+    async def _write_all(self) -> None:
+        try:
+            while self._waiting:
+                group, self._waiting = self._waiting[:self._group], self._waiting[self._group:]
+                try:
+                    await self._insert([row for row, _ in group])
+                except Exception as exc:  # each waiting request gets the failure: nothing is lost silently
+                    for _, done in group:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                except BaseException:  # cancelled (shutdown): no entry is left waiting for a writer that is gone
+                    for _, done in group + self._waiting:
+                        if not done.done():
+                            done.set_exception(RuntimeError("the audit writer stopped"))
+                    self._waiting = []
+                    raise
+                for _, done in group:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self._writer = None
+
+    async def _insert(self, rows: list[_Row]) -> None:
+        columns = list(zip(*rows))
+        await self._db.execute(
+            "audit.record",
+            """INSERT INTO audit_log (actor_id, action, subject_id, resource, request_id, reason, outcome)
+               SELECT a, b, c, d, e, f, g
+               FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::text[])
+                    WITH ORDINALITY AS u (a, b, c, d, e, f, g, n)
+               ORDER BY n""",
+            *columns,
+        )
 
 
 async def entries_for_subject(db: Database, subject_id: uuid.UUID, limit: int = 100) -> list[AuditEntry]:

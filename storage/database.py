@@ -20,6 +20,7 @@ from .crypto import Sealer
 from .errors import Conflict, Duplicate, NotFound, StorageError, Unavailable
 
 if TYPE_CHECKING:
+    from .audit import Appender
     from .keyring import Keyring
 
 QueryObserver = Callable[[str, float, bool], None]
@@ -84,6 +85,7 @@ class Database:
         self.pool = pool
         self.sealer = sealer
         self.keyring: Keyring | None = None
+        self.audit_appender: Appender | None = None  # made by storage.audit on its first append
         self._observe = observe
 
     @property

@@ -170,8 +170,12 @@ async def edit_record(call: Call[RecordEdit]) -> RecordOut:
     db, actor, record_id, edit = call.runtime.db, _actor(call), call.uuid("record_id"), call.body
     current = await service.read(db, actor, record_id)
     kind, before = current.meta.kind, current.version.body
+    if kind == "attachment":
+        raise Unprocessable("Attachments are not edited; add the new file as another attachment.",
+                            code="validation_failed", details=[{"loc": ["path", "record_id"], "message": "an attachment",
+                                                                "type": "kind"}])
     wrong = {"history": ("answers", "private"), "note": ("answers", "category", "title"),
-             "intake": ("text", "category", "title", "private"), "attachment": tuple(RecordEdit.model_fields)}[kind]
+             "intake": ("text", "category", "title", "private")}[kind]
     given = [f for f in wrong if getattr(edit, f) is not None]
     if given or (kind == "note" and edit.text is None) or (kind == "intake" and edit.answers is None):
         raise Unprocessable(f"These fields do not fit a {kind} record.", code="validation_failed",
