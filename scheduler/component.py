@@ -38,17 +38,18 @@ class Scheduler:
 @asynccontextmanager
 async def running(
     db: Database, bus: Bus, settings: SchedulerSettings, *, grace: float,
-    more_jobs: Callable[[Clock], Mapping[str, Handler]] | None = None,
+    more_jobs: Callable[[Deps], Mapping[str, Handler]] | None = None,
 ) -> AsyncIterator[Scheduler]:
     """The scheduler of this process; its job runner runs until the block exits (none when concurrency is 0).
 
-    `more_jobs` gives other components' job handlers, bound to the scheduling clock, for the same runner."""
+    `more_jobs` gives other components' job handlers (discovery's, the records export and retention) for the
+    same runner, from the scheduler's dependencies: its database and its clock."""
     mailer = Mailer.from_settings(settings)
     deps = Deps(db, bus, Clock(timedelta(seconds=settings.clock_shift)), email=mailer is not None)
     sender = WebhookSender(allow_loopback=settings.webhook_allow_loopback, timeout=settings.webhook_timeout)
     lease = timedelta(seconds=settings.job_lease)
     kinds = dict(handlers(deps, mailer, reminder_grace=timedelta(seconds=settings.reminder_grace)))
-    kinds.update(more_jobs(deps.clock) if more_jobs is not None else {})
+    kinds.update(more_jobs(deps) if more_jobs is not None else {})
     runner = JobRunner(
         db, kinds, deps.clock,
         poll_interval=settings.job_poll_interval, lease=lease, concurrency=settings.job_concurrency,

@@ -25,27 +25,15 @@ import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 from storage import jobs
 from storage.clock import Clock
 from storage.database import Database
 from storage.errors import StorageError
-from storage.jobs import Job
+from storage.jobs import Job, Next
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Next:
-    """What a handler returns when its job has another step: this step's outcome, and when and with which
-    payload the job runs again. A plain string outcome finishes the job."""
-
-    outcome: str
-    run_at: datetime
-    payload: dict[str, Any]
 
 
 Handler = Callable[[Job], Awaitable[str | Next]]

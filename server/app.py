@@ -18,17 +18,21 @@ from channels import service as channels_service
 from channels.hub import Hub
 from channels.identity import Identity
 from discovery import jobs as discovery_jobs
+from records import export as records_export
+from records import retention as records_retention
+from records.retention import RETENTION_JOB
 from rtc.service import Video
 from scheduler import bookings as scheduler_bookings
 from scheduler import component as scheduler_component
 from scheduler.states import Action
 from storage import accounts
+from storage.exports import EXPORT_JOB
 
 from . import banner, metrics_listener, openapi, webclient
 from .api import (
     apps, auth, availability, bookings, calendar, conversations, credentials, devices, jobs, notifications, oauth,
-    offerings, ops, presence, profiles, public_profile, recommendations, reviews, search, slots, test_users, users,
-    video, webhooks,
+    offerings, ops, presence, privacy, profiles, public_profile, recommendations, records, reviews, search, slots,
+    test_users, users, video, webhooks,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
@@ -99,9 +103,14 @@ def build_app(settings: Settings) -> web.Application:
         every = timedelta(seconds=settings.discovery.recommendations_interval)
         async with scheduler_component.running(
             rt.db, rt.bus, settings.scheduler, grace=grace,
-            more_jobs=lambda clock: discovery_jobs.handlers(rt.db, clock.now, recommendations_interval=every),
+            more_jobs=lambda deps: {
+                **discovery_jobs.handlers(rt.db, deps.clock.now, recommendations_interval=every),
+                EXPORT_JOB: records_export.handler(deps.db, rt.blobs, deps.clock.now),
+                RETENTION_JOB: records_retention.handler(deps.db, settings.records.retention, deps.clock.now),
+            },
         ) as scheduler:
             await discovery_jobs.schedule_recommendations(rt.db, scheduler.deps.clock.now(), every)
+            await records_retention.schedule(rt.db, scheduler.deps.clock.now())
             app[SCHEDULER] = scheduler
             yield
 
@@ -130,7 +139,7 @@ def build_app(settings: Settings) -> web.Application:
         profiles.routes, offerings.routes, availability.routes, slots.routes,
         bookings.routes, notifications.routes, calendar.routes, jobs.routes, test_users.routes, video.routes,
         search.routes, reviews.routes, credentials.routes, public_profile.routes, recommendations.routes,
-        apps.routes, webhooks.routes,
+        apps.routes, webhooks.routes, records.routes, privacy.routes,
     ])
     oauth.install(app)
     extra_paths = {**ops.documented_paths(metrics_here=metrics_here), **oauth.documented_paths()}

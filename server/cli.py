@@ -1,4 +1,4 @@
-"""The `klear` command: serve, migrate, create-admin, settings, error-codes, loadtest."""
+"""The `klear` command: serve, migrate, create-admin, keys rotate, audit verify, retention, settings, error-codes, loadtest."""
 
 from __future__ import annotations
 
@@ -6,23 +6,21 @@ import argparse
 import getpass
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from contextlib import AsyncExitStack
 
 import uvloop
 from pydantic import BaseModel, ValidationError
 
 from klear_loadtest import options as loadtest_options
-from storage import accounts
-from storage.crypto import Sealer
-from storage.database import Database
+from storage import accounts, audit, retention
 from storage.errors import StorageError
-from storage.migrate import migrate
 
 from . import config, error_codes, keys, logs
 from .api.fields import DisplayName, Email, NewPassword, TimeZone
 from .auth.passwords import Passwords
 from .config import ConfigError, Settings
-from .runtime import database_url
+from .runtime import database_url, open_database
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -47,6 +45,23 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--password-stdin", action="store_true", help="Read the password from standard input.")
     admin.add_argument("--data-dir", help="Data folder (KLEAR_DATA_DIR).")
 
+    keys_cmd = sub.add_parser("keys", help="Data keys: `klear keys rotate` re-wraps them with a new master key.")
+    keys_sub = keys_cmd.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser(
+        "rotate", help="Re-wrap every data key wrapped by KLEAR_DATA_KEY_PREVIOUS with KLEAR_DATA_KEY (no data is re-encrypted).")
+    rotate.add_argument("--data-dir", help="Data folder (KLEAR_DATA_DIR).")
+
+    audit_cmd = sub.add_parser("audit", help="The audit log: `klear audit verify` checks its hash chain.")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    check = audit_sub.add_parser("verify", help="Check the audit log's hash chain; name the first bad entry (exit 1).")
+    check.add_argument("--anchor", action="append", default=[], metavar="SEQ:HASH",
+                       help="A head printed by an earlier verify, kept outside the database; may repeat.")
+    check.add_argument("--data-dir", help="Data folder (KLEAR_DATA_DIR).")
+
+    keep = sub.add_parser("retention", help="Show what the retention job would remove now (--apply: remove it).")
+    keep.add_argument("--apply", action="store_true", help="Remove it now instead of only reporting.")
+    keep.add_argument("--data-dir", help="Data folder (KLEAR_DATA_DIR).")
+
     settings = sub.add_parser("settings", help="Print every setting as a Markdown table.")
     settings.add_argument("--markdown", action="store_true", default=True)
     sub.add_parser("error-codes", help="Print every error code the API answers with, as the table of docs/api.md.")
@@ -63,16 +78,39 @@ class _AdminIn(BaseModel):
     password: NewPassword
 
 
-async def _with_database(settings: Settings, work: str, admin: _AdminIn | None = None) -> str:
+def _anchor(raw: str) -> tuple[int, bytes]:
+    seq, _, digest = raw.partition(":")
+    try:
+        return int(seq), bytes.fromhex(digest)
+    except ValueError:
+        raise ConfigError(f"invalid --anchor {raw!r}: expected SEQ:HEX as printed by `klear audit verify`") from None
+
+
+async def _with_database(settings: Settings, work: str, admin: _AdminIn | None = None,
+                         anchors: list[tuple[int, bytes]] | None = None) -> tuple[int, str]:
+    """Run one maintenance command on the database; (exit status, what to print)."""
     secrets = keys.resolve(settings)
     async with AsyncExitStack() as stack:
         url = await database_url(stack, settings)
-        db = await Database.connect(url, Sealer(secrets.data), min_size=1, max_size=2)
-        stack.push_async_callback(db.close)
-        async with db.connection("migrate") as conn:
-            applied = await migrate(conn)
+        db, applied = await open_database(stack, url, secrets, min_size=1, max_size=2)
         if work == "migrate":
-            return f"applied {applied.describe()}" if applied else "database is up to date"
+            return 0, f"applied {applied.describe()}" if applied else "database is up to date"
+        if work == "keys rotate":
+            if secrets.previous_wrapping is None:
+                raise ConfigError("klear keys rotate needs the old master key in KLEAR_DATA_KEY_PREVIOUS")
+            return 0, f"re-wrapped {await db.keys.rotate(db)} data keys with the current KLEAR_DATA_KEY"
+        if work.startswith("retention"):
+            apply = work == "retention apply"
+            found = await retention.sweep(db, settings.records.retention, datetime.now(UTC), apply=apply)
+            verb = "removed" if apply else "would remove (dry run; --apply removes)"
+            lines = [f"{kind}: {n} past {settings.records.retention[kind]} days" for kind, n in found.items()]
+            return 0, "\n".join([f"retention {verb}:", *lines])
+        if work == "audit verify":
+            verdict = await audit.verify(db, anchors)
+            head = f"head {verdict.head_seq}:{verdict.head_hash.hex()}"
+            if verdict.problem is not None:
+                return 1, f"audit log BROKEN after {verdict.checked} good entries: {verdict.problem}"
+            return 0, f"audit log intact: {verdict.checked} entries; {head} (keep it to pass as --anchor later)"
         assert admin is not None
         try:
             user = await accounts.create_user(
@@ -81,7 +119,7 @@ async def _with_database(settings: Settings, work: str, admin: _AdminIn | None =
             )
         except accounts.EmailTaken:
             raise ConfigError("an account with this email already exists") from None
-        return f"created admin {user.id}"
+        return 0, f"created admin {user.id}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -105,9 +143,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             serve.main(settings, args.ready_fd)
             return 0
-        if args.command == "migrate":
-            print(uvloop.run(_with_database(settings, "migrate")))
-            return 0
+        if args.command in ("migrate", "keys", "audit", "retention"):
+            work = {"keys": f"keys {getattr(args, 'keys_command', '')}",
+                    "audit": f"audit {getattr(args, 'audit_command', '')}",
+                    "retention": "retention apply" if getattr(args, "apply", False) else "retention"}.get(
+                        args.command, "migrate")
+            anchors = [_anchor(a) for a in getattr(args, "anchor", [])]
+            status, text = uvloop.run(_with_database(settings, work, anchors=anchors))
+            print(text, file=sys.stdout if status == 0 else sys.stderr)
+            return status
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("Admin password: ")
         try:
             admin = _AdminIn(
@@ -117,8 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ValidationError as exc:
             first = exc.errors()[0]
             raise ConfigError(f"invalid {first['loc'][0]}: {first['msg']}") from None
-        print(uvloop.run(_with_database(settings, "create-admin", admin)))
-        return 0
+        status, text = uvloop.run(_with_database(settings, "create-admin", admin))
+        print(text)
+        return status
     except ConfigError as exc:
         print(f"klear: {exc}", file=sys.stderr)
         return 2

@@ -17,6 +17,7 @@ from typing import Any
 
 from channels.settings import ChannelsSettings
 from discovery.settings import DiscoverySettings
+from records.settings import RecordsSettings
 from rtc.settings import RtcSettings
 from scheduler.settings import SchedulerSettings
 from storage.settings import (
@@ -99,11 +100,12 @@ class Settings:
     scheduler: SchedulerSettings
     rtc: RtcSettings
     discovery: DiscoverySettings
+    records: RecordsSettings
 
 
 _SECTIONS: dict[str, type] = {
     "server": ServerSettings, "storage": StorageSettings, "channels": ChannelsSettings,
-    "scheduler": SchedulerSettings, "rtc": RtcSettings, "discovery": DiscoverySettings,
+    "scheduler": SchedulerSettings, "rtc": RtcSettings, "discovery": DiscoverySettings, "records": RecordsSettings,
 }
 assert list(_SECTIONS) == [f.name for f in fields(Settings)]
 

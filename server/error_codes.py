@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("server", "channels", "scheduler", "rtc", "discovery", "storage")
+PACKAGES = ("server", "channels", "scheduler", "rtc", "discovery", "records", "storage")
 _CODE = re.compile(r"^[a-z][a-z0-9_]*[a-z0-9]$")
 _POSITIONAL = {"Refused": 1, "TransitionRefused": 1, "EventError": 0}
 
@@ -66,6 +66,14 @@ MEANINGS: dict[str, str] = {
     "invalid_scope": "OAuth: a scope asked for does not exist, or exceeds the grant.",
     "webhook_url_refused": "The webhook URL is not https, or its host is or resolves to an address that is not public (SSRF).",
     "access_denied": "OAuth: the person declined the app's request (sent to the app's redirect_uri).",
+    "consent_required": "The client has not granted you this scope of their record, or the grant expired or was revoked; the attempt is audited. `details[].scope` names the scope.",
+    "wrong_password": "The password given to confirm this (account erasure) is not the account's.",
+    "invalid_template": "The intake questionnaire is not a valid JSON Schema (draft 2020-12), or refers to another document.",
+    "answers_invalid": "The intake answers do not fit the questionnaire version answered; `details` lists each problem (`loc`, `message`, `type` = the schema keyword).",
+    "unsupported_attachment": "Attachments are PDF, PNG, JPEG or WebP files.",
+    "attachment_type_mismatch": "The file's content is not the type claimed (`details[0].claimed`, `found`); nothing was stored.",
+    "attachment_too_large": "The attachment is larger than KLEAR_MAX_ATTACHMENT_BYTES (`details[0].limit`).",
+    "invalid_consent": "The consent grant cannot be made as asked (for example an expiry in the past).",
     "not_owner": "Only the owner of this profile (the practitioner in the path) may change it.",
     "not_practitioner": "Only practitioner accounts have a practitioner profile.",
     "not_found": "No such resource, or one you may not see.",

@@ -24,7 +24,9 @@ class Keys:
     """Derived keys, each for exactly one purpose."""
 
     jwt: bytes
-    data: bytes
+    data: bytes  # the key data was sealed with before envelope encryption: the first start stores it as the system key
+    wrapping: bytes  # wraps the per-person data keys (storage/keyring.py)
+    previous_wrapping: bytes | None = None  # the wrapping key of KLEAR_DATA_KEY_PREVIOUS, during a rotation
 
 
 def _derive(secret: str, purpose: bytes) -> bytes:
@@ -69,4 +71,9 @@ def resolve(settings: Settings) -> Keys:
     given_secret, given_data = settings.server.secret_key, settings.storage.data_key
     secret = given_secret.reveal() if given_secret else load_or_create(settings.storage.data_dir / "secret.key")
     data = given_data.reveal() if given_data else load_or_create(settings.storage.data_dir / "data.key")
-    return Keys(jwt=_derive(secret, b"klear access tokens v1"), data=_derive(data, b"klear data at rest v1"))
+    previous = settings.storage.data_key_previous
+    return Keys(
+        jwt=_derive(secret, b"klear access tokens v1"), data=_derive(data, b"klear data at rest v1"),
+        wrapping=_derive(data, b"klear key wrapping v1"),
+        previous_wrapping=_derive(previous.reveal(), b"klear key wrapping v1") if previous else None,
+    )

@@ -73,6 +73,8 @@ def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[st
             op["parameters"] = params
         if r.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": mapping[(r.body, "validation")]}}}
+        elif r.upload is not None:
+            op["requestBody"] = {"required": True, "content": {r.upload: {"schema": {"type": "string", "format": "binary"}}}}
         if r.response is not None:
             mode = "validation" if (r.response, "validation") in mapping else "serialization"
             for status in (r.status, *r.also_status):
@@ -84,8 +86,8 @@ def build(routes: list[Route], *, title: str, version: str, extra_paths: dict[st
             op["responses"][str(r.status)] = {"description": "OK", "content": {r.content_type: {"schema": {"type": "string"}}}}
         else:
             op["responses"][str(r.status)] = {"description": "Done; no body."}
-        codes = set(r.errors) | ({401, 403} if r.auth else set())
-        if r.body is not None:
+        codes = set(r.errors) | ({401, 403} if r.auth else set()) | ({403} if r.roles else set())
+        if r.body is not None or r.upload is not None:
             codes |= {400, 413, 422}
         if r.query is not None or r.headers:
             codes.add(422)

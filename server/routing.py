@@ -89,11 +89,14 @@ class Call(Generic[B]):
     def request_id(self) -> str | None:
         return request_id.get()
 
-    async def audit(self, action: str, *, subject_id: uuid.UUID | None, resource: str | None) -> None:
-        """Record that the principal read (or was granted access to) someone else's data."""
+    async def audit(
+        self, action: str, *, subject_id: uuid.UUID | None, resource: str | None, reason: str | None = None,
+        allowed: bool = True,
+    ) -> None:
+        """Record that the principal read or wrote someone else's data (because of `reason`), or was refused."""
         await audit.record(
             self.runtime.db, actor_id=self.principal.user_id, action=action, subject_id=subject_id,
-            resource=resource, request_id=self.request_id,
+            resource=resource, request_id=self.request_id, reason=reason, allowed=allowed,
         )
 
 
@@ -125,6 +128,7 @@ class Route:
     errors: tuple[int, ...] = ()
     content_type: str | None = None
     headers: tuple[Header, ...] = ()
+    upload: str | None = None  # the media type of a raw (non-JSON) request body the handler reads itself
 
     @property
     def full_path(self) -> str:

@@ -20,19 +20,23 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from storage.blobs import BlobStore, FileBlobStore, S3BlobStore
 from storage.bus import AnyRedis, Bus, MemoryBus, RedisBus
+from storage.bus_messages import AUTH, UserChanged, decode_auth
 from storage.crypto import Sealer
 from storage.database import Database
+from storage.database import QueryObserver
 from storage.embedded import EmbeddedPostgres
 from storage.errors import Unavailable
-from storage.migrate import migrate
+from storage.keyring import Keyring, KeyringError
+from storage.migrate import Applied, migrate
 from storage.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 
 from . import keys
 from .auth.passwords import Passwords
 from .auth.sessions import SessionCache
 from .auth.tokens import Tokens
-from .config import Settings
+from .config import ConfigError, Settings
 from .metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -51,6 +55,7 @@ class Runtime:
     sessions: SessionCache
     passwords: Passwords
     metrics: Metrics
+    blobs: BlobStore
 
 
 async def _embedded_url(stack: AsyncExitStack, settings: Settings) -> str:
@@ -105,21 +110,69 @@ async def connect_redis(url: str, pool_max: int) -> AnyRedis:
     return client
 
 
+async def open_database(
+    stack: AsyncExitStack, url: str, secrets: keys.Keys, *, min_size: int, max_size: int,
+    observe: QueryObserver | None = None,
+) -> tuple[Database, Applied]:
+    """Connect (closed with `stack`), migrate, and load the keyring: the one way a process opens its database.
+    Returns the database and what migrating changed.
+
+    Raises ConfigError when KLEAR_DATA_KEY does not unwrap the stored data keys: starting anyway would seal
+    new data under a key that cannot open the old.
+    """
+    db = await Database.connect(url, Sealer(secrets.data), min_size=min_size, max_size=max_size, observe=observe)
+    stack.push_async_callback(db.close)
+    async with db.connection("migrate") as conn:
+        applied = await migrate(conn)
+    if applied:
+        log.info("schema changed", extra={"event": "migrated", "migrations": applied.describe()})
+    keyring = Keyring(secrets.wrapping, secrets.previous_wrapping)
+    try:
+        db.sealer = await keyring.system_sealer(db, secrets.data)
+    except KeyringError as exc:
+        raise ConfigError(f"KLEAR_DATA_KEY: {exc}") from None
+    db.keyring = keyring
+    return db, applied
+
+
+async def open_blobs(settings: Settings) -> BlobStore:
+    """The attachment store KLEAR_BLOB_STORE names; an S3 bucket that does not answer stops start-up."""
+    st = settings.storage
+    if st.blob_store == "file":
+        return FileBlobStore(st.data_dir / "blobs")
+    assert st.s3_bucket is not None
+    store = S3BlobStore(endpoint=st.s3_endpoint, bucket=st.s3_bucket, region=st.s3_region, access_key=st.s3_access_key,
+                        secret_key=st.s3_secret_key.reveal() if st.s3_secret_key else None)
+    await store.check()
+    return store
+
+
+async def _forget_keys_on_change(bus: Bus, db: Database) -> None:
+    """Drop a person's unwrapped data key here when any process announces a change of them (their erasure
+    among others), so a shredded key is gone from every process, not only from the one that shredded it."""
+
+    async def on_auth(_: str, data: bytes) -> None:
+        message = decode_auth(data)
+        if isinstance(message, UserChanged):
+            db.keys.forget(message.user_id)
+
+    async def on_reconnect() -> None:
+        db.keys.clear()
+
+    await bus.subscribe(AUTH, on_auth)
+    bus.on_reconnect(on_reconnect)
+
+
 @asynccontextmanager
 async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime]:
     """Start every shared resource, yield the Runtime, and close them all on the way out."""
     secrets = keys.resolve(settings)
     async with AsyncExitStack() as stack:
         url = await database_url(stack, settings)
-        db = await Database.connect(
-            url, Sealer(secrets.data), min_size=settings.storage.db_pool_min, max_size=settings.storage.db_pool_max,
+        db, _ = await open_database(
+            stack, url, secrets, min_size=settings.storage.db_pool_min, max_size=settings.storage.db_pool_max,
             observe=metrics.observe_query,
         )
-        stack.push_async_callback(db.close)
-        async with db.connection("migrate") as conn:
-            applied = await migrate(conn)
-        if applied:
-            log.info("schema changed", extra={"event": "migrated", "migrations": applied.describe()})
         metrics.watch_pool(db.usage)
         stack.callback(metrics.watch_pool, None)
 
@@ -135,6 +188,7 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
         tokens = Tokens(secrets.jwt, settings.server.access_token_ttl)
         sessions = SessionCache(tokens)
         await sessions.attach(bus)
+        await _forget_keys_on_change(bus, db)
         await bus.start()
         stack.push_async_callback(bus.stop)
         metrics.watch_bus(bus)
@@ -150,5 +204,6 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
             sessions=sessions,
             passwords=Passwords(),
             metrics=metrics,
+            blobs=await open_blobs(settings),
         )
         yield runtime

@@ -26,15 +26,11 @@ from contextlib import AsyncExitStack
 import uvloop
 from aiohttp import web
 
-from storage.crypto import Sealer
-from storage.database import Database
-from storage.migrate import migrate
-
 from . import keys
 from .app import build_app
 from .config import ConfigError, Settings
 from .protocol import JsonErrorRunner
-from .runtime import database_url
+from .runtime import database_url, open_database
 
 log = logging.getLogger("klear.serve")
 STARTED = time.monotonic()
@@ -103,12 +99,8 @@ async def _prepare_shared(settings: Settings, stack: AsyncExitStack) -> Settings
     """Start what workers share, and return the settings they should run with."""
     secrets = keys.resolve(settings)
     url = await database_url(stack, settings)
-    db = await Database.connect(url, Sealer(secrets.data), min_size=1, max_size=1)
-    try:
-        async with db.connection("migrate") as conn:
-            await migrate(conn)
-    finally:
-        await db.close()
+    async with AsyncExitStack() as own:  # migrated and keys checked once, before any worker starts
+        await open_database(own, url, secrets, min_size=1, max_size=1)
     return dataclasses.replace(settings, storage=dataclasses.replace(settings.storage, database_url=url))
 
 

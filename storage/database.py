@@ -12,12 +12,16 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from .crypto import Sealer
 from .errors import Conflict, Duplicate, NotFound, StorageError, Unavailable
+
+if TYPE_CHECKING:
+    from .audit import Appender
+    from .keyring import Keyring
 
 QueryObserver = Callable[[str, float, bool], None]
 
@@ -74,12 +78,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
 
 
 class Database:
-    """The process's connection pool plus the sealer that encrypts health data at rest."""
+    """The process's connection pool plus the sealer that encrypts shared data at rest (the system key) and, in a
+    server, the keyring of per-person data keys (`storage.keyring`)."""
 
     def __init__(self, pool: asyncpg.Pool, sealer: Sealer, observe: QueryObserver | None = None) -> None:
         self.pool = pool
         self.sealer = sealer
+        self.keyring: Keyring | None = None
+        self.audit_appender: Appender | None = None  # made by storage.audit on its first append
         self._observe = observe
+
+    @property
+    def keys(self) -> Keyring:
+        """The keyring; a Database opened without one (a tool, a test of one storage module) has none."""
+        if self.keyring is None:
+            raise RuntimeError("this Database was opened without a keyring")
+        return self.keyring
 
     @classmethod
     async def connect(

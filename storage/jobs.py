@@ -58,6 +58,17 @@ class Job:
 _COLUMNS = ", ".join(f"j.{f}" for f in Job.__dataclass_fields__)
 
 
+@dataclass(frozen=True, slots=True)
+class Next:
+    """What a handler returns when its job has another step: this step's outcome, and when and with which
+    payload the job runs again. A plain string outcome finishes the job. (Here, beside Job, so components
+    other than the scheduler can write recurring jobs.)"""
+
+    outcome: str
+    run_at: datetime
+    payload: dict[str, Any]
+
+
 def _job(row: asyncpg.Record) -> Job:
     return Job(*(row[f] for f in Job.__dataclass_fields__))
 

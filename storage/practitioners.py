@@ -151,7 +151,7 @@ async def search(
         "practitioners.search",
         f"""
         SELECT {PRACTITIONER_COLUMNS} FROM practitioners p JOIN users u ON u.id = p.user_id
-        WHERE ($1::text IS NULL OR p.modalities @> ARRAY[$1::text])
+        WHERE u.erased_at IS NULL AND ($1::text IS NULL OR p.modalities @> ARRAY[$1::text])
           AND ($2::text IS NULL OR p.languages @> ARRAY[$2::text])
           AND ($3::uuid IS NULL OR p.user_id > $3)
         ORDER BY p.user_id LIMIT $4

@@ -213,11 +213,36 @@ class StorageSettings:
     )
     data_key: Secret | None = setting(
         "KLEAR_DATA_KEY", secret_key, None,
-        "Encrypts health and personal data at rest. Unset: generated once into the data folder (mode 0600).",
+        "Master key: wraps the per-person keys that encrypt health and personal data at rest. "
+        "Unset: generated once into the data folder (mode 0600).",
+    )
+    data_key_previous: Secret | None = setting(
+        "KLEAR_DATA_KEY_PREVIOUS", secret_key, None,
+        "The master key before a rotation: data keys it wrapped still open, and `klear keys rotate` re-wraps them "
+        "with KLEAR_DATA_KEY. Unset once the rotation ran.",
+    )
+    blob_store: str = setting(
+        "KLEAR_BLOB_STORE", choice("file", "s3"), "file",
+        "Where attachments (sealed) are kept: file (the data folder's blobs/) or s3 (the KLEAR_S3_* bucket).",
+    )
+    s3_endpoint: str | None = setting(
+        "KLEAR_S3_ENDPOINT", url("http", "https"), None,
+        "S3-compatible API endpoint for KLEAR_BLOB_STORE=s3. Unset: AWS's own for KLEAR_S3_REGION.",
+    )
+    s3_bucket: str | None = setting("KLEAR_S3_BUCKET", text, None, "Bucket for attachments (KLEAR_BLOB_STORE=s3).")
+    s3_region: str = setting("KLEAR_S3_REGION", text, "us-east-1", "Region of the S3 bucket.")
+    s3_access_key: str | None = setting(
+        "KLEAR_S3_ACCESS_KEY", text, None, "S3 access key id. Unset: the environment's usual AWS credentials.")
+    s3_secret_key: Secret | None = setting("KLEAR_S3_SECRET_KEY", text_secret, None, "S3 secret access key.")
+    max_attachment_bytes: int = setting(
+        "KLEAR_MAX_ATTACHMENT_BYTES", whole(1024, 1024 ** 3), "10485760",
+        "Largest attachment (PDF or image) a client may upload, in bytes; larger ones are refused with 413.",
     )
     db_pool_min: int = setting("KLEAR_DB_POOL_MIN", whole(1, 100), "2", "Minimum PostgreSQL connections per process.")
     db_pool_max: int = setting("KLEAR_DB_POOL_MAX", whole(1, 200), "10", "Maximum PostgreSQL connections per process.")
 
     def __post_init__(self) -> None:
+        if self.blob_store == "s3" and not self.s3_bucket:
+            raise ConfigError("invalid setting KLEAR_S3_BUCKET: required when KLEAR_BLOB_STORE=s3")
         if self.db_pool_min > self.db_pool_max:
             raise ConfigError("invalid setting KLEAR_DB_POOL_MIN: must not exceed KLEAR_DB_POOL_MAX")

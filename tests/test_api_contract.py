@@ -76,10 +76,10 @@ def _text_fields(model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[t
     return found
 
 
-# The one text field that must take any character: signing in compares with whatever password the account was
-# created with, including ones set before passwords refused control characters. A new password is checked
-# (RegisterIn.password, NewPassword) and is in the list.
-EXEMPT = {("LoginIn", ("password",))}
+# The text fields that must take any character: signing in, and confirming an erasure with the current
+# password, compare with whatever password the account was created with, including ones set before passwords
+# refused control characters. A new password is checked (RegisterIn.password, NewPassword) and is in the list.
+EXEMPT = {("LoginIn", ("password",)), ("EraseIn", ("current_password",))}
 
 
 def _bodies() -> list[Any]:
@@ -218,6 +218,6 @@ def test_the_collector_finds_each_way_a_code_is_written(tmp_path):
         "TABLE.get(s, ('g_fallback', reason))\n"
         "ack = {'code': 'h_dict'}\n"
     )
-    for name in ("channels", "scheduler", "rtc", "storage"):
+    for name in ("channels", "scheduler", "rtc", "records", "storage"):
         (tmp_path / name).mkdir()
     assert set(collect(tmp_path)) == {"a_tuple", "b_attr", "c_kw", "d_refused", "e_event", "f_pair", "g_fallback", "h_dict"}

@@ -35,7 +35,9 @@ async def _generate(url: str, into: Path) -> None:
     async with aiohttp.ClientSession() as http, http.get(f"{url}/api/v1/openapi.json") as resp:
         assert resp.status == 200
         (into / "openapi.json").write_bytes(await resp.read())
-    (into / "config.json").write_text(json.dumps({"post_hooks": [], "package_name_override": PACKAGE}))
+    # A zip (the GDPR export's download) is bytes to the generator, as application/octet-stream is.
+    (into / "config.json").write_text(json.dumps({"post_hooks": [], "package_name_override": PACKAGE,
+                                                  "content_type_overrides": {"application/zip": "application/octet-stream"}}))
     tool = Path(sys.executable).with_name("openapi-python-client")
     proc = await asyncio.create_subprocess_exec(
         str(tool), "generate", "--path", str(into / "openapi.json"), "--config", str(into / "config.json"),

@@ -74,6 +74,37 @@ def _multi_line(value: str) -> str:
     return value
 
 
+_DOCUMENT_MAX = 65536
+
+
+def _strings_of(value: Any) -> Any:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield k
+            yield from _strings_of(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings_of(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def _document(value: dict[str, Any]) -> dict[str, Any]:
+    """A JSON object a person wrote (a questionnaire, answers): storable text only (no NUL, no lone surrogate,
+    which PostgreSQL and UTF-8 refuse), and at most 64 KiB."""
+    size = 0
+    for text in _strings_of(value):
+        if "\x00" in text:
+            raise ValueError("strings must not contain NUL")
+        try:
+            size += len(text.encode())
+        except UnicodeEncodeError:
+            raise ValueError("strings must be valid Unicode (no lone surrogates)") from None
+        if size > _DOCUMENT_MAX:
+            raise ValueError(f"must be at most {_DOCUMENT_MAX} bytes of text")
+    return value
+
+
 def _name(value: str) -> str:
     """A person's or a thing's name: anything Unicode names contain (ZWJ emoji, marks), trimmed and NFC."""
     value = unicodedata.normalize("NFC", value.strip())
@@ -188,6 +219,7 @@ TimeZone = Annotated[str, StringConstraints(max_length=64), AfterValidator(_time
 NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=256), AfterValidator(_password)]
 Password = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 # Opaque tokens we issue are URL-safe base64; anything else cannot be one of ours.
+JsonDocument = Annotated[dict[str, Any], AfterValidator(_document)]
 Token = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_-]+$")]
 RedirectUri = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_redirect_uri)]
 HttpsUrl = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_https_url)]

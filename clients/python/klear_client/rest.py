@@ -13,6 +13,7 @@ from .apps import AppsMixin
 from .conversations import ConversationsMixin
 from .discovery import DiscoveryMixin
 from .errors import ApiError
+from .records import RecordsMixin
 from .scheduling import SchedulingMixin
 from .webhooks import WebhooksMixin
 
@@ -49,7 +50,7 @@ class Response:
     raw: bytes = field(repr=False, default=b"")
 
 
-class KlearClient(ConversationsMixin, SchedulingMixin, AdminMixin, DiscoveryMixin, AppsMixin, WebhooksMixin):
+class KlearClient(ConversationsMixin, SchedulingMixin, AdminMixin, DiscoveryMixin, AppsMixin, WebhooksMixin, RecordsMixin):
     """An async client for one server. Use `async with KlearClient(url) as c:`."""
 
     def __init__(self, base_url: str, *, session: aiohttp.ClientSession | None = None) -> None:

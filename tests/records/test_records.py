@@ -1,0 +1,165 @@
+"""Health records and consent over the API: who reads what, versions, expiry and revocation at once, the audit
+of every access and refusal, sealed storage, and bad input."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import asyncpg
+import pytest
+
+from klear_client import ApiError
+
+from ..channels.conftest import realtime  # noqa: F401  (fixture)
+from ..scheduler.conftest import iso
+from .conftest import booked_pair
+
+pytestmark = pytest.mark.quick
+
+
+async def _audit(database_url: str, subject: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return await conn.fetch(
+            "SELECT actor_id::text, action, resource, reason, outcome, request_id FROM audit_log "
+            "WHERE subject_id = $1::uuid ORDER BY seq", subject)
+    finally:
+        await conn.close()
+
+
+async def test_a_practitioner_without_consent_gets_403_and_the_attempt_is_audited(app, clients, database_url):
+    pair = await booked_pair(clients, app.url)
+    entry = await pair.client.add_history("allergy", "Penicillin", "Rash within hours.")
+
+    with pytest.raises(ApiError) as refused:
+        await pair.practitioner.record(entry["id"])
+    assert refused.value.status == 403 and refused.value.code == "consent_required"
+    with pytest.raises(ApiError) as listed:
+        await pair.practitioner.records(pair.client_id)
+    assert listed.value.status == 403 and listed.value.code == "consent_required"
+
+    denied = [e for e in await _audit(database_url, pair.client_id) if e["outcome"] == "denied"]
+    assert denied and all(e["actor_id"] == pair.practitioner_id and e["request_id"] for e in denied)
+    assert {e["action"] for e in denied} == {"record.read", "record.list"}
+    log = await pair.client.access_log()
+    assert {e["outcome"] for e in log} == {"denied"} and log[0]["actor_id"] == pair.practitioner_id
+
+
+async def test_a_grant_lets_the_practitioner_read_until_it_expires_and_each_read_is_audited(app, clients, database_url):
+    pair = await booked_pair(clients, app.url)
+    entry = await pair.client.add_history("medication", "Sertraline", "50 mg daily")
+    expires = app.clock.now() + timedelta(hours=1)
+    grant = await pair.client.grant_consent(pair.practitioner_id, ["history"], iso(expires))
+
+    read = await pair.practitioner.record(entry["id"])
+    assert read["current"]["body"] == {"category": "medication", "title": "Sertraline", "text": "50 mg daily"}
+    assert [r["id"] for r in await pair.practitioner.records(pair.client_id)] == [entry["id"]]
+    reads = [e for e in await _audit(database_url, pair.client_id) if e["action"] == "record.read"]
+    assert reads[-1]["reason"] == f"grant:{grant['id']}" and reads[-1]["outcome"] == "allowed"
+
+    await app.clock.advance(timedelta(hours=1, seconds=1))
+    with pytest.raises(ApiError) as expired:
+        await pair.practitioner.record(entry["id"])
+    assert expired.value.code == "consent_required"
+
+
+async def test_revocation_takes_effect_at_once_and_reaches_the_connected_practitioner(app, clients, realtime):  # noqa: F811
+    pair = await booked_pair(clients, app.url)
+    entry = await pair.client.add_history("condition", "Asthma")
+    grant = await pair.client.grant_consent(pair.practitioner_id, ["history", "notes"],
+                                            iso(app.clock.now() + timedelta(days=30)))
+    live = await realtime(pair.practitioner)
+    assert (await pair.practitioner.record(entry["id"]))["id"] == entry["id"]
+
+    revoked = await pair.client.revoke_consent(grant["id"])
+    assert revoked["status"] == "revoked"
+    with pytest.raises(ApiError) as refused:
+        await pair.practitioner.record(entry["id"])
+    assert refused.value.code == "consent_required"
+    event = await live.next_event("consent:revoked", timeout=5)
+    assert event["id"] == grant["id"] and event["client_id"] == pair.client_id
+
+
+async def test_a_booking_carries_a_proposed_grant_the_client_accepts_or_declines(app, clients):
+    pair = await booked_pair(clients, app.url)
+    entry = await pair.client.add_history("condition", "Migraine")
+    until = iso(app.clock.now() + timedelta(days=7))
+    declined = await pair.practitioner.propose_consent(pair.booking_id, ["history"], until)
+    assert declined["status"] == "proposed"
+    with pytest.raises(ApiError):
+        await pair.practitioner.record(entry["id"])  # a proposal grants nothing yet
+    assert (await pair.client.decide_consent(declined["id"], False))["status"] == "declined"
+    with pytest.raises(ApiError):
+        await pair.practitioner.record(entry["id"])
+
+    accepted = await pair.practitioner.propose_consent(pair.booking_id, ["history"], until)
+    assert (await pair.client.decide_consent(accepted["id"], True))["status"] == "active"
+    assert (await pair.practitioner.record(entry["id"]))["current"]["body"]["title"] == "Migraine"
+    with pytest.raises(ApiError) as again:
+        await pair.client.decide_consent(accepted["id"], False)
+    assert again.value.status == 404
+
+
+async def test_session_notes_are_the_clients_to_read_unless_private_and_edits_keep_versions(app, clients, database_url):
+    pair = await booked_pair(clients, app.url)
+    shared = await pair.practitioner.add_note(pair.booking_id, "Worked on breathing.")
+    private = await pair.practitioner.add_note(pair.booking_id, "Consider referral.", private=True)
+
+    mine = {r["id"]: r for r in await pair.client.records()}
+    assert shared["id"] in mine and private["id"] not in mine
+    with pytest.raises(ApiError) as hidden:
+        await pair.client.record(private["id"])
+    assert hidden.value.status == 404
+
+    edited = await pair.practitioner.edit_record(shared["id"], "Worked on breathing and posture.")
+    assert edited["version"] == 2
+    versions = await pair.client.record_versions(shared["id"])
+    assert [v["body"]["text"] for v in versions] == ["Worked on breathing.", "Worked on breathing and posture."]
+    with pytest.raises(ApiError) as not_author:
+        await pair.client.edit_record(shared["id"], "Rewritten by the client")
+    assert not_author.value.status == 403
+    writes = [e for e in await _audit(database_url, pair.client_id) if e["action"] == "record.write"]
+    assert all(e["reason"] == f"booking:{pair.booking_id}" for e in writes) and len(writes) == 3
+
+
+async def test_the_database_holds_no_plaintext_of_sealed_record_fields(app, clients, database_url):
+    pair = await booked_pair(clients, app.url)
+    secrets = ["Zyrtec-4711-plaintext", "Hypertension-4711-plaintext", "Note-4711-plaintext"]
+    await pair.client.add_history("medication", secrets[0], secrets[1])
+    await pair.practitioner.add_note(pair.booking_id, secrets[2])
+    conn = await asyncpg.connect(database_url)
+    try:
+        sealed = await conn.fetch("SELECT body_sealed FROM health_record_versions")
+        dump = b"".join(bytes(r["body_sealed"]) for r in sealed)
+        every_text = await conn.fetchval(
+            "SELECT string_agg(t::text, ' ') FROM (SELECT row_to_json(h)::text AS t FROM health_records h "
+            "UNION ALL SELECT row_to_json(a)::text FROM audit_log a) x")
+    finally:
+        await conn.close()
+    assert len(sealed) == 2
+    for plain in secrets:
+        assert plain.encode() not in dump and plain not in (every_text or "")
+
+
+@pytest.mark.parametrize("body, where", [
+    ({"category": "allergy", "title": ""}, "title"),
+    ({"category": "diagnosis", "title": "x"}, "category"),
+    ({"category": "allergy", "title": "x", "extra": 1}, "extra"),
+])
+async def test_bad_history_entries_get_422_and_nothing_is_stored(app, clients, database_url, body, where):
+    pair = await booked_pair(clients, app.url)
+    resp = await pair.client.raw("POST", "/api/v1/records/history", json_body=body)
+    assert resp.status == 422 and resp.body["error"]["code"] == "validation_failed"
+    assert where in str(resp.body["error"]["details"])
+    assert await pair.client.records() == []
+
+
+async def test_an_unknown_scope_or_past_expiry_is_refused_and_nothing_is_granted(app, clients):
+    pair = await booked_pair(clients, app.url)
+    unknown = await pair.client.raw("POST", "/api/v1/consents", json_body={
+        "practitioner_id": pair.practitioner_id, "scopes": ["genome"], "expires_at": iso(app.clock.now() + timedelta(days=1))})
+    assert unknown.status == 422 and unknown.body["error"]["code"] == "validation_failed"
+    past = await pair.client.raw("POST", "/api/v1/consents", json_body={
+        "practitioner_id": pair.practitioner_id, "scopes": ["history"], "expires_at": iso(app.clock.now() - timedelta(minutes=1))})
+    assert past.status == 422 and past.body["error"]["code"] == "invalid_consent"
+    assert await pair.client.consents() == []
