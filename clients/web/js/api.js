@@ -52,7 +52,7 @@ export class Api {
       if (event.key !== KEY) return;
       const had = this.session;
       this.session = read();
-      if (had && !this.session && this.ended) this.ended("You signed out in another tab.");
+      if (had && !this.session && this.ended) this.ended(localStorage.getItem(`${KEY}.ended`) || "You signed out in another tab.");
       if (!had && this.session && this.onSignedInElsewhere) this.onSignedInElsewhere();
     });
   }
@@ -70,8 +70,10 @@ export class Api {
     localStorage.setItem(KEY, JSON.stringify(body));
   }
 
-  forget() {
+  // `reason` tells the other tabs why they are signed out too.
+  forget(reason = "You signed out in another tab.") {
     this.session = null;
+    localStorage.setItem(`${KEY}.ended`, reason);
     localStorage.removeItem(KEY);
   }
 
@@ -119,7 +121,10 @@ export class Api {
       this.session = stored;
       return stored;
     }
-    if (!stored) return this.end("You were signed out.");
+    if (!stored) {  // another tab's session ended meanwhile; its `storage` event has signed this tab out
+      this.session = null;
+      throw new ApiError(401, "signed_out", "You were signed out.");
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         this.refreshCalls += 1;
@@ -135,7 +140,7 @@ export class Api {
   }
 
   end(reason) {
-    this.forget();
+    this.forget(reason);
     if (this.ended) this.ended(reason);
     throw new ApiError(401, "signed_out", reason);
   }

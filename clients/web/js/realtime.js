@@ -70,13 +70,12 @@ export class Realtime {
   }
 
   endSession(code) {
+    const reason = code === "token_revoked"
+      ? "You were signed out (this session was ended on another device or tab). Please sign in again."
+      : "Your session is no longer valid. Please sign in again.";
     this.close();
-    this.api.forget();
-    if (this.api.ended) {
-      this.api.ended(code === "token_revoked"
-        ? "You were signed out (this session was ended on another device or tab). Please sign in again."
-        : "Your session is no longer valid. Please sign in again.");
-    }
+    this.api.forget(reason);
+    if (this.api.ended) this.api.ended(reason);
   }
 
   get connected() {
