@@ -45,13 +45,25 @@ export async function person(browser, url, { timezoneId, viewport, outside, cons
   return page;
 }
 
-// axe-core's violations on the page as it is now (evaluated through DevTools, so the page's CSP stays on).
-export async function axe(page, screen, results) {
-  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE);
-  const violations = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }))
-    .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) })));
-  const width = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  results.push({ screen, violations, overflow: width });
+// axe-core's violations on the screen as it is now, at desktop and at phone size (evaluated through DevTools,
+// so the page's CSP stays on), with how far it scrolls sideways; `shots`: a folder for a screenshot of each.
+const SIZES = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
+
+export async function axe(page, screen, results, shots) {
+  const own = page.viewportSize();
+  for (const [size, viewport] of Object.entries(SIZES)) {
+    await page.setViewportSize(viewport);
+    if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE);
+    const violations = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }))
+      .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) })));
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    results.push({ screen, size, violations, overflow });
+    if (shots) {
+      const name = screen.replace(/\(.*?\)/g, "").trim().replace(/[^a-z0-9]+/gi, "-").toLowerCase();
+      await page.screenshot({ path: path.join(shots, `${name}-${size}.png`) });
+    }
+  }
+  await page.setViewportSize(own);
 }
 
 // Register through the sign-up form.

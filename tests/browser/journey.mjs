@@ -3,10 +3,10 @@
 // them, books through the month calendar and the review step; the practitioner confirms from the requests
 // inbox and the client's page follows live; they chat; the client reschedules and the practitioner's agenda
 // follows; the client cancels. axe-core runs on every screen on the way. Prints JSON lines.
-//   argv: <server url> <practitioner email> <client email> <password>
+//   argv: <server url> <practitioner email> <client email> <password> [<folder for screenshots>]
 import { axe, launch, person, register, say, statusSays } from "./driver.mjs";
 
-const [url, proEmail, clientEmail, password] = process.argv.slice(2);
+const [url, proEmail, clientEmail, password, shots] = process.argv.slice(2);
 const outside = [];
 const consoleErrors = [];
 const screens = [];
@@ -20,10 +20,16 @@ const focused = (page) => page.evaluate(() => {
 try {
   // 1. The practitioner signs up and sets up.
   const pro = await person(browser, url, { timezoneId: "Europe/Berlin", viewport: { width: 1280, height: 900 }, outside, consoleErrors });
-  await axe(pro, "sign-in", screens);
+  // The first screen renders in under a second on loopback (first contentful paint).
+  const firstPaint = await pro.evaluate(() => new Promise((resolve) => {
+    const found = () => performance.getEntriesByName("first-contentful-paint")[0];
+    if (found()) return resolve(found().startTime);
+    new PerformanceObserver(() => found() && resolve(found().startTime)).observe({ type: "paint", buffered: true });
+  }));
+  await axe(pro, "sign-in", screens, shots);
   await register(pro, "Pat Practitioner", proEmail, password, "practitioner");
   await pro.getByRole("heading", { name: "Your workspace" }).waitFor();
-  await axe(pro, "workspace (new)", screens);
+  await axe(pro, "workspace (new)", screens, shots);
   await pro.getByLabel("About you").fill("Yoga teacher in Berlin.");
   await pro.getByLabel("yoga", { exact: true }).check();
   await pro.getByLabel("Languages").fill("en, de");
@@ -47,26 +53,26 @@ try {
   await pro.getByRole("button", { name: "Save hours" }).click();
   await statusSays(pro, "Hours saved.");
   await pro.locator("#setup-state").filter({ hasText: "You are bookable" }).waitFor();
-  await axe(pro, "workspace (set up)", screens);
+  await axe(pro, "workspace (set up)", screens, shots);
   say({ event: "practitioner_ready" });
 
   // 2. The client, on a phone, finds them and books through the calendar, by keyboard.
   const client = await person(browser, url, { timezoneId: "America/New_York", viewport: { width: 390, height: 844 }, outside, consoleErrors });
   await register(client, "Cleo Client", clientEmail, password, "client");
-  await axe(client, "sessions (phone)", screens);
+  await axe(client, "sessions (phone)", screens, shots);
   const key = async (locator) => { await locator.focus(); await client.keyboard.press("Enter"); };
   await key(client.getByRole("button", { name: "Book", exact: true }));
   await client.getByLabel("Practice").selectOption("yoga");
   await key(client.getByRole("button", { name: "Find practitioners" }));
   await statusSays(client, "1 practitioner found.");
-  await axe(client, "search (phone)", screens);
+  await axe(client, "search (phone)", screens, shots);
   await key(client.getByRole("button", { name: "View Pat Practitioner's profile" }));
   await client.getByRole("heading", { name: "Pat Practitioner", level: 1 }).waitFor();
   focusAfter.profile_page = await focused(client);
-  await axe(client, "profile (phone)", screens);
+  await axe(client, "profile (phone)", screens, shots);
   await key(client.getByRole("button", { name: "Choose a time for Video yoga" }));
   await client.getByRole("table").waitFor();
-  await axe(client, "calendar (phone)", screens);
+  await axe(client, "calendar (phone)", screens, shots);
   await key(client.getByRole("button", { name: "Next available" }));
   const slots = client.getByRole("list", { name: "Free times" }).getByRole("button");
   await slots.first().waitFor();
@@ -76,12 +82,12 @@ try {
   await client.getByRole("heading", { name: "Review your booking" }).waitFor();
   focusAfter.review = await focused(client);
   const review = await client.locator("#review-form").textContent();
-  await axe(client, "review (phone)", screens);
+  await axe(client, "review (phone)", screens, shots);
   await client.getByLabel("Note for the practitioner (optional)").fill("First time, a little stiff.");
   await key(client.getByRole("button", { name: "Send request" }));
   await client.getByRole("heading", { name: /^Requested: Video yoga/ }).waitFor();
   focusAfter.confirmation = await focused(client);
-  await axe(client, "confirmation (phone)", screens);
+  await axe(client, "confirmation (phone)", screens, shots);
   const ics = await client.getByRole("link", { name: "Add to calendar (.ics)" }).getAttribute("download");
   await key(client.getByRole("button", { name: "See your sessions" }));
   const clientCard = client.locator("#booking-list li.card").first();
@@ -92,7 +98,7 @@ try {
   await pro.getByRole("button", { name: "Sessions" }).click();
   const request = pro.locator("#request-list li.card").first();
   await request.filter({ hasText: "First time, a little stiff." }).waitFor();
-  await axe(pro, "requests inbox", screens);
+  await axe(pro, "requests inbox", screens, shots);
   await request.getByRole("button", { name: /^Confirm/ }).click();
   await pro.locator("#booking-list li.card").filter({ hasText: "confirmed" }).waitFor();
   focusAfter.confirm = await focused(pro);
@@ -110,7 +116,7 @@ try {
   await pro.getByRole("button", { name: "Send" }).click();
   await client.getByRole("log", { name: "Messages" }).getByText("Hello Cleo").waitFor();
   await client.locator("li.message.own .receipt").filter({ hasText: "Read" }).waitFor();
-  await axe(client, "chat (phone)", screens);
+  await axe(client, "chat (phone)", screens, shots);
   say({ event: "chatted", presence: await client.locator("#chat-presence").textContent() });
 
   // 6. The client reschedules; the practitioner's agenda follows.
@@ -137,20 +143,20 @@ try {
   const bell = await pro.getByRole("button", { name: /^Notifications/ }).getAttribute("aria-label");
   await pro.getByRole("button", { name: /^Notifications/ }).click();
   await pro.locator("#notification-list li").first().waitFor();
-  await axe(pro, "notifications", screens);
+  await axe(pro, "notifications", screens, shots);
   const notes = await pro.locator("#notification-list").textContent();
   await client.getByRole("button", { name: "Account" }).click();
   await client.getByLabel("Time zone").selectOption("Asia/Tokyo");
   await client.getByRole("button", { name: "Save time zone" }).click();
   await statusSays(client, "Time zone set to Asia/Tokyo");
-  await axe(client, "account (phone)", screens);
+  await axe(client, "account (phone)", screens, shots);
   say({ event: "cancelled", bell, notes });
 
   // A second tab of the same browser is signed in already.
   const tab = await client.context().newPage();
   await tab.goto(`${url}/`);
   await tab.getByRole("heading", { name: "Your upcoming sessions" }).waitFor();
-  say({ event: "finished", screens, focus: focusAfter, outside, console_errors: consoleErrors });
+  say({ event: "finished", first_paint_ms: firstPaint, screens, focus: focusAfter, outside, console_errors: consoleErrors });
 } catch (error) {
   const shown = [];
   for (const context of browser.contexts()) {

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -47,8 +48,10 @@ def by_event(lines: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {line["event"]: line for line in lines}
 
 
-async def test_a_practitioner_and_a_client_go_through_setup_booking_confirmation_chat_move_and_cancel(app) -> None:
-    lines = by_event(await run_driver("journey.mjs", app.url, new_email("pro"), new_email("client"), PASSWORD))
+async def test_a_practitioner_and_a_client_go_through_setup_booking_confirmation_chat_move_and_cancel(app, tmp_path) -> None:
+    # KLEAR_WEB_SCREENS=docs/screens regenerates the screenshots the README links (docs/web.md).
+    shots = os.environ.get("KLEAR_WEB_SCREENS") or str(tmp_path)
+    lines = by_event(await run_driver("journey.mjs", app.url, new_email("pro"), new_email("client"), PASSWORD, shots))
 
     requested = lines["requested"]
     start = datetime.fromisoformat(requested["start"].replace("Z", "+00:00"))
@@ -66,8 +69,10 @@ async def test_a_practitioner_and_a_client_go_through_setup_booking_confirmation
         "sign-in", "workspace (new)", "workspace (set up)", "sessions (phone)", "search (phone)", "profile (phone)",
         "calendar (phone)", "review (phone)", "confirmation (phone)", "requests inbox", "chat (phone)",
         "notifications", "account (phone)"}
-    assert [s for s in finished["screens"] if s["violations"]] == [], "axe-core finds nothing on any screen"
-    assert [s["screen"] for s in finished["screens"] if s["overflow"] > 0] == [], "no screen scrolls sideways"
+    assert {s["size"] for s in finished["screens"]} == {"desktop", "phone"}
+    assert [s for s in finished["screens"] if s["violations"]] == [], "axe-core finds nothing on any screen, at either size"
+    assert [(s["screen"], s["size"]) for s in finished["screens"] if s["overflow"] > 0] == [], "nothing scrolls sideways"
+    assert finished["first_paint_ms"] < 1000, "the first screen renders in under a second"
     focus = finished["focus"]
     assert focus["review"] == "h2:Review your booking" and focus["confirmation"].startswith("h1:Requested: Video yoga")
     assert focus["day"].startswith("h2:Free times on") and focus["confirm"].startswith("h3:Video yoga with Cleo Client")
