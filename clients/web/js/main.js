@@ -204,7 +204,7 @@ $("#message-form").addEventListener("submit", async (event) => {
 document.addEventListener("visibilitychange", () => state.chat && state.chat.markRead());
 
 // Diagnostics (and the browser tests): the current video room, e.g. `await klear.room().stats()`.
-window.klear = { room: () => call.room, refreshCalls: () => api.refreshCalls };
+window.klear = { room: () => call.room, socket: () => state.rt && state.rt.socket };
 
 if (api.session) {
   signedIn().catch((e) => { if (api.session) { api.forget(); signedOut(e.message); } });
