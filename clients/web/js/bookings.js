@@ -12,6 +12,7 @@ export class Bookings {
     this.api = api;
     this.hooks = { onChat, onVideo, onReschedule };
     this.items = [];
+    this.unread = new Map();  // the other person's id -> unread messages in your conversation with them
   }
 
   other(b) {
@@ -20,7 +21,12 @@ export class Bookings {
 
   async load() {
     const since = new Date(Date.now() - 3 * 3600 * 1000).toISOString();
-    const found = await this.api.call("GET", `/bookings?from=${encodeURIComponent(since)}&limit=100`);
+    const [found, threads] = await Promise.all([
+      this.api.call("GET", `/bookings?from=${encodeURIComponent(since)}&limit=100`),
+      this.api.call("GET", "/conversations").catch(() => ({ conversations: [] })),
+    ]);
+    this.unread = new Map(threads.conversations.filter((c) => c.kind === "direct" && c.unread > 0)
+      .map((c) => [c.member_ids.find((id) => id !== this.api.user.id), c.unread]));
     const now = Date.now();
     this.items = found.items.filter((b) => new Date(b.end_at).getTime() + 15 * 60000 > now
       && (LIVE.includes(b.status) || b.status === "completed"));
@@ -76,7 +82,8 @@ export class Bookings {
       actions.append(btn);
       return btn;
     };
-    add(`Chat with ${other.display_name}`, () => this.hooks.onChat(other, b));
+    const unread = this.unread.get(other.id);
+    add(`Chat with ${other.display_name}${unread ? ` (${unread} unread)` : ""}`, () => this.hooks.onChat(other, b));
     if (b.mode === "video" && ["confirmed", "in_session"].includes(b.status)) {
       const join = add("Join video", () => this.hooks.onVideo(b), { className: "primary" });
       join.dataset.booking = b.id;
