@@ -44,6 +44,7 @@ MEANINGS: dict[str, str] = {
     "token_revoked": "The session was signed out; sign in again.",
     "token_reused": "A spent refresh token was presented; the session is now signed out.",
     "invalid_credentials": "Wrong email or password (the same answer for unknown emails).",
+    "reset_token_invalid": "The password-reset token is unknown, already used or expired; ask for a new email.",
     "forbidden": "Signed in, but not allowed to do this.",
     "not_owner": "Only the owner of this profile (the practitioner in the path) may change it.",
     "not_practitioner": "Only practitioner accounts have a practitioner profile.",

@@ -1,4 +1,4 @@
-"""Register, log in, refresh and log out."""
+"""Register, log in, refresh, log out, and reset a forgotten password by email."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import Literal
 from pydantic import Field
 
 from scheduler import account_mail
-from storage import accounts
+from storage import accounts, password_resets
 from storage.accounts import Refresh, User
 
 from ..appkeys import SCHEDULER
 from ..auth.throttle import LoginThrottle, client_key
-from ..errors import TooManyRequests, Unauthorized
+from ..errors import BadRequest, TooManyRequests, Unauthorized
 from ..routing import Call, Input, Output, RouteTable
 from ..runtime import Runtime
 from .fields import DisplayName, Email, NewPassword, Password, TimeZone, Token
@@ -167,3 +167,49 @@ async def logout(call: Call[RefreshIn]) -> None:
     if session_id is not None and await accounts.revoke_session(rt.db, session_id, "logout"):
         await rt.sessions.revoke_session(rt.bus, session_id)
         log.info("signed out", extra={"event": "logout", "session_id": str(session_id)})
+
+
+class ResetRequestIn(Input):
+    email: Email
+
+
+class ResetIn(Input):
+    token: Token = Field(description="From the link in the reset email.")
+    password: NewPassword = Field(description="The new password; the same rule as at registration.")
+
+
+_RESET_ACCEPTED = "If this address has an account, we have emailed it a link to choose a new password."
+
+
+@routes.post("/auth/password-reset", body=ResetRequestIn, response=RegisterAccepted, status=202, auth=False,
+             errors=(422, 429))
+async def request_password_reset(call: Call[ResetRequestIn]) -> RegisterAccepted:
+    """Email a single-use link (valid for an hour) to choose a new password.
+
+    Every address gets the same answer, so this cannot tell anyone who has an
+    account; at most one email a minute per account, and requests per client
+    IP share the register limit (`KLEAR_REGISTER_RATE_IP`).
+    """
+    rt = call.runtime
+    wait = await rt.limiter.take(f"reset:ip:{client_key(call.request.remote)}", rt.settings.server.register_rate_ip)
+    if wait > 0:
+        raise TooManyRequests("Too many reset requests from this address; try again later.", retry_after=wait)
+    found = await accounts.find_for_login(rt.db, call.body.email)
+    if found is not None:
+        base = rt.settings.server.public_url or str(call.request.url.origin())
+        await account_mail.send_reset(rt.db, found[0].id, base, call.request.app[SCHEDULER].deps.clock.now())
+        log.info("password reset asked", extra={"event": "password_reset_asked", "user_id": str(found[0].id)})
+    return RegisterAccepted(message=_RESET_ACCEPTED)
+
+
+@routes.post("/auth/password-reset/confirm", body=ResetIn, status=204, auth=False, errors=(400, 422))
+async def reset_password(call: Call[ResetIn]) -> None:
+    """Set a new password with the emailed token (once). Every session of the account is signed out."""
+    rt = call.runtime
+    spent = await password_resets.spend(rt.db, call.body.token, await rt.passwords.hash(call.body.password))
+    if spent is None:
+        raise BadRequest("This reset link is not valid: it was already used, has expired, or was mistyped. "
+                         "Ask for a new one.", code="reset_token_invalid")
+    for session_id in spent.revoked_sessions:
+        await rt.sessions.revoke_session(rt.bus, session_id)
+    log.info("password reset", extra={"event": "password_reset", "user_id": str(spent.user_id)})

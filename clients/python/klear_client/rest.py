@@ -131,6 +131,14 @@ class KlearClient(ConversationsMixin, SchedulingMixin):
         assert self.session is not None, "sign in first"
         await self.call("POST", "/auth/logout", auth=False, json_body={"refresh_token": self.session.refresh_token})
 
+    async def request_password_reset(self, email: str) -> None:
+        """Ask for the reset email (the same answer whether the address has an account or not)."""
+        await self.call("POST", "/auth/password-reset", auth=False, json_body={"email": email})
+
+    async def reset_password(self, token: str, password: str) -> None:
+        """Choose a new password with the emailed token (single use). Every session of the account ends."""
+        await self.call("POST", "/auth/password-reset/confirm", auth=False, json_body={"token": token, "password": password})
+
     async def me(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.call("GET", "/me")
         return result
