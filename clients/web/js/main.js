@@ -11,6 +11,7 @@ import { $, announce, element, onSubmit, timeZones, toast, zone } from "./dom.js
 import { Finder } from "./find.js";
 import { Notifications } from "./notifications.js";
 import { Realtime } from "./realtime.js";
+import { installReset } from "./reset.js";
 import { Workspace } from "./workspace.js";
 
 const api = new Api();
@@ -206,6 +207,7 @@ document.addEventListener("visibilitychange", () => state.chat && state.chat.mar
 // Diagnostics (and the browser tests): the current video room, e.g. `await klear.room().stats()`.
 window.klear = { room: () => call.room, socket: () => state.rt && state.rt.socket };
 
+installReset(api);
 if (api.session) {
   signedIn().catch((e) => { if (api.session) { api.forget(); signedOut(e.message); } });
 }
