@@ -25,7 +25,7 @@ from storage import accounts
 from . import banner, metrics_listener, openapi, webclient
 from .api import (
     auth, availability, bookings, calendar, conversations, devices, jobs, notifications, offerings, ops, presence,
-    profiles, slots, users, video,
+    profiles, slots, two_factor, users, video,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
@@ -113,7 +113,7 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(video_lifespan)  # after the scheduler's: sessions close before what they use
     app.on_shutdown.append(close_sockets)
     routes = install(app, [
-        auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,
+        auth.routes, users.routes, two_factor.routes, conversations.routes, devices.routes, presence.routes,
         profiles.routes, offerings.routes, availability.routes, slots.routes,
         bookings.routes, notifications.routes, calendar.routes, jobs.routes, video.routes,
     ])

@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from scheduler import account_mail
-from storage import accounts, password_resets
+from storage import accounts, password_resets, two_factor
 from storage.accounts import Refresh, User
 
 from ..appkeys import SCHEDULER
+from ..auth import two_factor as totp
 from ..auth.throttle import LoginThrottle, client_key
 from ..errors import BadRequest, TooManyRequests, Unauthorized
 from ..routing import Call, Input, Output, RouteTable
@@ -37,6 +38,9 @@ class RegisterIn(Input):
 class LoginIn(Input):
     email: Email
     password: Password
+    totp_code: Annotated[str, StringConstraints(min_length=6, max_length=20, pattern=r"^[0-9A-Za-z -]+$")] | None = Field(
+        None, description="With two-factor sign-in on: the app's 6-digit code, or a recovery code. Without it the "
+                          "answer is 401 `totp_required`.")
 
 
 class RefreshIn(Input):
@@ -133,6 +137,13 @@ async def login(call: Call[LoginIn]) -> TokenPair:
         await throttle.failed()
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
     user, stored = found
+    factor = await two_factor.get(rt.db, user.id)
+    if factor is not None and factor.enabled:
+        if body.totp_code is None:
+            raise Unauthorized("Enter the code from your authenticator app (or a recovery code).", code="totp_required")
+        if not await totp.check(rt.db, user.id, factor.secret, body.totp_code):
+            await throttle.failed()
+            raise Unauthorized("That code is not right, or was already used.", code="totp_invalid")
     if rt.passwords.needs_rehash(stored):
         await accounts.set_password_hash(rt.db, user.id, await rt.passwords.hash(body.password))
     return await start_session(rt, user)

@@ -115,8 +115,12 @@ class KlearClient(ConversationsMixin, SchedulingMixin):
         )
         return await self.login(email, password)
 
-    async def login(self, email: str, password: str) -> Session:
-        body = await self.call("POST", "/auth/login", auth=False, json_body={"email": email, "password": password})
+    async def login(self, email: str, password: str, totp_code: str | None = None) -> Session:
+        """Sign in; with two-factor sign-in on, also pass the app's code or a recovery code."""
+        fields = {"email": email, "password": password}
+        if totp_code is not None:
+            fields["totp_code"] = totp_code
+        body = await self.call("POST", "/auth/login", auth=False, json_body=fields)
         self.session = Session.from_body(body)
         return self.session
 
@@ -138,6 +142,19 @@ class KlearClient(ConversationsMixin, SchedulingMixin):
     async def reset_password(self, token: str, password: str) -> None:
         """Choose a new password with the emailed token (single use). Every session of the account ends."""
         await self.call("POST", "/auth/password-reset/confirm", auth=False, json_body={"token": token, "password": password})
+
+    async def start_two_factor(self) -> dict[str, Any]:
+        """Begin turning on two-factor sign-in: `{secret, otpauth_uri}` for an authenticator app."""
+        result: dict[str, Any] = await self.call("POST", "/me/two-factor")
+        return result
+
+    async def confirm_two_factor(self, code: str) -> list[str]:
+        """Turn it on with a first code; returns the recovery codes (shown this once)."""
+        result: dict[str, Any] = await self.call("POST", "/me/two-factor/confirm", json_body={"code": code})
+        return list(result["recovery_codes"])
+
+    async def disable_two_factor(self, code: str) -> None:
+        await self.call("POST", "/me/two-factor/disable", json_body={"code": code})
 
     async def me(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.call("GET", "/me")
