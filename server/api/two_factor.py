@@ -17,6 +17,10 @@ routes = RouteTable("users")
 Code = Annotated[str, StringConstraints(min_length=6, max_length=20, pattern=r"^[0-9A-Za-z -]+$")]
 
 
+class TwoFactorState(Output):
+    enabled: bool = Field(description="Whether sign-in needs a code.")
+
+
 class TwoFactorStart(Output):
     secret: str = Field(description="Base32; type it into an authenticator app, or use `otpauth_uri`.")
     otpauth_uri: str = Field(description="The otpauth:// URI (what a QR code would carry).")
@@ -28,6 +32,13 @@ class CodeIn(Input):
 
 class RecoveryCodes(Output):
     recovery_codes: list[str] = Field(description="Shown once: each signs in once in place of a code.")
+
+
+@routes.get("/me/two-factor", response=TwoFactorState)
+async def state(call: Call[None]) -> TwoFactorState:
+    """Whether two-factor sign-in is on for your account."""
+    factor = await two_factor.get(call.runtime.db, call.principal.user_id)
+    return TwoFactorState(enabled=factor is not None and factor.enabled)
 
 
 @routes.post("/me/two-factor", response=TwoFactorStart, status=201, errors=(409,))

@@ -143,6 +143,10 @@ class KlearClient(ConversationsMixin, SchedulingMixin):
         """Choose a new password with the emailed token (single use). Every session of the account ends."""
         await self.call("POST", "/auth/password-reset/confirm", auth=False, json_body={"token": token, "password": password})
 
+    async def two_factor_enabled(self) -> bool:
+        result: dict[str, Any] = await self.call("GET", "/me/two-factor")
+        return bool(result["enabled"])
+
     async def start_two_factor(self) -> dict[str, Any]:
         """Begin turning on two-factor sign-in: `{secret, otpauth_uri}` for an authenticator app."""
         result: dict[str, Any] = await self.call("POST", "/me/two-factor")

@@ -77,8 +77,9 @@ export class Api {
     localStorage.removeItem(KEY);
   }
 
-  async login(email, password) {
-    this.keep(await this.call("POST", "/auth/login", { email, password }, { auth: false }));
+  async login(email, password, totp_code = null) {
+    const body = totp_code ? { email, password, totp_code } : { email, password };
+    this.keep(await this.call("POST", "/auth/login", body, { auth: false }));
   }
 
   // The server answers a new and a taken address alike (202); signing in with the same

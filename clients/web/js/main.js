@@ -12,6 +12,7 @@ import { Finder } from "./find.js";
 import { Notifications } from "./notifications.js";
 import { Realtime } from "./realtime.js";
 import { installReset } from "./reset.js";
+import { TwoFactor } from "./two_factor.js";
 import { Workspace } from "./workspace.js";
 
 const api = new Api();
@@ -27,6 +28,7 @@ const finder = new Finder(api, { onBooked: (b, go) => (go ? show("bookings").the
 const workspace = new Workspace(api);
 const notifications = new Notifications(api);
 const call = new Call(api, () => state.rt, names);
+const twoFactor = new TwoFactor(api);
 
 // -- views ----------------------------------------------------------------------------------------
 
@@ -41,6 +43,7 @@ async function show(view, focus = true) {
   if (view === "find" && !$("#find").childElementCount) finder.showSearch();
   if (view === "workspace") await workspace.show();
   if (view === "notifications") await notifications.show();
+  if (view === "account") await twoFactor.show();
   if (focus) $(`#${view} h1`)?.focus();
 }
 
@@ -106,8 +109,16 @@ api.ended = (reason) => signedOut(reason);
 api.onSignedInElsewhere = () => signedIn().catch((e) => announce(e.message));
 
 onSubmit($("#signin-form"), async (data) => {
-  await api.login(data.get("email"), data.get("password"));
+  try {
+    await api.login(data.get("email"), data.get("password"), data.get("totp_code") || null);
+  } catch (e) {
+    if (e.code !== "totp_required") throw e;
+    $("#signin-code").hidden = false;
+    $("#signin-totp").focus();
+    throw e;
+  }
   $("#signin-form").reset();
+  $("#signin-code").hidden = true;
   await signedIn();
 });
 
