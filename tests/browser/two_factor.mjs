@@ -27,6 +27,7 @@ try {
   say({ event: "key", secret: key });
   await page.locator("#two-factor").getByLabel("Code from your authenticator app").fill(await nextLine());
   await page.getByRole("button", { name: "Turn on", exact: true }).click();
+  await page.locator("#recovery-codes li").first().waitFor();
   const codes = await page.locator("#recovery-codes li").allTextContents();
   await axe(page, "recovery codes", screens);
   await page.getByRole("button", { name: "Sign out" }).click();

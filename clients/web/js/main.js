@@ -73,15 +73,20 @@ async function signedIn() {
     onDisconnect: () => announce("Connection lost; reconnecting…"),
     onRetry: (wait) => announce(`Could not connect; trying again in ${Math.ceil(wait / 1000)} s.`),
   });
+  // A burst of updates reloads the list once; then each change the other person made is told, by name.
+  const told = [];
   state.rt.on("bookings:update", (u) => {
     state.feedSeq = Math.max(state.feedSeq || 0, u.seq);
     const event = u.event || {};
-    if (event.actor && event.actor.user_id !== user.id) {
-      const known = bookings.find(u.booking_id);
-      toast(describeUpdate(event, known ? `${known.offering.name} with ${bookings.other(known).display_name}` : null));
-    }
+    if (event.actor && event.actor.user_id !== user.id) told.push(u);
     clearTimeout(state.reload);
-    state.reload = setTimeout(() => bookings.load(), 200);  // a burst of updates reloads once
+    state.reload = setTimeout(async () => {
+      await bookings.load().catch(() => {});
+      for (const update of told.splice(0)) {
+        const known = bookings.find(update.booking_id);
+        toast(describeUpdate(update.event, known ? `${known.offering.name} with ${bookings.other(known).display_name}` : null));
+      }
+    }, 200);
   });
   state.rt.on("notification:new", (n) => notifications.arrived(n));
   state.rt.on("presence", (p) => { state.presence.set(p.user_id, p); paintPresence(); });
