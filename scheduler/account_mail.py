@@ -6,6 +6,9 @@ email instead. The email is a durable job like every other (retried, seen in
 the dead-job list), queued at most once an hour per account, so registering
 someone's address over and over cannot flood their inbox.
 
+Confirming the address (on the account owner's request, at most once a
+minute) works the same way with its own tokens, valid a week.
+
 A password reset is the same kind of job, queued at most once a minute per
 account. Its token is made when the email is sent, not when it is asked for,
 so it never sits in the job queue; only its hash is stored
@@ -20,7 +23,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr
 
-from storage import accounts, jobs, password_resets
+from storage import accounts, email_verification, jobs, password_resets
 from storage.database import Database
 from storage.errors import NotFound
 from storage.jobs import Job, NewJob
@@ -31,6 +34,8 @@ from .worker import Handler
 ACCOUNT_EXISTS = "email.account_exists"
 PASSWORD_RESET = "email.password_reset"
 RESET_TTL = 3600  # seconds a reset link works
+VERIFY_EMAIL = "email.verify"
+VERIFY_TTL = 7 * 86400  # seconds a verification link works
 
 
 async def tell_owner(db: Database, user_id: uuid.UUID, now: datetime) -> None:
@@ -108,6 +113,48 @@ def reset_handler(db: Database, mailer: Mailer | None) -> Handler:
         link = f"{job.payload['base_url'].rstrip('/')}/app/#reset={token}"
         await mailer.send(render_reset(job.id, recipient=user.email, display_name=user.display_name,
                                        sender=mailer.sender, link=link))
+        return "sent"
+
+    return send
+
+
+async def send_verification(db: Database, user_id: uuid.UUID, base_url: str, now: datetime) -> None:
+    """Queue the "confirm your email address" email for `user_id`."""
+    await jobs.enqueue(db, [NewJob(VERIFY_EMAIL, {"user_id": str(user_id), "base_url": base_url}, now,
+                                   dedupe_key=f"{VERIFY_EMAIL}:{user_id}:{now:%Y-%m-%dT%H:%M}")])
+
+
+def render_verification(job_id: int, *, recipient: str, display_name: str, sender: str, link: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = "Confirm your email address for Klear Karma"
+    message["From"] = sender
+    message["To"] = formataddr((display_name, recipient))
+    message["Message-ID"] = f"<verify-email-{job_id}@klear-karma>"
+    message.set_content(
+        f"Hello {display_name},\n\nTo confirm that this address is yours, open:\n\n{link}\n\n"
+        f"The link works once, for {VERIFY_TTL // 86400} days. If you did not create an account, ignore this email.\n\n"
+        "— Klear Karma\n"
+    )
+    return message
+
+
+def verify_handler(db: Database, mailer: Mailer | None) -> Handler:
+    """The job handler that makes a verification token and emails its link."""
+
+    async def send(job: Job) -> str:
+        try:
+            user = await accounts.get_user(db, uuid.UUID(job.payload["user_id"]))
+        except NotFound:
+            return "skipped_gone"
+        if mailer is None:
+            return "skipped_no_smtp"
+        if await email_verification.is_verified(db, user.id):
+            return "skipped_verified"
+        token = secrets.token_urlsafe(32)
+        await email_verification.issue(db, user.id, token, VERIFY_TTL)
+        link = f"{job.payload['base_url'].rstrip('/')}/app/#verify={token}"
+        await mailer.send(render_verification(job.id, recipient=user.email, display_name=user.display_name,
+                                              sender=mailer.sender, link=link))
         return "sent"
 
     return send

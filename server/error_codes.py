@@ -48,6 +48,7 @@ MEANINGS: dict[str, str] = {
     "totp_invalid": "The two-factor code is wrong, too old, or was already used (each code and recovery code works once).",
     "two_factor_enabled": "Two-factor sign-in is already on; turn it off before starting again.",
     "two_factor_not_started": "Two-factor sign-in is not on, or its setup was not started.",
+    "verify_token_invalid": "The email-confirmation token is unknown, already used or expired; ask for a new email.",
     "reset_token_invalid": "The password-reset token is unknown, already used or expired; ask for a new email.",
     "forbidden": "Signed in, but not allowed to do this.",
     "not_owner": "Only the owner of this profile (the practitioner in the path) may change it.",

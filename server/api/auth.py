@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from scheduler import account_mail
-from storage import accounts, password_resets, two_factor
+from storage import accounts, email_verification, password_resets, two_factor
 from storage.accounts import Refresh, User
 
 from ..appkeys import SCHEDULER
@@ -207,8 +207,7 @@ async def request_password_reset(call: Call[ResetRequestIn]) -> RegisterAccepted
         raise TooManyRequests("Too many reset requests from this address; try again later.", retry_after=wait)
     found = await accounts.find_for_login(rt.db, call.body.email)
     if found is not None:
-        base = rt.settings.server.public_url or str(call.request.url.origin())
-        await account_mail.send_reset(rt.db, found[0].id, base, call.request.app[SCHEDULER].deps.clock.now())
+        await account_mail.send_reset(rt.db, found[0].id, _base_url(call), call.request.app[SCHEDULER].deps.clock.now())
         log.info("password reset asked", extra={"event": "password_reset_asked", "user_id": str(found[0].id)})
     return RegisterAccepted(message=_RESET_ACCEPTED)
 
@@ -224,3 +223,40 @@ async def reset_password(call: Call[ResetIn]) -> None:
     for session_id in spent.revoked_sessions:
         await rt.sessions.revoke_session(rt.bus, session_id)
     log.info("password reset", extra={"event": "password_reset", "user_id": str(spent.user_id)})
+
+
+def _base_url(call: Call[object]) -> str:
+    """Where links in account emails point: KLEAR_PUBLIC_URL, or the origin the request came to."""
+    return call.runtime.settings.server.public_url or str(call.request.url.origin())
+
+
+class VerifyIn(Input):
+    token: Token = Field(description="From the link in the verification email.")
+
+
+class VerificationOut(Output):
+    verified: bool
+
+
+@routes.post("/auth/verify-email", body=VerifyIn, status=204, auth=False, errors=(400, 422))
+async def verify_email(call: Call[VerifyIn]) -> None:
+    """Confirm an account's email address with the emailed token (once)."""
+    if await email_verification.spend(call.runtime.db, call.body.token) is None:
+        raise BadRequest("This confirmation link is not valid: it was already used, has expired, or was mistyped.",
+                         code="verify_token_invalid")
+
+
+@routes.get("/me/email-verification", response=VerificationOut)
+async def verification_state(call: Call[None]) -> VerificationOut:
+    """Whether your email address is confirmed."""
+    return VerificationOut(verified=await email_verification.is_verified(call.runtime.db, call.principal.user_id))
+
+
+@routes.post("/me/email-verification", response=VerificationOut, status=202)
+async def resend_verification(call: Call[None]) -> VerificationOut:
+    """Email a new confirmation link (at most one a minute), unless the address is confirmed already."""
+    rt, user_id = call.runtime, call.principal.user_id
+    verified = await email_verification.is_verified(rt.db, user_id)
+    if not verified:
+        await account_mail.send_verification(rt.db, user_id, _base_url(call), call.request.app[SCHEDULER].deps.clock.now())
+    return VerificationOut(verified=verified)

@@ -143,6 +143,20 @@ class KlearClient(ConversationsMixin, SchedulingMixin):
         """Choose a new password with the emailed token (single use). Every session of the account ends."""
         await self.call("POST", "/auth/password-reset/confirm", auth=False, json_body={"token": token, "password": password})
 
+    async def email_verification(self) -> dict[str, Any]:
+        """`{verified}`: whether your email address is confirmed."""
+        result: dict[str, Any] = await self.call("GET", "/me/email-verification")
+        return result
+
+    async def request_email_verification(self) -> dict[str, Any]:
+        """Email a confirmation link (unless confirmed already); `{verified}` as it is now."""
+        result: dict[str, Any] = await self.call("POST", "/me/email-verification")
+        return result
+
+    async def verify_email(self, token: str) -> None:
+        """Confirm an address with the token from its email (no sign-in needed)."""
+        await self.call("POST", "/auth/verify-email", auth=False, json_body={"token": token})
+
     async def two_factor_enabled(self) -> bool:
         result: dict[str, Any] = await self.call("GET", "/me/two-factor")
         return bool(result["enabled"])

@@ -31,7 +31,11 @@ export class Realtime {
       auth: (cb) => cb({ token: api.accessToken }),
     });
     this.socket.on("connect", () => { this.failures = 0; if (onConnect) onConnect(); });
-    this.socket.on("disconnect", (reason) => onDisconnect && onDisconnect(reason));
+    this.socket.on("disconnect", (reason) => {
+      if (onDisconnect) onDisconnect(reason);
+      // The server closed us (an expired token, a restarting process): socket.io does not come back by itself.
+      if (reason === "io server disconnect") this.retryLater(onRetry);
+    });
     this.socket.on("connect_error", async (err) => {
       const code = err.data && err.data.code;
       if (ENDS_SESSION.has(code)) return this.endSession(code);
