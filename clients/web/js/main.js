@@ -13,6 +13,7 @@ import { Notifications } from "./notifications.js";
 import { Realtime } from "./realtime.js";
 import { installReset } from "./reset.js";
 import { TwoFactor } from "./two_factor.js";
+import { EmailVerification } from "./verify.js";
 import { Workspace } from "./workspace.js";
 
 const api = new Api();
@@ -43,7 +44,7 @@ async function show(view, focus = true) {
   if (view === "find" && !$("#find").childElementCount) finder.showSearch();
   if (view === "workspace") await workspace.show();
   if (view === "notifications") await notifications.show();
-  if (view === "account") await twoFactor.show();
+  if (view === "account") await Promise.all([twoFactor.show(), verification.show()]);
   if (focus) $(`#${view} h1`)?.focus();
 }
 
@@ -224,6 +225,7 @@ document.addEventListener("visibilitychange", () => state.chat && state.chat.mar
 window.klear = { room: () => call.room, socket: () => state.rt && state.rt.socket };
 
 installReset(api);
+const verification = new EmailVerification(api);
 if (api.session) {
   signedIn().catch((e) => { if (api.session) { api.forget(); signedOut(e.message); } });
 }
