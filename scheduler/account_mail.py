@@ -1,20 +1,29 @@
-"""The email an account's owner gets when someone tries to register their address again.
+"""The emails about an account itself: "someone tried to register your address" and "reset your password".
 
 Registration answers a new and a taken address the same way, so it cannot be
 used to find out who has an account; the owner learns of the attempt by
 email instead. The email is a durable job like every other (retried, seen in
 the dead-job list), queued at most once an hour per account, so registering
 someone's address over and over cannot flood their inbox.
+
+Confirming the address (on the account owner's request, at most once a
+minute) works the same way with its own tokens, valid a week.
+
+A password reset is the same kind of job, queued at most once a minute per
+account. Its token is made when the email is sent, not when it is asked for,
+so it never sits in the job queue; only its hash is stored
+(storage/password_resets.py), valid for RESET_TTL seconds, once.
 """
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formataddr
 
-from storage import accounts, jobs
+from storage import accounts, email_verification, jobs, password_resets
 from storage.database import Database
 from storage.errors import NotFound
 from storage.jobs import Job, NewJob
@@ -23,6 +32,10 @@ from .mailer import Mailer
 from .worker import Handler
 
 ACCOUNT_EXISTS = "email.account_exists"
+PASSWORD_RESET = "email.password_reset"
+RESET_TTL = 3600  # seconds a reset link works
+VERIFY_EMAIL = "email.verify"
+VERIFY_TTL = 7 * 86400  # seconds a verification link works
 
 
 async def tell_owner(db: Database, user_id: uuid.UUID, now: datetime) -> None:
@@ -58,6 +71,90 @@ def handler(db: Database, mailer: Mailer | None) -> Handler:
         if mailer is None:
             return "skipped_no_smtp"
         await mailer.send(render(job.id, recipient=user.email, display_name=user.display_name, sender=mailer.sender))
+        return "sent"
+
+    return send
+
+
+async def send_reset(db: Database, user_id: uuid.UUID, base_url: str, now: datetime) -> None:
+    """Queue the password-reset email for `user_id`; its link opens the web app at `base_url`."""
+    await jobs.enqueue(db, [NewJob(PASSWORD_RESET, {"user_id": str(user_id), "base_url": base_url}, now,
+                                   dedupe_key=f"{PASSWORD_RESET}:{user_id}:{now:%Y-%m-%dT%H:%M}")])
+
+
+def render_reset(job_id: int, *, recipient: str, display_name: str, sender: str, link: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = "Reset your Klear Karma password"
+    message["From"] = sender
+    message["To"] = formataddr((display_name, recipient))
+    message["Message-ID"] = f"<password-reset-{job_id}@klear-karma>"
+    message.set_content(
+        f"Hello {display_name},\n\n"
+        "Someone asked to reset the password of your Klear Karma account. To choose a new one, open:\n\n"
+        f"{link}\n\n"
+        f"The link works once, for {RESET_TTL // 60} minutes. Choosing a new password signs you out everywhere.\n"
+        "If you did not ask, you need do nothing: your password is unchanged.\n\n— Klear Karma\n"
+    )
+    return message
+
+
+def reset_handler(db: Database, mailer: Mailer | None) -> Handler:
+    """The job handler that makes a reset token and emails its link (a retry makes a new one; unused ones lapse)."""
+
+    async def send(job: Job) -> str:
+        try:
+            user = await accounts.get_user(db, uuid.UUID(job.payload["user_id"]))
+        except NotFound:
+            return "skipped_gone"
+        if mailer is None:
+            return "skipped_no_smtp"
+        token = secrets.token_urlsafe(32)
+        await password_resets.issue(db, user.id, token, RESET_TTL)
+        link = f"{job.payload['base_url'].rstrip('/')}/app/#reset={token}"
+        await mailer.send(render_reset(job.id, recipient=user.email, display_name=user.display_name,
+                                       sender=mailer.sender, link=link))
+        return "sent"
+
+    return send
+
+
+async def send_verification(db: Database, user_id: uuid.UUID, base_url: str, now: datetime) -> None:
+    """Queue the "confirm your email address" email for `user_id`."""
+    await jobs.enqueue(db, [NewJob(VERIFY_EMAIL, {"user_id": str(user_id), "base_url": base_url}, now,
+                                   dedupe_key=f"{VERIFY_EMAIL}:{user_id}:{now:%Y-%m-%dT%H:%M}")])
+
+
+def render_verification(job_id: int, *, recipient: str, display_name: str, sender: str, link: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = "Confirm your email address for Klear Karma"
+    message["From"] = sender
+    message["To"] = formataddr((display_name, recipient))
+    message["Message-ID"] = f"<verify-email-{job_id}@klear-karma>"
+    message.set_content(
+        f"Hello {display_name},\n\nTo confirm that this address is yours, open:\n\n{link}\n\n"
+        f"The link works once, for {VERIFY_TTL // 86400} days. If you did not create an account, ignore this email.\n\n"
+        "— Klear Karma\n"
+    )
+    return message
+
+
+def verify_handler(db: Database, mailer: Mailer | None) -> Handler:
+    """The job handler that makes a verification token and emails its link."""
+
+    async def send(job: Job) -> str:
+        try:
+            user = await accounts.get_user(db, uuid.UUID(job.payload["user_id"]))
+        except NotFound:
+            return "skipped_gone"
+        if mailer is None:
+            return "skipped_no_smtp"
+        if await email_verification.is_verified(db, user.id):
+            return "skipped_verified"
+        token = secrets.token_urlsafe(32)
+        await email_verification.issue(db, user.id, token, VERIFY_TTL)
+        link = f"{job.payload['base_url'].rstrip('/')}/app/#verify={token}"
+        await mailer.send(render_verification(job.id, recipient=user.email, display_name=user.display_name,
+                                              sender=mailer.sender, link=link))
         return "sent"
 
     return send

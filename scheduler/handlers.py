@@ -124,4 +124,6 @@ def handlers(deps: Deps, mailer: Mailer | None, *, reminder_grace: timedelta) ->
         await notifications.mark_emailed(deps.db, found.notice.id)
         return "sent"
 
-    return {timeline.TIMELINE: step, EMAIL: email, account_mail.ACCOUNT_EXISTS: account_mail.handler(deps.db, mailer)}
+    return {timeline.TIMELINE: step, EMAIL: email, account_mail.ACCOUNT_EXISTS: account_mail.handler(deps.db, mailer),
+            account_mail.PASSWORD_RESET: account_mail.reset_handler(deps.db, mailer),
+            account_mail.VERIFY_EMAIL: account_mail.verify_handler(deps.db, mailer)}

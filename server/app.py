@@ -32,7 +32,7 @@ from . import banner, metrics_listener, openapi, webclient
 from .api import (
     apps, auth, availability, bookings, calendar, conversations, credentials, devices, jobs, notifications, oauth,
     offerings, ops, presence, privacy, profiles, public_profile, recommendations, records, reviews, search, slots,
-    test_users, users, video, webhooks,
+    test_users, two_factor, users, video, webhooks,
 )
 from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
@@ -135,7 +135,7 @@ def build_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(video_lifespan)  # after the scheduler's: sessions close before what they use
     app.on_shutdown.append(close_sockets)
     routes = install(app, [
-        auth.routes, users.routes, conversations.routes, devices.routes, presence.routes,
+        auth.routes, users.routes, two_factor.routes, conversations.routes, devices.routes, presence.routes,
         profiles.routes, offerings.routes, availability.routes, slots.routes,
         bookings.routes, notifications.routes, calendar.routes, jobs.routes, test_users.routes, video.routes,
         search.routes, reviews.routes, credentials.routes, public_profile.routes, recommendations.routes,

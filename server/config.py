@@ -68,7 +68,8 @@ class ServerSettings:
         "Failed logins per account from all IPs: FAILURES/SECONDS. Past it, only IPs with no recent failure on it may try.",
     )
     register_rate_ip: Rate = setting(
-        "KLEAR_REGISTER_RATE_IP", rate, "10/3600", "Registrations allowed per client IP: ATTEMPTS/SECONDS."
+        "KLEAR_REGISTER_RATE_IP", rate, "10/3600",
+        "Registrations allowed per client IP: ATTEMPTS/SECONDS. Password-reset requests have a budget of their own at the same rate."
     )
     metrics_token: Secret | None = setting(
         "KLEAR_METRICS_TOKEN", _token, None,

@@ -1,21 +1,22 @@
-"""Register, log in, refresh and log out."""
+"""Register, log in, refresh, log out, and reset a forgotten password by email."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from scheduler import account_mail
-from storage import accounts
+from storage import accounts, email_verification, password_resets, two_factor
 from storage.accounts import Refresh, User
 
 from ..appkeys import SCHEDULER
+from ..auth import two_factor as totp
 from ..auth.throttle import LoginThrottle, client_key
-from ..errors import TooManyRequests, Unauthorized
+from ..errors import BadRequest, TooManyRequests, Unauthorized
 from ..routing import Call, Input, Output, RouteTable
 from ..runtime import Runtime
 from .fields import DisplayName, Email, NewPassword, Password, TimeZone, Token
@@ -37,6 +38,9 @@ class RegisterIn(Input):
 class LoginIn(Input):
     email: Email
     password: Password
+    totp_code: Annotated[str, StringConstraints(min_length=6, max_length=20, pattern=r"^[0-9A-Za-z -]+$")] | None = Field(
+        None, description="With two-factor sign-in on: the app's 6-digit code, or a recovery code. Without it the "
+                          "answer is 401 `totp_required`.")
 
 
 class RefreshIn(Input):
@@ -133,6 +137,13 @@ async def login(call: Call[LoginIn]) -> TokenPair:
         await throttle.failed()
         raise Unauthorized("Wrong email or password.", code="invalid_credentials")
     user, stored = found
+    factor = await two_factor.get(rt.db, user.id)
+    if factor is not None and factor.enabled:
+        if body.totp_code is None:
+            raise Unauthorized("Enter the code from your authenticator app (or a recovery code).", code="totp_required")
+        if not await totp.check(rt.db, user.id, factor.secret, body.totp_code):
+            await throttle.failed()
+            raise Unauthorized("That code is not right, or was already used.", code="totp_invalid")
     if rt.passwords.needs_rehash(stored):
         await accounts.set_password_hash(rt.db, user.id, await rt.passwords.hash(body.password))
     return await start_session(rt, user)
@@ -167,3 +178,85 @@ async def logout(call: Call[RefreshIn]) -> None:
     if session_id is not None and await accounts.revoke_session(rt.db, session_id, "logout"):
         await rt.sessions.revoke_session(rt.bus, session_id)
         log.info("signed out", extra={"event": "logout", "session_id": str(session_id)})
+
+
+class ResetRequestIn(Input):
+    email: Email
+
+
+class ResetIn(Input):
+    token: Token = Field(description="From the link in the reset email.")
+    password: NewPassword = Field(description="The new password; the same rule as at registration.")
+
+
+_RESET_ACCEPTED = "If this address has an account, we have emailed it a link to choose a new password."
+
+
+@routes.post("/auth/password-reset", body=ResetRequestIn, response=RegisterAccepted, status=202, auth=False,
+             errors=(422, 429))
+async def request_password_reset(call: Call[ResetRequestIn]) -> RegisterAccepted:
+    """Email a single-use link (valid for an hour) to choose a new password.
+
+    Every address gets the same answer, so this cannot tell anyone who has an
+    account; at most one email a minute per account, and requests per client
+    IP share the register limit (`KLEAR_REGISTER_RATE_IP`).
+    """
+    rt = call.runtime
+    wait = await rt.limiter.take(f"reset:ip:{client_key(call.request.remote)}", rt.settings.server.register_rate_ip)
+    if wait > 0:
+        raise TooManyRequests("Too many reset requests from this address; try again later.", retry_after=wait)
+    found = await accounts.find_for_login(rt.db, call.body.email)
+    if found is not None:
+        await account_mail.send_reset(rt.db, found[0].id, _base_url(call), call.request.app[SCHEDULER].deps.clock.now())
+        log.info("password reset asked", extra={"event": "password_reset_asked", "user_id": str(found[0].id)})
+    return RegisterAccepted(message=_RESET_ACCEPTED)
+
+
+@routes.post("/auth/password-reset/confirm", body=ResetIn, status=204, auth=False, errors=(400, 422))
+async def reset_password(call: Call[ResetIn]) -> None:
+    """Set a new password with the emailed token (once). Every session of the account is signed out."""
+    rt = call.runtime
+    spent = await password_resets.spend(rt.db, call.body.token, await rt.passwords.hash(call.body.password))
+    if spent is None:
+        raise BadRequest("This reset link is not valid: it was already used, has expired, or was mistyped. "
+                         "Ask for a new one.", code="reset_token_invalid")
+    for session_id in spent.revoked_sessions:
+        await rt.sessions.revoke_session(rt.bus, session_id)
+    log.info("password reset", extra={"event": "password_reset", "user_id": str(spent.user_id)})
+
+
+def _base_url(call: Call[object]) -> str:
+    """Where links in account emails point: KLEAR_PUBLIC_URL, or the origin the request came to."""
+    return call.runtime.settings.server.public_url or str(call.request.url.origin())
+
+
+class VerifyIn(Input):
+    token: Token = Field(description="From the link in the verification email.")
+
+
+class VerificationOut(Output):
+    verified: bool
+
+
+@routes.post("/auth/verify-email", body=VerifyIn, status=204, auth=False, errors=(400, 422))
+async def verify_email(call: Call[VerifyIn]) -> None:
+    """Confirm an account's email address with the emailed token (once)."""
+    if await email_verification.spend(call.runtime.db, call.body.token) is None:
+        raise BadRequest("This confirmation link is not valid: it was already used, has expired, or was mistyped.",
+                         code="verify_token_invalid")
+
+
+@routes.get("/me/email-verification", response=VerificationOut)
+async def verification_state(call: Call[None]) -> VerificationOut:
+    """Whether your email address is confirmed."""
+    return VerificationOut(verified=await email_verification.is_verified(call.runtime.db, call.principal.user_id))
+
+
+@routes.post("/me/email-verification", response=VerificationOut, status=202)
+async def resend_verification(call: Call[None]) -> VerificationOut:
+    """Email a new confirmation link (at most one a minute), unless the address is confirmed already."""
+    rt, user_id = call.runtime, call.principal.user_id
+    verified = await email_verification.is_verified(rt.db, user_id)
+    if not verified:
+        await account_mail.send_verification(rt.db, user_id, _base_url(call), call.request.app[SCHEDULER].deps.clock.now())
+    return VerificationOut(verified=verified)

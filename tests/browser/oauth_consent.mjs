@@ -11,6 +11,7 @@ import path from "node:path";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, "..", "js", "package.json"));
 const { chromium } = require("playwright-core");
+const { axe } = await import("./driver.mjs");
 
 const [authorizeUrl, email, password, callback, userDataDir] = process.argv.slice(2);
 const say = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
@@ -32,17 +33,21 @@ try {
   await page.locator("#consent-scopes li").first().waitFor();
   const app = await page.locator("#consent-app").textContent();
   const scopes = await page.locator("#consent-scopes li").allTextContents();
+  const screens = [];
+  await axe(page, "consent", screens);
   await page.getByRole("button", { name: "Allow" }).click();
   await page.waitForURL((u) => u.toString().startsWith(callback));
-  say({ event: "redirected", url: page.url(), app, scopes });
+  say({ event: "redirected", url: page.url(), app, scopes, screens });
   await new Promise((resolve) => process.stdin.once("data", resolve));  // the test has used the token
   await page.goto(new URL("/app/", authorizeUrl).toString());
+  await page.locator("#nav").getByRole("button", { name: "Account" }).click();
   const connected = page.locator("#connected-list");
   await connected.getByRole("heading", { name: app }).waitFor();
   const listed = await connected.locator("li.card li").allTextContents();
+  await axe(page, "connected apps", screens);
   await connected.getByRole("button", { name: `Remove access for ${app}` }).click();
   await connected.getByText("No connected apps.").waitFor();
-  say({ event: "removed", listed });
+  say({ event: "removed", listed, screens });
 } catch (error) {
   say({ event: "error", message: String(error && error.stack || error) });
 } finally {

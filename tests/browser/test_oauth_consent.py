@@ -116,6 +116,10 @@ async def _flow(browser, app, clients, person, oauth, callback, verifier) -> Non
     await browser.go_on()  # the person removes the app on the connected apps page: the token stops at once
     removed = await browser.next()
     assert removed["listed"] == result["scopes"]
+    checked = removed["screens"]
+    assert {(s["screen"], s["size"]) for s in checked} == {
+        (screen, size) for screen in ("consent", "connected apps") for size in ("desktop", "phone")}
+    assert [s for s in checked if s["violations"]] == [], "axe-core finds nothing on the consent or connected apps screens"
     with pytest.raises(ApiError) as err:
         await as_app.me()
     assert err.value.code == "token_revoked"

@@ -1,5 +1,5 @@
-"""A client in headless Chromium (clients/web, served by the server) signs in, books a slot, chats with a
-practitioner on the Python SDK, and meets them on video through the SFU: each side receives the other's
+"""A client in headless Chromium (clients/web, served by the server) signs in, books a slot through the
+calendar and the review step, chats with a practitioner on the Python SDK (in their one conversation), and meets them on video through the SFU: each side receives the other's
 video, checked in the browser through getStats and in Python frame by frame, and the page's booking list
 turns to "in session" by itself. The browser is refused every
 request outside the server's origin, and must not have made any.
@@ -122,7 +122,7 @@ async def test_a_client_in_chromium_books_chats_and_meets_a_python_practitioner_
         booking = await practitioner.booking(booked["booking_id"])
         assert booking["status"] == "confirmed" and booking["client"]["id"] == cid
 
-        conversation = booking["conversation_id"]
+        conversation = (await practitioner.request_conversation(cid))["id"]  # one thread per pair of people
         await realtime.join(conversation)
         await page.expect("sent")
         while not [m for m in realtime.received[conversation] if m["body"] == "Hello from the browser"]:

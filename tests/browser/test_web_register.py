@@ -36,6 +36,6 @@ async def _register_in_browser(url: str, name: str, email: str, password: str, p
 async def test_registering_in_the_browser_signs_a_new_account_in_and_refers_a_taken_one_to_sign_in(app, tmp_path):
     email = new_email("browser")
     first = await _register_in_browser(app.url, "Bea Browser", email, PASSWORD, tmp_path / "one")
-    assert first == {"event": "signed_in", "whoami": "Signed in as Bea Browser"}
+    assert first == {"event": "signed_in", "whoami": "Signed in as Bea Browser (client)."}
     again = await _register_in_browser(app.url, "Someone Else", email, "another long passphrase", tmp_path / "two")
     assert again["event"] == "refused" and "sign in instead" in again["message"]

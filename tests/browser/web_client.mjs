@@ -63,22 +63,21 @@ try {
   await page.getByRole("heading", { name: "Your upcoming sessions" }).waitFor();
   say({ event: "signed_in", zone: await page.locator("#zone").textContent() });
 
-  // Book the first free time of the offering (today, or just after midnight if today is over).
+  // Book the first free time through the practitioner's profile, the calendar and the review step.
+  await page.getByRole("button", { name: "Book", exact: true }).click();
   await page.getByRole("button", { name: "Find practitioners" }).click();
-  await page.getByRole("button", { name: new RegExp(`^${offeringName},`) }).first().click();
-  await page.getByRole("button", { name: "Show free times" }).click();
+  await page.getByRole("button", { name: "View Pat Practitioner's profile" }).click();
+  await page.getByRole("button", { name: `Choose a time for ${offeringName}` }).click();
+  await page.getByRole("button", { name: "Next available" }).click();
   const slots = page.getByRole("list", { name: "Free times" }).getByRole("button");
-  await page.locator("#status").filter({ hasText: /free times/ }).waitFor();
-  if (await slots.count() === 0) {
-    const tomorrow = await page.evaluate(() => new Date(Date.now() + 86400000).toLocaleDateString("en-CA"));
-    await page.getByLabel("Day").fill(tomorrow);
-    await page.getByRole("button", { name: "Show free times" }).click();
-    await slots.first().waitFor();
-  }
-  const slotLabel = await slots.first().textContent();
+  await slots.first().waitFor();
+  const slotLabel = await slots.first().getAttribute("aria-label");
   await slots.first().click();
-  await page.locator("#status").filter({ hasText: "Booked for" }).waitFor();
+  await page.getByRole("button", { name: "Confirm booking" }).click();
+  await page.getByRole("heading", { name: /^Booked: / }).waitFor();
+  await page.getByRole("button", { name: "See your sessions" }).click();
   const card = page.locator("#booking-list li.card").first();
+  await card.waitFor();
   say({
     event: "booked", slot: slotLabel, status: await page.locator("#status").textContent(),
     card: await card.textContent(), start: await card.locator("time").getAttribute("datetime"),
@@ -87,6 +86,7 @@ try {
 
   // Chat with the practitioner: send, see them typing, get the reply, see our message read.
   await card.getByRole("button", { name: /^Chat with/ }).click();
+  say({ event: "chat_open" });
   await page.getByLabel("Message", { exact: true }).pressSequentially("Hello from the browser");
   await page.getByRole("button", { name: "Send" }).click();
   say({ event: "sent" });
@@ -97,7 +97,8 @@ try {
   say({ event: "chatted", typing });
 
   // Video: camera and microphone from Chromium's fake devices; wait until the other side's video decodes.
-  await card.getByRole("button", { name: "Join video" }).click();
+  await card.getByRole("button", { name: /^Join video/ }).click();
+  await page.getByRole("button", { name: "Join now" }).click();
   await until(page, async () => {
     const room = window.klear.room();
     if (!room) return false;

@@ -126,8 +126,12 @@ class KlearClient(ConversationsMixin, SchedulingMixin, AdminMixin, DiscoveryMixi
         )
         return await self.login(email, password)
 
-    async def login(self, email: str, password: str) -> Session:
-        body = await self.call("POST", "/auth/login", auth=False, json_body={"email": email, "password": password})
+    async def login(self, email: str, password: str, totp_code: str | None = None) -> Session:
+        """Sign in; with two-factor sign-in on, also pass the app's code or a recovery code."""
+        fields = {"email": email, "password": password}
+        if totp_code is not None:
+            fields["totp_code"] = totp_code
+        body = await self.call("POST", "/auth/login", auth=False, json_body=fields)
         self.session = Session.from_body(body)
         return self.session
 
@@ -141,6 +145,45 @@ class KlearClient(ConversationsMixin, SchedulingMixin, AdminMixin, DiscoveryMixi
     async def logout(self) -> None:
         assert self.session is not None, "sign in first"
         await self.call("POST", "/auth/logout", auth=False, json_body={"refresh_token": self.session.refresh_token})
+
+    async def request_password_reset(self, email: str) -> None:
+        """Ask for the reset email (the same answer whether the address has an account or not)."""
+        await self.call("POST", "/auth/password-reset", auth=False, json_body={"email": email})
+
+    async def reset_password(self, token: str, password: str) -> None:
+        """Choose a new password with the emailed token (single use). Every session of the account ends."""
+        await self.call("POST", "/auth/password-reset/confirm", auth=False, json_body={"token": token, "password": password})
+
+    async def email_verification(self) -> dict[str, Any]:
+        """`{verified}`: whether your email address is confirmed."""
+        result: dict[str, Any] = await self.call("GET", "/me/email-verification")
+        return result
+
+    async def request_email_verification(self) -> dict[str, Any]:
+        """Email a confirmation link (unless confirmed already); `{verified}` as it is now."""
+        result: dict[str, Any] = await self.call("POST", "/me/email-verification")
+        return result
+
+    async def verify_email(self, token: str) -> None:
+        """Confirm an address with the token from its email (no sign-in needed)."""
+        await self.call("POST", "/auth/verify-email", auth=False, json_body={"token": token})
+
+    async def two_factor_enabled(self) -> bool:
+        result: dict[str, Any] = await self.call("GET", "/me/two-factor")
+        return bool(result["enabled"])
+
+    async def start_two_factor(self) -> dict[str, Any]:
+        """Begin turning on two-factor sign-in: `{secret, otpauth_uri}` for an authenticator app."""
+        result: dict[str, Any] = await self.call("POST", "/me/two-factor")
+        return result
+
+    async def confirm_two_factor(self, code: str) -> list[str]:
+        """Turn it on with a first code; returns the recovery codes (shown this once)."""
+        result: dict[str, Any] = await self.call("POST", "/me/two-factor/confirm", json_body={"code": code})
+        return list(result["recovery_codes"])
+
+    async def disable_two_factor(self, code: str) -> None:
+        await self.call("POST", "/me/two-factor/disable", json_body={"code": code})
 
     async def me(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.call("GET", "/me")

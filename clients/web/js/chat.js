@@ -1,6 +1,7 @@
 // The chat of one conversation (docs/protocol.md): join with the last seq seen
 // (missed messages arrive first, in order), send with a client_id kept until
 // the ack, mark what was shown as read, show the others' receipts and typing.
+// A message being sent shows at once as "Sending…", then "Sent", then "Read".
 
 export class Chat {
   constructor(rt, me, names, { list, typingLine, announce }) {
@@ -13,6 +14,7 @@ export class Chat {
     this.theirRead = 0;          // highest seq another member has read
     this.typingTimers = new Map();
     this.lastTypingSent = 0;
+    this.pending = new Map();    // client_id -> the item shown while sending
     this.handlers = {
       "message:new": (m) => this.mine(m) && this.show(m),
       "receipt:read": (r) => this.mine(r) && this.receipt(r),
@@ -32,6 +34,7 @@ export class Chat {
       this.view.list.replaceChildren();
       this.lastSeq = 0;
       this.theirRead = 0;
+      this.pending.clear();
     }
     this.conversationId = conversationId;
     await this.join(conversationId);
@@ -45,22 +48,30 @@ export class Chat {
 
   async send(body) {
     const payload = { conversation_id: this.conversationId, client_id: crypto.randomUUID(), body };
+    const item = this.item({ sender_id: this.me, body, created_at: new Date().toISOString() });
+    item.querySelector(".receipt").textContent = "Sending…";
+    this.pending.set(payload.client_id, item);
+    this.view.list.append(item);
+    item.scrollIntoView({ block: "nearest" });
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.rt.call("message:send", payload);
+        const ack = await this.rt.call("message:send", payload);
+        if (!item.dataset.seq) item.querySelector(".receipt").textContent = "Sent";
+        return ack;
       } catch (error) {
         // No ack (timeout or disconnect): resend with the same client_id, stored once.
-        if (error.code || attempt >= 3) throw error;
+        if (error.code || attempt >= 3) {
+          this.pending.delete(payload.client_id);
+          item.querySelector(".receipt").textContent = "Not sent";
+          throw error;
+        }
       }
     }
   }
 
-  show(m) {
-    if (m.seq <= this.lastSeq) return;
-    this.lastSeq = m.seq;
+  item(m) {
     const item = document.createElement("li");
     item.className = m.sender_id === this.me ? "message own" : "message";
-    item.dataset.seq = String(m.seq);
     const who = document.createElement("span");
     who.className = "who";
     who.textContent = m.sender_id === this.me ? "You" : (this.names.get(m.sender_id) || "Them");
@@ -73,7 +84,17 @@ export class Chat {
     const seen = document.createElement("span");
     seen.className = "receipt";
     item.append(who, text, when, seen);
-    this.view.list.append(item);
+    return item;
+  }
+
+  show(m) {
+    if (m.seq <= this.lastSeq) return;
+    this.lastSeq = m.seq;
+    const pending = this.pending.get(m.client_id);
+    this.pending.delete(m.client_id);
+    const item = pending || this.item(m);
+    item.dataset.seq = String(m.seq);
+    if (!pending) this.view.list.append(item);
     item.scrollIntoView({ block: "nearest" });
     this.paintReceipts();
     if (m.sender_id !== this.me) {
@@ -95,7 +116,7 @@ export class Chat {
   }
 
   paintReceipts() {
-    for (const item of this.view.list.querySelectorAll("li.own")) {
+    for (const item of this.view.list.querySelectorAll("li.own[data-seq]")) {
       item.querySelector(".receipt").textContent = Number(item.dataset.seq) <= this.theirRead ? "Read" : "Sent";
     }
   }

@@ -7,11 +7,16 @@
 //   - publishing later (screen share) is a request, `rtc:publish`; the server
 //     adds the m-line and sends a new offer.
 // Offers are handled strictly one after another.
+//
+// Recovery: aiortc has no ICE restart, so a connection that fails (or a socket
+// that reconnected, which drops us from the room) is replaced by joining again
+// with the same local tracks: `rejoin`, driven by the page (call.js).
 
 export class VideoRoom {
-  constructor(rt, { onRemote, onRemoteGone, onPeople, onEnded, announce }) {
+  constructor(rt, { onRemote, onRemoteGone, onPeople, onEnded, onConnection, announce }) {
     this.rt = rt;
-    this.hooks = { onRemote, onRemoteGone, onPeople, onEnded, announce };
+    this.hooks = { onRemote, onRemoteGone, onPeople, onEnded, onConnection, announce };
+    this.bookingId = null;
     this.pc = null;
     this.sessionId = null;
     this.local = {};            // source -> MediaStreamTrack we publish
@@ -31,7 +36,9 @@ export class VideoRoom {
       "rtc:participant_left": (e) => this.mineOnly(e, () => {
         const who = this.people.get(e.user_id);
         this.people.delete(e.user_id);
-        if (who) this.hooks.announce(`${who.display_name} left.`);
+        // A lost connection is not a goodbye: their page rejoins by itself.
+        if (who && e.reason === "disconnected") this.hooks.announce(`${who.display_name} lost their connection; reconnecting…`);
+        else if (who && e.reason !== "rejoined" && e.reason !== "replaced") this.hooks.announce(`${who.display_name} left.`);
         this.hooks.onPeople();
       }),
       "rtc:track_published": (e) => this.mineOnly(e, () => {
@@ -50,6 +57,7 @@ export class VideoRoom {
   }
 
   async join(bookingId, tracks) {
+    this.bookingId = bookingId;
     this.local = { ...tracks };
     const publish = Object.keys(this.local).filter((source) => this.local[source]);
     const ack = await this.rt.call("rtc:join", { booking_id: bookingId, publish });
@@ -68,8 +76,9 @@ export class VideoRoom {
       const candidate = event.candidate ? event.candidate.toJSON() : { candidate: "" };
       this.rt.call("rtc:candidate", { session_id: this.sessionId, ...candidate }).catch(() => {});
     };
-    this.pc.onconnectionstatechange = () => {
-      if (this.pc && this.pc.connectionState === "failed") this.hooks.announce("The video connection failed. Leave and join again.");
+    const pc = this.pc;
+    pc.onconnectionstatechange = () => {
+      if (this.pc === pc && this.hooks.onConnection) this.hooks.onConnection(pc.connectionState);
     };
   }
 
@@ -172,12 +181,29 @@ export class VideoRoom {
     this.hooks.announce(`Video problem: ${error.message}`);
   }
 
-  close() {
-    for (const [event, handler] of Object.entries(this.handlers)) this.rt.off(event, handler);
-    for (const track of Object.values(this.local)) if (track) track.stop();
+  // Join again from a clean connection, keeping our camera and microphone (not a screen share).
+  async rejoin() {
+    const { camera, microphone } = this.local;
+    this.reset();
+    this.queue = Promise.resolve();
+    return this.join(this.bookingId, { camera, microphone });
+  }
+
+  reset() {
     for (const id of [...this.remote.keys()]) this.dropRemote(id);
     if (this.pc) this.pc.close();
     this.pc = null;
     this.sessionId = null;
+    this.mine.clear();
+    this.attached.clear();
+    this.people.clear();
+    if (this.local.screen) this.local.screen.stop();
+    delete this.local.screen;
+  }
+
+  close() {
+    for (const [event, handler] of Object.entries(this.handlers)) this.rt.off(event, handler);
+    for (const track of Object.values(this.local)) if (track) track.stop();
+    this.reset();
   }
 }
