@@ -37,7 +37,7 @@ from storage.bus import Bus
 from storage.bus_messages import UserPush, user_channel
 from storage.errors import Refusal, StorageError
 
-from . import broadcast
+from . import broadcast, wire_json
 from .broadcast import FastBroadcast
 from .connections import Conn, Connections
 from .engine_guard import EngineGuard
@@ -96,6 +96,7 @@ def _endpoint(app: web.Application, path: str, serializer: str, settings: Channe
         client_manager=manager,
         serializer=serializer,
         async_handlers=False,
+        json=wire_json,
         max_http_buffer_size=max_payload,
         cors_allowed_origins=[],
         ping_interval=ping_interval,

@@ -31,6 +31,7 @@ from storage.errors import Unavailable
 from storage.keyring import Keyring, KeyringError
 from storage.migrate import Applied, migrate
 from storage.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from storage.redis_batch import Batched
 
 from . import keys
 from .auth.passwords import Passwords
@@ -182,7 +183,9 @@ async def running(settings: Settings, metrics: Metrics) -> AsyncIterator[Runtime
         if settings.storage.redis_url:
             redis = await connect_redis(settings.storage.redis_url, settings.storage.redis_pool_max)
             stack.push_async_callback(redis.aclose)
-            bus, limiter = RedisBus(redis, settings.storage.redis_prefix), RedisRateLimiter(redis, settings.storage.redis_prefix)
+            batched = Batched(redis)  # one pipeline to Redis for the bus's publications and the rate limits
+            prefix = settings.storage.redis_prefix
+            bus, limiter = RedisBus(redis, prefix, batched=batched), RedisRateLimiter(redis, prefix, batched=batched)
         else:
             bus, limiter = MemoryBus(), MemoryRateLimiter()
         tokens = Tokens(secrets.jwt, settings.server.access_token_ttl)

@@ -203,10 +203,11 @@ class RedisBus(Bus):
     callbacks catch up from the database, whatever shard was lost.
     """
 
-    def __init__(self, redis: AnyRedis, prefix: str, *, max_backoff: float = 2.0) -> None:
+    def __init__(self, redis: AnyRedis, prefix: str, *, max_backoff: float = 2.0, batched: Batched | None = None) -> None:
+        """`batched`: the process's shared pipeline to Redis (its own if not given)."""
         super().__init__()
         self._redis = redis
-        self._batched = Batched(redis)
+        self._batched = batched or Batched(redis)
         self._prefix = f"{prefix}:bus:"
         self._max_backoff = max_backoff
         self._shards: dict[str, _Shard] = {}

@@ -100,10 +100,12 @@ class RedisRateLimiter:
     nor lifts the limits.
     """
 
-    def __init__(self, redis: Redis, prefix: str) -> None:
+    def __init__(self, redis: Redis, prefix: str, *, batched: Batched | None = None) -> None:
+        """`batched`: the process's shared pipeline to Redis (its own if not given), so a chat send's check
+        shares a round trip with the other checks and publications meanwhile."""
         self._script = redis.register_script(_BUCKET_LUA)
         self._peek = redis.register_script(_PEEK_LUA)
-        self._batched = Batched(redis)  # a chat send's check shares a round trip with the others meanwhile
+        self._batched = batched or Batched(redis)
         self._prefix = f"{prefix}:rl:"
         self._fallback = MemoryRateLimiter()
 
