@@ -34,7 +34,7 @@ import socketio
 from aiohttp import web
 
 from storage.bus import Bus
-from storage.bus_messages import UserPush, user_channel
+from storage.bus_messages import PUSHES, PushToMany, UserPush, user_channel
 from storage.errors import Refusal, StorageError
 
 from . import broadcast, wire_json
@@ -113,6 +113,9 @@ def _endpoint(app: web.Application, path: str, serializer: str, settings: Channe
     return Endpoint(path, sio, manager, fast, guard)
 
 
+PUSH_ROUTED_MAX = 64  # users a push reaches through their own routed channels; past it, one broadcast
+
+
 def user_room(user_id: uuid.UUID | str) -> str:
     """Every socket of a user is in this room (presence and notifications are sent to it)."""
     return f"user:{user_id}"
@@ -177,6 +180,7 @@ class Hub:
         async with AsyncExitStack() as stack:
             stack.push_async_callback(self._shutdown)
             self._bus = bus
+            await bus.subscribe(PUSHES, self._on_push_to_many)
             self._authenticate = authenticate
             watchers = [asyncio.create_task(self.conns.watch(), name="token-deadlines"),
                         asyncio.create_task(self._expire_handshakes(), name="handshake-deadlines")]
@@ -247,10 +251,22 @@ class Hub:
 
     async def push(self, event: str, data: dict[str, Any], users: list[uuid.UUID]) -> None:
         """Deliver `event` to every socket of each of `users`: here at once, elsewhere over each user's routed
-        channel, which only the processes where that user has a socket hear."""
+        channel, which only the processes where that user has a socket hear. Past `PUSH_ROUTED_MAX` users (a
+        presence change of someone in a large class) it is one broadcast that every process hears, cheaper
+        than a routed message per user."""
+        if self._bus is not None and len(users) > PUSH_ROUTED_MAX:
+            push = PushToMany(event, data, users)
+            await self._bus.publish(push.channel, push.encode())  # every process delivers it, this one too
+            return
         await self.emit_local(event, data, to=[user_room(u) for u in users])
         if self._bus is not None:
             await self._bus.route_many([(user_channel(u), UserPush(u, event, data).encode()) for u in users], here=False)
+
+    async def _on_push_to_many(self, _: str, data: bytes) -> None:
+        push = PushToMany.decode(data)
+        here = [user_room(u) for u in push.user_ids if u in self._people]
+        if here:
+            await self.emit_local(push.event, push.data, to=here)
 
     async def _on_push(self, _: str, data: bytes) -> None:
         push = UserPush.decode(data)

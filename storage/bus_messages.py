@@ -129,6 +129,29 @@ class UserPush:
         return cls(uuid.UUID(bytes=user), event, body)
 
 
+PUSHES = "pushes"
+
+
+@dataclass(frozen=True, slots=True)
+class PushToMany:
+    """A Socket.IO event for every socket of many users, broadcast on `pushes` to every process (each delivers
+    to the users it has): one message instead of one per user, for a presence change of someone in a
+    large group."""
+
+    event: str
+    data: dict[str, Any]
+    user_ids: list[uuid.UUID]
+    channel: ClassVar[str] = PUSHES
+
+    def encode(self) -> bytes:
+        return msgpack.packb([self.event, self.data, b"".join(u.bytes for u in self.user_ids)])
+
+    @classmethod
+    def decode(cls, data: bytes) -> PushToMany:
+        event, body, users = msgpack.unpackb(data)
+        return cls(event, body, [uuid.UUID(bytes=users[i:i + 16]) for i in range(0, len(users), 16)])
+
+
 def _ts(value: datetime | None) -> float | None:
     return value.timestamp() if value is not None else None
 
