@@ -20,7 +20,7 @@ from .support.inprocess import InProcessServer, StartApp, running_apps
 from .support.mailbox import Mailbox
 from .support.postgres import TestPostgres
 from .support.redis import shared_redis_url
-from .support.servers import ServerProcess, stop_all
+from .support.servers import ServerProcess, run_cli, stop_all
 
 PASSWORD = "correct horse battery staple"
 _emails = itertools.count(1)
@@ -170,3 +170,14 @@ async def mailbox() -> AsyncIterator[Mailbox]:
     await asyncio.to_thread(box.start)
     yield box
     await asyncio.to_thread(box.stop)
+
+
+@pytest.fixture
+async def admin_email(server_env: dict[str, str]) -> str:
+    """The email of a fresh admin account (password `PASSWORD`) in this test's database, made with
+    `klear create-admin`."""
+    email = new_email("admin")
+    code, _, err = await run_cli("create-admin", "--email", email, "--display-name", "Ops", "--password-stdin",
+                                 env=server_env, stdin=(PASSWORD + "\n").encode())
+    assert code == 0, err
+    return email

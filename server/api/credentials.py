@@ -38,7 +38,7 @@ class CredentialIn(Input):
     document_type: Literal["application/pdf", "image/png", "image/jpeg"]
 
 
-class DecisionIn(Input):
+class RejectionIn(Input):
     reason: Line | None = Field(None, min_length=1, max_length=500, description="Required to reject.")
 
 
@@ -127,9 +127,9 @@ async def verify(call: Call[None]) -> CredentialOut:
     return await _decide(call, verified=True, reason=None)
 
 
-@routes.post("/admin/credentials/{credential_id}/reject", body=DecisionIn, response=CredentialOut, roles=("admin",),
+@routes.post("/admin/credentials/{credential_id}/reject", body=RejectionIn, response=CredentialOut, roles=("admin",),
              errors=(404, 409, 422))
-async def reject(call: Call[DecisionIn]) -> CredentialOut:
+async def reject(call: Call[RejectionIn]) -> CredentialOut:
     """Admin: reject a pending credential with a reason the practitioner sees."""
     if call.body.reason is None:
         raise Unprocessable("Say why the credential is rejected.", details=[

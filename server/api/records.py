@@ -290,7 +290,7 @@ class ProposalIn(Input):
     expires_at: Instant
 
 
-class DecisionIn(Input):
+class ConsentDecisionIn(Input):
     accept: bool
 
 
@@ -331,8 +331,8 @@ async def propose_consent(call: Call[ProposalIn]) -> GrantOut:
     return _grant(await consent.propose(call.runtime.db, _actor(call), b.booking_id, list(b.scopes), b.expires_at))
 
 
-@routes.post("/consents/{grant_id}/decision", body=DecisionIn, response=GrantOut, roles=("client",), errors=(404, 422))
-async def decide_consent(call: Call[DecisionIn]) -> GrantOut:
+@routes.post("/consents/{grant_id}/decision", body=ConsentDecisionIn, response=GrantOut, roles=("client",), errors=(404, 422))
+async def decide_consent(call: Call[ConsentDecisionIn]) -> GrantOut:
     """Accept or decline a grant a practitioner proposed on your booking."""
     return _grant(await consent.decide(call.runtime.db, call.runtime.bus, _actor(call), call.uuid("grant_id"),
                                        call.body.accept))

@@ -10,6 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from channels.hub import PUSH_ROUTED_MAX
+from klear_client import Session
+
+from ..conftest import PASSWORD, signed_up
 from ..support.eventually import eventually, holds
 from ..support.proxy import TcpProxy
 from ..support.redis_cluster import RedisClusterServers
@@ -89,6 +93,44 @@ async def test_receipts_typing_and_presence_reach_only_the_processes_with_a_memb
     assert await _metric(clients, a.url, "klear_bus_messages_received_total", "user") >= 1
     for kind in ("chat", "user", "booking", "feed", "sio"):
         assert await _metric(clients, idle.url, "klear_bus_messages_received_total", kind) == 0, kind
+
+
+async def test_the_presence_of_someone_with_many_contacts_reaches_each_of_them_on_every_process(
+    start_server, redis_env, clients, realtime, admin_email,
+):
+    """Past PUSH_ROUTED_MAX contacts a presence change is one broadcast instead of a routed message each:
+    still exactly the contacts hear it, on whichever process they are, and nobody else does."""
+    a, b = await start_server(**redis_env), await start_server(**redis_env)
+    admin = clients(a.url)
+    await admin.login(admin_email, PASSWORD)
+    made = (await admin.create_test_users(clients=PUSH_ROUTED_MAX + 2, practitioners=1))["users"]
+    host = clients(a.url)
+    host.session = Session.of_test_user(next(u for u in made if u["role"] == "practitioner"))
+    contacts = []
+    for user in (u for u in made if u["role"] == "client"):
+        contact = clients(b.url if len(contacts) % 2 else a.url)
+        contact.session = Session.of_test_user(user)
+        await host.accept_conversation((await contact.request_conversation(host.session.user_id))["id"])
+        contacts.append(contact)
+    stranger = await signed_up(clients(b.url))
+    watching = [await realtime(contacts[0]), await realtime(contacts[1]), await realtime(stranger)]  # on a, b, b
+
+    hosting = await realtime(host)
+    await hosting.call("presence:set", {"state": "away"})
+    for rt in watching[:2]:
+        while (seen := await rt.next_event("presence", timeout=10))["user_id"] != host.session.user_id or \
+                seen["state"] != "away":
+            pass
+    await asyncio.sleep(0.5)
+    heard = [e for name, e in _drain(watching[2]) if name == "presence"]
+    assert host.session.user_id not in [e["user_id"] for e in heard], "a stranger hears nothing of it"
+
+
+def _drain(rt) -> list[tuple[str, object]]:
+    out = []
+    while not rt.events.empty():
+        out.append(rt.events.get_nowait())
+    return out
 
 
 async def test_a_process_stops_listening_when_its_last_member_leaves(start_server, redis_env, clients, realtime):
