@@ -83,6 +83,7 @@ async def test_recovery_after_a_server_process_is_killed_mid_stream(start_server
         await sender.send(cid, "probe")
         await eventually(lambda: holds(receiver.received[cid][-1]["body"] == "probe"))
         assert [m["seq"] for m in receiver.received[cid]] == list(range(1, total + 2))
+        await receiver.close()  # before the balancer goes, or the client starts reconnecting to a closed port
     finally:
         await balancer.stop()
 
