@@ -1,5 +1,6 @@
 // Shared by the browser drivers: launch Debian's headless Chromium through playwright-core, refuse every
 // request outside the server's origin (and remember it), run axe-core on a screen, and print JSON lines.
+import { createInterface } from "node:readline";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
@@ -11,6 +12,12 @@ const { chromium } = require("playwright-core");
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 export const say = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
+
+// The first line the test writes to this script's stdin (an emailed link, say).
+export function lineFromTest() {
+  const lines = createInterface({ input: process.stdin });
+  return new Promise((resolve) => lines.once("line", (line) => { lines.close(); resolve(line.trim()); }));
+}
 
 export async function launch() {
   return chromium.launch({

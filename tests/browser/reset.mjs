@@ -1,15 +1,13 @@
 // Forgot password in the web app: ask for the email, then (the test sends the emailed link on stdin) open
 // the link, choose a new password and sign in with it. Prints JSON lines.
 //   argv: <server url> <email> <new password>
-import { createInterface } from "node:readline";
-import { axe, launch, person, say } from "./driver.mjs";
+import { axe, launch, lineFromTest, person, say } from "./driver.mjs";
 
 const [url, email, newPassword] = process.argv.slice(2);
 const outside = [];
 const consoleErrors = [];
 const screens = [];
-const lines = createInterface({ input: process.stdin });
-const link = new Promise((resolve) => lines.on("line", (line) => resolve(line.trim())));
+const link = lineFromTest();
 const browser = await launch();
 try {
   const page = await person(browser, url, { timezoneId: "Europe/Paris", viewport: { width: 390, height: 844 }, outside, consoleErrors });

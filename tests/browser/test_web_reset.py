@@ -7,12 +7,8 @@ Needs Debian's `chromium` and `node` with tests/js installed, like test_web_clie
 
 from __future__ import annotations
 
-import asyncio
-import json
-import re
-
 from ..conftest import signed_up
-from ..support.eventually import eventually
+from .mailed_link import run_with_mailed_link
 from .test_web_journey import HERE, require_browser
 
 NEW_PASSWORD = "a brand new passphrase"
@@ -23,26 +19,9 @@ async def test_a_forgotten_password_is_reset_through_the_emailed_link(start_app,
     user = await signed_up(clients(app.url), "client", name="Rita Reset")
     email = user.session.user["email"]  # type: ignore[union-attr]
     require_browser()
-    proc = await asyncio.create_subprocess_exec("node", str(HERE / "reset.mjs"), app.url, email, NEW_PASSWORD,
-                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None and proc.stdin is not None
-    try:
-        asked = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
-        assert asked["event"] == "asked", asked
-        assert "If this address has an account" in asked["message"]
-
-        async def mailed() -> str:
-            found = [m for m in mailbox.to(email) if "Reset" in str(m["Subject"])]
-            assert found
-            link = re.search(r"http\S+#reset=\S+", found[0].get_content())
-            assert link
-            return link.group(0)
-
-        proc.stdin.write((await eventually(mailed) + "\n").encode())
-        await proc.stdin.drain()
-        finished = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
-    finally:
-        await asyncio.wait_for(proc.wait(), 30)
+    asked, finished = await run_with_mailed_link(HERE / "reset.mjs", [app.url, email, NEW_PASSWORD], mailbox, email,
+                                                 subject="Reset", fragment="reset")
+    assert "If this address has an account" in asked["message"]
     assert finished["event"] == "finished", finished
     assert "#reset" not in finished["address_after_open"], "the token leaves the address bar"
     assert [s for s in finished["screens"] if s["violations"]] == []

@@ -6,12 +6,8 @@ Needs Debian's `chromium` and `node` with tests/js installed, like test_web_clie
 
 from __future__ import annotations
 
-import asyncio
-import json
-import re
-
 from ..conftest import PASSWORD, signed_up
-from ..support.eventually import eventually
+from .mailed_link import run_with_mailed_link
 from .test_web_journey import HERE, require_browser
 
 
@@ -20,25 +16,8 @@ async def test_the_account_view_sends_a_confirmation_link_that_confirms_the_addr
     user = await signed_up(clients(app.url), "client", name="Vera Verify")
     email = user.session.user["email"]  # type: ignore[union-attr]
     require_browser()
-    proc = await asyncio.create_subprocess_exec("node", str(HERE / "verify.mjs"), app.url, email, PASSWORD,
-                                                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    assert proc.stdout is not None and proc.stdin is not None
-    try:
-        asked = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
-        assert asked["event"] == "asked", asked
-
-        async def mailed() -> str:
-            found = [m for m in mailbox.to(email) if "Confirm your email" in str(m["Subject"])]
-            assert found
-            link = re.search(r"http\S+#verify=\S+", found[0].get_content())
-            assert link
-            return link.group(0)
-
-        proc.stdin.write((await eventually(mailed) + "\n").encode())
-        await proc.stdin.drain()
-        finished = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
-    finally:
-        await asyncio.wait_for(proc.wait(), 30)
+    _, finished = await run_with_mailed_link(HERE / "verify.mjs", [app.url, email, PASSWORD], mailbox, email,
+                                             subject="Confirm your email", fragment="verify")
     assert finished["event"] == "finished", finished
     assert "#verify" not in finished["address"]
     assert await user.email_verification() == {"verified": True}

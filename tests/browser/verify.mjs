@@ -1,15 +1,13 @@
 // Email verification in the web app: ask for the link in the account view, then (the test sends the emailed
 // link on stdin) open it in the same tab; the account view then says the address is confirmed.
 //   argv: <server url> <email> <password>
-import { createInterface } from "node:readline";
-import { axe, launch, person, say } from "./driver.mjs";
+import { axe, launch, lineFromTest, person, say } from "./driver.mjs";
 
 const [url, email, password] = process.argv.slice(2);
 const outside = [];
 const consoleErrors = [];
 const screens = [];
-const lines = createInterface({ input: process.stdin });
-const link = new Promise((resolve) => lines.on("line", (line) => resolve(line.trim())));
+const link = lineFromTest();
 const browser = await launch();
 try {
   const page = await person(browser, url, { timezoneId: "Europe/Paris", viewport: { width: 390, height: 844 }, outside, consoleErrors });
