@@ -34,7 +34,7 @@ try {
   const app = await page.locator("#consent-app").textContent();
   const scopes = await page.locator("#consent-scopes li").allTextContents();
   const screens = [];
-  await axe(page, "consent", screens);
+  await axe(page, "consent", screens, process.env.KLEAR_WEB_SCREENS);
   await page.getByRole("button", { name: "Allow" }).click();
   await page.waitForURL((u) => u.toString().startsWith(callback));
   say({ event: "redirected", url: page.url(), app, scopes, screens });
@@ -44,7 +44,7 @@ try {
   const connected = page.locator("#connected-list");
   await connected.getByRole("heading", { name: app }).waitFor();
   const listed = await connected.locator("li.card li").allTextContents();
-  await axe(page, "connected apps", screens);
+  await axe(page, "connected apps", screens, process.env.KLEAR_WEB_SCREENS);
   await connected.getByRole("button", { name: `Remove access for ${app}` }).click();
   await connected.getByText("No connected apps.").waitFor();
   say({ event: "removed", listed, screens });
