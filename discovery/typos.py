@@ -3,7 +3,12 @@ offering names by shared trigrams (storage's GIN index narrows the candidates), 
 
 A word of up to four letters tolerates one edit, a longer one two; a
 transposition counts as one edit (optimal string alignment), since swapped
-letters are the commonest slip on a phone keyboard.
+letters are the commonest slip on a phone keyboard. As a spelling checker
+does, a word the vocabulary knows is taken as written ("Leeds" is not also
+Lee or Lewis), and of a misspelt word's neighbours only the closest are kept
+("okafr" is Okafor, one edit away, not also Omar, two): every extra
+alternative widens the match set the ranking must score, and ranks people
+the searcher did not ask for.
 """
 
 from __future__ import annotations
@@ -46,10 +51,14 @@ def edit_distance(a: str, b: str, limit: int) -> int:
 
 
 def corrections(word: str, near: Iterable[str]) -> list[str]:
-    """The vocabulary words within the allowed edits of `word`, closest first (the word itself excluded)."""
+    """The vocabulary words at the smallest distance within the allowed edits of `word` (at most five, in
+    order); none when the vocabulary holds `word` itself."""
+    candidates = set(near)
+    if word in candidates:
+        return []
     limit = allowed_edits(word)
-    scored = sorted((d, v) for v in set(near) if v != word and (d := edit_distance(word, v, limit)) <= limit)
-    return [v for _, v in scored[:5]]
+    scored = sorted((d, v) for v in candidates if (d := edit_distance(word, v, limit)) <= limit)
+    return [v for d, v in scored[:5] if d == scored[0][0]]
 
 
 def groups(query_words: list[str], near: Mapping[str, Iterable[str]]) -> list[str]:

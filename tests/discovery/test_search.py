@@ -20,6 +20,7 @@ async def test_typos_find_the_right_practitioners(app, clients):
                        location=(53.8008, -1.5491, "Leeds"))
     med = await listed(clients(app.url), "Maria Nowak", modalities=["meditation"], languages=["pl", "en"])
     await listed(clients(app.url), "Sam Reed", modalities=["yoga"])
+    await listed(clients(app.url), "Omar Lee", modalities=["reiki"])  # near "okafr" and "leeds", but farther
     c = await signed_up(clients(app.url))
 
     async def ids(q: str) -> list[str]:
@@ -31,13 +32,15 @@ async def test_typos_find_the_right_practitioners(app, clients):
     assert await ids("acupunture leeds") == [oka.id]
     found = await c.search("meditaton")
     assert found["corrections"] == {"meditaton": ["meditation"]}
+    leeds = await c.search("Leeds")  # a known word is taken as written, not also read as Lee
+    assert [x["id"] for x in leeds["items"]] == [oka.id] and leeds["corrections"] == {}
     conn = await asyncpg.connect(app.env["DATABASE_URL"])
     try:
         searches = await conn.fetchval("SELECT count(*) FROM audit_log WHERE actor_id = $1 AND action = 'practitioner.search'",
                                        c.session.user_id)
     finally:
         await conn.close()
-    assert searches == 5  # every search is audited
+    assert searches == 6  # every search is audited
 
 
 PLACES = [(53.8008, -1.5491, "Leeds"), (53.4808, -2.2426, "Manchester"), (51.5072, -0.1276, "London"),
