@@ -6,9 +6,12 @@ rested on (`grant:<id>` or `booking:<id>`) and the request id.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from storage import audit, consents
 from storage.database import Database
@@ -42,6 +45,23 @@ async def audited(
     if actor.user_id != client_id:
         await audit.record(db, actor_id=actor.user_id, action=action, subject_id=client_id, resource=resource,
                            request_id=actor.request_id, reason=reason, allowed=allowed)
+
+
+_T = TypeVar("_T")
+
+
+async def read_audited(
+    db: Database, actor: Actor, action: str, client_id: uuid.UUID, resource: str, reason: str | None,
+    read: Awaitable[_T],
+) -> _T:
+    """`read` (already authorised) while its audit entry is appended, so the request pays for the longer of the
+    two rather than their sum. Nothing is returned before the entry is committed, and a failed append fails
+    the request: no data leaves without its entry."""
+    entry = asyncio.ensure_future(audited(db, actor, action, client_id, resource, reason))
+    try:
+        return await read
+    finally:
+        await entry
 
 
 async def grant_for(

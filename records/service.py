@@ -22,7 +22,7 @@ from storage.crypto import Sealer
 from storage.database import Database
 from storage.errors import NotFound
 
-from .access import Actor, ConsentRequired, audited, grant_for, refuse
+from .access import Actor, ConsentRequired, audited, grant_for, read_audited, refuse
 from .intake import check_answers, template
 
 SCOPE_OF = {"history": "history", "note": "notes", "intake": "intake", "attachment": "attachments"}
@@ -128,20 +128,23 @@ async def revise(db: Database, actor: Actor, record_id: uuid.UUID, body: dict[st
 async def read(db: Database, actor: Actor, record_id: uuid.UUID) -> Shown:
     meta = await _meta(db, record_id)
     reason = await _reason(db, actor, meta, "record.read")
-    sealer = await db.keys.sealer_for(db, meta.client_id)
-    version = (await store.latest(db, sealer, [meta]))[meta.id]
-    await audited(db, actor, "record.read", meta.client_id, _resource(meta), reason)
-    return Shown(meta, version)
+
+    async def latest() -> store.Version:
+        return (await store.latest(db, await db.keys.sealer_for(db, meta.client_id), [meta]))[meta.id]
+
+    return Shown(meta, await read_audited(db, actor, "record.read", meta.client_id, _resource(meta), reason, latest()))
 
 
 async def history(db: Database, actor: Actor, record_id: uuid.UUID) -> tuple[store.RecordMeta, list[store.Version]]:
     """Every version of a record, for whoever may read it."""
     meta = await _meta(db, record_id)
     reason = await _reason(db, actor, meta, "record.read_versions")
-    sealer = await db.keys.sealer_for(db, meta.client_id)
-    versions = await store.versions(db, sealer, record_id)
-    await audited(db, actor, "record.read_versions", meta.client_id, _resource(meta), reason)
-    return meta, versions
+
+    async def versions() -> list[store.Version]:
+        return await store.versions(db, await db.keys.sealer_for(db, meta.client_id), record_id)
+
+    return meta, await read_audited(db, actor, "record.read_versions", meta.client_id, _resource(meta), reason,
+                                    versions())
 
 
 async def of_client(db: Database, actor: Actor, client_id: uuid.UUID) -> list[Shown]:
@@ -161,7 +164,9 @@ async def of_client(db: Database, actor: Actor, client_id: uuid.UUID) -> list[Sh
         reason = ",".join(sorted(set(granted.values()))) or "own notes"
     if not visible:
         return []
-    sealer = await db.keys.sealer_for(db, client_id)
-    current = await store.latest(db, sealer, visible)
-    await audited(db, actor, "record.list", client_id, f"client:{client_id}:records", reason)
-    return [Shown(m, current[m.id]) for m in visible]
+
+    async def current() -> dict[uuid.UUID, store.Version]:
+        return await store.latest(db, await db.keys.sealer_for(db, client_id), visible)
+
+    opened = await read_audited(db, actor, "record.list", client_id, f"client:{client_id}:records", reason, current())
+    return [Shown(m, opened[m.id]) for m in visible]
