@@ -129,15 +129,17 @@ async def entries_for_subject(db: Database, subject_id: uuid.UUID, limit: int = 
 
 
 async def accesses_by_others(
-    db: Database, subject_id: uuid.UUID, *, before: int | None, limit: int
+    db: Database, subject_id: uuid.UUID, *, before: int | None, limit: int, action_prefix: str | None = None
 ) -> list[AuditEntry]:
-    """Who else read, wrote or tried to reach this person's data, newest first, before entry id `before`."""
+    """Who else read, wrote or tried to reach this person's data, newest first, before entry id `before`; only
+    actions starting with `action_prefix` when given (`record.`: their health records)."""
     rows = await db.fetch(
         "audit.accesses_by_others",
         f"""SELECT {_COLUMNS} FROM audit_log
             WHERE subject_id = $1 AND actor_id IS DISTINCT FROM $1 AND ($2::bigint IS NULL OR id < $2)
+              AND ($4::text IS NULL OR starts_with(action, $4))
             ORDER BY id DESC LIMIT $3""",
-        subject_id, before, limit,
+        subject_id, before, limit, action_prefix,
     )
     return [AuditEntry(**dict(r)) for r in rows]
 

@@ -109,8 +109,8 @@ class BookingChanged:
 @dataclass(frozen=True, slots=True)
 class UserPush:
     """A Socket.IO event for every socket of one user, wherever they are connected: an in-app notification
-    (`notification:new`, in the shape the REST list returns), a contact's presence change, or a consent
-    granted or revoked (`consent:granted`, `consent:revoked`)."""
+    (`notification:new`, in the shape the REST list returns), a contact's presence change, or a change of a
+    consent grant (`consent:proposed`, `consent:granted`, `consent:declined`, `consent:revoked`)."""
 
     user_id: uuid.UUID
     event: str

@@ -57,13 +57,15 @@ async def get(db: Database, grant_id: uuid.UUID) -> Grant | None:
     return None if row is None else _grant(row)
 
 
-async def decide(db: Database, grant_id: uuid.UUID, client_id: uuid.UUID, accept: bool) -> Grant | None:
-    """The client accepts or declines a proposed grant; None if it is not theirs or no longer proposed."""
+async def decide(db: Database, grant_id: uuid.UUID, client_id: uuid.UUID, accept: bool, now: datetime) -> Grant | None:
+    """The client accepts or declines a proposed grant; None if it is not theirs, no longer proposed, or (to
+    accept) already past its expiry at `now`."""
     row = await db.fetchrow(
         "consents.decide",
         f"""UPDATE consent_grants SET status = $3, decided_at = now()
-            WHERE id = $1 AND client_id = $2 AND status = 'proposed' RETURNING {_COLUMNS}""",
-        grant_id, client_id, "active" if accept else "declined",
+            WHERE id = $1 AND client_id = $2 AND status = 'proposed' AND ($3 = 'declined' OR expires_at > $4)
+            RETURNING {_COLUMNS}""",
+        grant_id, client_id, "active" if accept else "declined", now,
     )
     return None if row is None else _grant(row)
 

@@ -7,6 +7,7 @@ and renders.
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import Field
@@ -15,7 +16,7 @@ from aiohttp import web
 
 from records import attachments, consent, intake, service
 from records.access import Actor
-from storage import audit, consents
+from storage import accounts, audit, consents
 from storage.consents import Grant
 
 from ..appkeys import SCHEDULER
@@ -297,7 +298,9 @@ class ConsentDecisionIn(Input):
 class GrantOut(Output):
     id: uuid.UUID
     client_id: uuid.UUID
+    client_name: str = Field(description="The client's display name.")
     practitioner_id: uuid.UUID
+    practitioner_name: str = Field(description="The practitioner's display name.")
     scopes: list[str]
     status: Literal["proposed", "active", "declined", "revoked"]
     booking_id: uuid.UUID | None
@@ -311,43 +314,52 @@ class GrantList(Output):
     grants: list[GrantOut]
 
 
-def _grant(g: Grant) -> GrantOut:
-    return GrantOut.model_validate(g)
+async def _grants(call: Call[Any], grants: list[Grant]) -> list[GrantOut]:
+    people = await consent.names(call.runtime.db, grants)
+    return [GrantOut.model_validate(consent.shown(g, people)) for g in grants]
+
+
+async def _grant(call: Call[Any], grant: Grant) -> GrantOut:
+    return (await _grants(call, [grant]))[0]
 
 
 @routes.post("/consents", body=GrantIn, response=GrantOut, status=201, roles=("client",), errors=(404, 422))
 async def give_consent(call: Call[GrantIn]) -> GrantOut:
     """Let a practitioner read scopes of your record until `expires_at`."""
     b = call.body
-    return _grant(await consent.give(call.runtime.db, call.runtime.bus, _actor(call), b.practitioner_id,
-                                     list(b.scopes), b.expires_at))
+    return await _grant(call, await consent.give(call.runtime.db, call.runtime.bus, _actor(call), b.practitioner_id,
+                                                 list(b.scopes), b.expires_at))
 
 
 @routes.post("/consents/proposals", body=ProposalIn, response=GrantOut, status=201, roles=("practitioner",),
              errors=(404, 422))
 async def propose_consent(call: Call[ProposalIn]) -> GrantOut:
-    """Propose, on one of your bookings, a grant its client accepts or declines."""
+    """Propose, on one of your bookings, a grant its client accepts or declines; both of you hear
+    `consent:proposed`."""
     b = call.body
-    return _grant(await consent.propose(call.runtime.db, _actor(call), b.booking_id, list(b.scopes), b.expires_at))
+    return await _grant(call, await consent.propose(call.runtime.db, call.runtime.bus, _actor(call), b.booking_id,
+                                                    list(b.scopes), b.expires_at))
 
 
 @routes.post("/consents/{grant_id}/decision", body=ConsentDecisionIn, response=GrantOut, roles=("client",), errors=(404, 422))
 async def decide_consent(call: Call[ConsentDecisionIn]) -> GrantOut:
-    """Accept or decline a grant a practitioner proposed on your booking."""
-    return _grant(await consent.decide(call.runtime.db, call.runtime.bus, _actor(call), call.uuid("grant_id"),
-                                       call.body.accept))
+    """Accept or decline a grant a practitioner proposed on your booking (both of you hear `consent:granted` or
+    `consent:declined`). A proposal already answered is 404; one past its expiry is 422 `invalid_consent`."""
+    return await _grant(call, await consent.decide(call.runtime.db, call.runtime.bus, _actor(call),
+                                                   call.uuid("grant_id"), call.body.accept))
 
 
 @routes.post("/consents/{grant_id}/revoke", response=GrantOut, roles=("client",), errors=(404,))
 async def revoke_consent(call: Call[None]) -> GrantOut:
     """End a grant now: the practitioner's next read is refused, and their sockets hear `consent:revoked`."""
-    return _grant(await consent.revoke(call.runtime.db, call.runtime.bus, _actor(call), call.uuid("grant_id")))
+    return await _grant(call, await consent.revoke(call.runtime.db, call.runtime.bus, _actor(call),
+                                                   call.uuid("grant_id")))
 
 
 @routes.get("/consents", response=GrantList)
 async def list_consents(call: Call[None]) -> GrantList:
     """The grants you gave or received (and proposals), newest first."""
-    return GrantList(grants=[_grant(g) for g in await consents.involving(call.runtime.db, call.principal.user_id)])
+    return GrantList(grants=await _grants(call, await consents.involving(call.runtime.db, call.principal.user_id)))
 
 
 # -- who accessed my data ---------------------------------------------------------------------------------
@@ -356,12 +368,14 @@ async def list_consents(call: Call[None]) -> GrantList:
 class AccessQuery(QueryInput):
     before: int | None = Field(None, ge=1, description="Entries older than this entry id (the cursor).")
     limit: int = Field(50, ge=1, le=200)
+    about: Literal["all", "health"] = Field("all", description="health: only your health records (`record.*`).")
 
 
 class AccessOut(Output):
     id: int
     at: Instant
     actor_id: uuid.UUID | None
+    actor_name: str | None = Field(description="Who it was (their display name); null for the system.")
     action: str
     resource: str | None
     reason: str | None = Field(description="What access rested on: grant:<id>, booking:<id>; or the scope refused.")
@@ -376,7 +390,12 @@ class AccessList(Output):
 @routes.get("/me/access-log", query=AccessQuery, response=AccessList, errors=(422,))
 async def access_log(call: Call[None]) -> AccessList:
     """Who else read, wrote or tried to reach your data, and when, newest first."""
-    entries = await audit.accesses_by_others(call.runtime.db, call.principal.user_id, before=call.query.before,
-                                             limit=call.query.limit)
-    return AccessList(entries=[AccessOut.model_validate(e) for e in entries])
+    q = call.query
+    entries = await audit.accesses_by_others(call.runtime.db, call.principal.user_id, before=q.before, limit=q.limit,
+                                             action_prefix="record." if q.about == "health" else None)
+    # Names through `accounts`, which owns how they are stored; the log itself keeps ids only.
+    actors = {e.actor_id for e in entries if e.actor_id is not None}
+    named = {u.id: u.display_name for u in await accounts.get_public_users(call.runtime.db, list(actors))} if actors else {}
+    return AccessList(entries=[AccessOut.model_validate({**asdict(e), "actor_name": e.actor_id and named.get(e.actor_id)})
+                               for e in entries])
 

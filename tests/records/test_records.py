@@ -100,6 +100,54 @@ async def test_a_booking_carries_a_proposed_grant_the_client_accepts_or_declines
     assert again.value.status == 404
 
 
+async def test_a_proposal_and_its_answer_reach_both_people_live_with_their_names(app, clients, realtime):  # noqa: F811
+    pair = await booked_pair(clients, app.url)
+    client_live, practitioner_live = await realtime(pair.client), await realtime(pair.practitioner)
+    until = iso(app.clock.now() + timedelta(days=30))
+
+    proposal = await pair.practitioner.propose_consent(pair.booking_id, ["history", "intake"], until)
+    arrived = await client_live.next_event("consent:proposed", timeout=5)
+    assert arrived["id"] == proposal["id"] and arrived["booking_id"] == pair.booking_id
+    assert arrived["status"] == "proposed" and arrived["scopes"] == ["history", "intake"]
+    assert arrived["practitioner_name"] == "Test Practitioner" and arrived["client_name"] == "Test Client"
+    assert proposal["practitioner_name"] == "Test Practitioner"
+
+    await pair.client.decide_consent(proposal["id"], False)
+    answer = await practitioner_live.next_event("consent:declined", timeout=5)
+    assert answer["id"] == proposal["id"] and answer["status"] == "declined"
+    listed = await pair.practitioner.consents()
+    assert [(g["id"], g["status"], g["client_name"]) for g in listed] == [(proposal["id"], "declined", "Test Client")]
+
+
+async def test_a_proposal_past_its_expiry_cannot_be_accepted_and_grants_nothing(app, clients):
+    pair = await booked_pair(clients, app.url)
+    entry = await pair.client.add_history("condition", "Asthma")
+    proposal = await pair.practitioner.propose_consent(pair.booking_id, ["history"], iso(app.clock.now() + timedelta(hours=1)))
+    await app.clock.advance(timedelta(hours=1, seconds=1))
+
+    late = await pair.client.raw("POST", f"/api/v1/consents/{proposal['id']}/decision", json_body={"accept": True})
+    assert late.status == 422 and late.body["error"]["code"] == "invalid_consent"
+    assert "expired" in late.body["error"]["message"]
+    with pytest.raises(ApiError) as refused:
+        await pair.practitioner.record(entry["id"])
+    assert refused.value.code == "consent_required"
+    assert (await pair.client.decide_consent(proposal["id"], False))["status"] == "declined"
+
+
+async def test_the_access_log_names_who_read_and_can_keep_to_health_records(app, clients):
+    pair = await booked_pair(clients, app.url)
+    entry = await pair.client.add_history("allergy", "Latex")
+    await pair.client.grant_consent(pair.practitioner_id, ["history"], iso(app.clock.now() + timedelta(days=1)))
+    await pair.practitioner.record(entry["id"])
+    await pair.practitioner.user(pair.client_id)  # the client's public profile: their data, not their health record
+
+    everything = await pair.client.access_log()
+    assert {e["action"] for e in everything} >= {"record.read", "user.read"}
+    health = await pair.client.access_log(about="health")
+    assert [(e["action"], e["actor_name"], e["outcome"]) for e in health] == [("record.read", "Test Practitioner", "allowed")]
+    assert await pair.client.access_log(about="health", before=health[0]["id"]) == []
+
+
 async def test_session_notes_are_the_clients_to_read_unless_private_and_edits_keep_versions(app, clients, database_url):
     pair = await booked_pair(clients, app.url)
     shared = await pair.practitioner.add_note(pair.booking_id, "Worked on breathing.")

@@ -71,9 +71,12 @@ class RecordsMixin:
         result: list[dict[str, Any]] = (await self.call("GET", "/consents"))["grants"]
         return result
 
-    async def access_log(self: _Caller, *, before: int | None = None, limit: int = 50) -> list[dict[str, Any]]:
-        """Who else read, wrote or tried to reach your data, newest first."""
-        params = {"limit": str(limit), **({"before": str(before)} if before else {})}
+    async def access_log(
+        self: _Caller, *, before: int | None = None, limit: int = 50, about: str = "all"
+    ) -> list[dict[str, Any]]:
+        """Who else read, wrote or tried to reach your data, newest first (`about="health"`: your health records
+        only)."""
+        params = {"limit": str(limit), "about": about, **({"before": str(before)} if before else {})}
         result: list[dict[str, Any]] = (await self.call("GET", "/me/access-log", params=params))["entries"]
         return result
 
