@@ -1,5 +1,5 @@
 """The web app stays small: the JavaScript a browser downloads (our modules and the vendored Socket.IO
-client, source maps aside) is under 150 KB before compression, with no build step."""
+client, source maps aside) is under 170 KB before compression, with no build step."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ WEB = Path(__file__).resolve().parents[2] / "clients" / "web"
 
 
 @pytest.mark.quick
-def test_the_javascript_sent_to_the_browser_is_under_150_kb() -> None:
+def test_the_javascript_sent_to_the_browser_is_under_170_kb() -> None:
     files = [*WEB.glob("js/*.js"), *WEB.glob("vendor/*.js")]
     assert files
-    assert sum(f.stat().st_size for f in files) < 150_000, {f.name: f.stat().st_size for f in files}
+    assert sum(f.stat().st_size for f in files) < 170_000, {f.name: f.stat().st_size for f in files}

@@ -2,15 +2,17 @@
 // requests waiting for an answer. Every action a role may take is a button on the
 // card (confirm, decline with a reason, cancel with a reason, reschedule, finish,
 // no-show, chat, join video); after an action, focus moves to what changed.
+// `extra` adds a part to each card (sharing health records) and loads what it needs with the list.
 
 import { $, announce, button, element, field, input, price, timeOnly, when } from "./dom.js";
 
 const LIVE = ["requested", "confirmed", "in_session"];
 
 export class Bookings {
-  constructor(api, { onChat, onVideo, onReschedule }) {
+  constructor(api, { onChat, onVideo, onReschedule, extra }) {
     this.api = api;
     this.hooks = { onChat, onVideo, onReschedule };
+    this.extra = extra;
     this.items = [];
     this.unread = new Map();  // the other person's id -> unread messages in your conversation with them
   }
@@ -24,6 +26,7 @@ export class Bookings {
     const [found, threads] = await Promise.all([
       this.api.call("GET", `/bookings?from=${encodeURIComponent(since)}&limit=100`),
       this.api.call("GET", "/conversations").catch(() => ({ conversations: [] })),
+      this.extra.load().catch(() => {}),  // the sessions still show if this part cannot load
     ]);
     this.unread = new Map(threads.conversations.filter((c) => c.kind === "direct" && c.unread > 0)
       .map((c) => [c.member_ids.find((id) => id !== this.api.user.id), c.unread]));
@@ -101,6 +104,8 @@ export class Bookings {
       add("Mark no-show", () => this.act(b, "no-show"));
     }
     item.append(actions);
+    const more = this.extra.part(b);
+    if (more) item.append(more);
     return item;
   }
 

@@ -3,6 +3,7 @@
 // below. Plain DOM, no framework and no build step; every change the user did
 // not cause is announced through the status line (a polite live region).
 
+import { AccessLog } from "./access_log.js";
 import { Api } from "./api.js";
 import { Bookings, describeUpdate } from "./bookings.js";
 import { Call } from "./call.js";
@@ -14,6 +15,7 @@ import { Finder } from "./find.js";
 import { Notifications } from "./notifications.js";
 import { Realtime } from "./realtime.js";
 import { installReset } from "./reset.js";
+import { Sharing } from "./sharing.js";
 import { TwoFactor } from "./two_factor.js";
 import { EmailVerification } from "./verify.js";
 import { Workspace } from "./workspace.js";
@@ -22,10 +24,13 @@ const api = new Api();
 const names = new Map();
 const state = { rt: null, chat: null, chatWith: null, feedSeq: null, reload: null, view: "bookings", presence: new Map() };
 
+const sharing = new Sharing(api);
+const accessLog = new AccessLog(api);
 const bookings = new Bookings(api, {
   onChat: (other) => openChat(other),
   onVideo: (b) => call.lobby(b),
   onReschedule: async (b) => { await show("find", false); await finder.reschedule(b); },
+  extra: sharing,
 });
 const finder = new Finder(api, { onBooked: (b, go) => (go ? show("bookings").then(() => bookings.focus(b.id)) : bookings.load()) });
 const workspace = new Workspace(api);
@@ -46,7 +51,10 @@ async function show(view, focus = true) {
   if (view === "find" && !$("#find").childElementCount) finder.showSearch();
   if (view === "workspace") await workspace.show();
   if (view === "notifications") await notifications.show();
-  if (view === "account") await Promise.all([twoFactor.show(), verification.show()]);
+  if (view === "account") {
+    const health = api.user.role === "client" ? [sharing.load().then(() => sharing.showShared()), accessLog.show()] : [];
+    await Promise.all([twoFactor.show(), verification.show(), ...health]);
+  }
   if (focus) $(`#${view} h1`)?.focus();
 }
 
@@ -93,6 +101,9 @@ async function signedIn() {
     }, 200);
   });
   state.rt.on("notification:new", (n) => notifications.arrived(n));
+  for (const event of ["consent:proposed", "consent:granted", "consent:declined", "consent:revoked"]) {
+    state.rt.on(event, (g) => sharing.update(g, true));
+  }
   state.rt.on("presence", (p) => { state.presence.set(p.user_id, p); paintPresence(); });
   await Promise.all([show(user.role === "practitioner" ? "bookings" : "bookings", false), notifications.count(), loadConnectedApps(api)]);
   $("#bookings-title").focus();
