@@ -53,13 +53,15 @@ export async function person(browser, url, { timezoneId, viewport, outside, cons
 }
 
 // axe-core's violations on the screen as it is now, at desktop and at phone size (evaluated through DevTools,
-// so the page's CSP stays on), with how far it scrolls sideways; `shots`: a folder for a screenshot of each.
+// so the page's CSP stays on), with how far it scrolls sideways; `shots`: a folder for a screenshot of each,
+// with `part` (a locator) scrolled into view at each size when given.
 const SIZES = { desktop: { width: 1280, height: 900 }, phone: { width: 390, height: 844 } };
 
-export async function axe(page, screen, results, shots) {
+export async function axe(page, screen, results, shots, part) {
   const own = page.viewportSize();
   for (const [size, viewport] of Object.entries(SIZES)) {
     await page.setViewportSize(viewport);
+    if (part) await part.evaluate((node) => node.scrollIntoView({ block: "center" }));
     if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE);
     const violations = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }))
       .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")).slice(0, 3) })));
