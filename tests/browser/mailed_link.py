@@ -33,6 +33,7 @@ async def run_with_mailed_link(script: Path, args: list[str], mailbox: Mailbox, 
 
         proc.stdin.write((await eventually(mailed) + "\n").encode())
         await proc.stdin.drain()
+        proc.stdin.close()  # the script's one line: at end of input, node has nothing left to wait for
         finished = json.loads(await asyncio.wait_for(proc.stdout.readline(), 60))
     finally:
         await asyncio.wait_for(proc.wait(), 30)

@@ -36,5 +36,4 @@ try {
   process.exitCode = 1;
 } finally {
   await browser.close();
-  lines.close();
 }

@@ -28,5 +28,4 @@ try {
   process.exitCode = 1;
 } finally {
   await browser.close();
-  lines.close();
 }
