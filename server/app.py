@@ -24,6 +24,7 @@ from records.retention import RETENTION_JOB
 from rtc.service import Video
 from scheduler import bookings as scheduler_bookings
 from scheduler import component as scheduler_component
+from scheduler import openings
 from scheduler.states import Action
 from storage import accounts
 from storage.exports import EXPORT_JOB
@@ -104,12 +105,16 @@ def build_app(settings: Settings) -> web.Application:
         async with scheduler_component.running(
             rt.db, rt.bus, settings.scheduler, grace=grace,
             more_jobs=lambda deps: {
-                **discovery_jobs.handlers(rt.db, deps.clock.now, recommendations_interval=every),
+                **discovery_jobs.handlers(
+                    rt.db, deps.clock.now, recommendations_interval=every,
+                    first_free=lambda ids, now, within: openings.first_free(deps.db, ids, now, within=within),
+                ),
                 EXPORT_JOB: records_export.handler(deps.db, rt.blobs, deps.clock.now),
                 RETENTION_JOB: records_retention.handler(deps.db, settings.records.retention, deps.clock.now),
             },
         ) as scheduler:
             await discovery_jobs.schedule_recommendations(rt.db, scheduler.deps.clock.now(), every)
+            await discovery_jobs.schedule_first_free(rt.db, scheduler.deps.clock.now())
             await records_retention.schedule(rt.db, scheduler.deps.clock.now())
             app[SCHEDULER] = scheduler
             yield

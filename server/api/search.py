@@ -57,7 +57,11 @@ class Explain(Output):
     text: float = Field(description="Text relevance in [0, 1].")
     distance: float = Field(description="1 / (1 + km / 10); 0 without a point.")
     rating: float = Field(description="Bayesian average / 5.")
-    soonest: float = Field(description="1 / (1 + hours to the first free slot / 24); 0 unless free_within_days is given.")
+    soonest: float = Field(description="1 / (1 + hours from as_of to ranked_free_slot / 24); 0 without free_within_days "
+                                       "or a recorded slot.")
+    ranked_free_slot: Instant | None = Field(description=(
+        "The first free slot (of any active offering) recorded for ranking, as it stood at as_of; null without "
+        "free_within_days or when none is recorded. next_free_slot is the exact one for this search's filters."))
     weights: dict[str, float]
     score: float
 
@@ -162,7 +166,7 @@ def _hit(r: Result, card: store.Card, explain: bool) -> SearchHit:
         rating=Rating(average=c.rating_average, count=c.rating_count, bayesian=c.rating * 5),
         next_free_slot=r.next_free,
         explain=Explain(
-            text=c.text, distance=c.distance, rating=c.rating, soonest=r.soonest, score=r.score,
+            text=c.text, distance=c.distance, rating=c.rating, soonest=c.soonest, ranked_free_slot=c.free_at, score=c.score,
             weights={"text": ranking.TEXT, "distance": ranking.DISTANCE, "rating": ranking.RATING, "soonest": ranking.SOONEST},
         ) if explain else None,
     )

@@ -77,3 +77,21 @@ async def completed_booking(app: Any, p: Listed, client: KlearClient) -> dict[st
     except ApiError as err:  # the booking's own finishing job got there first
         assert err.code == "illegal_transition", err
     return booked
+
+
+async def first_free_recorded(app: Any) -> None:
+    """Wait until the job `search.first_free` has recorded every first free slot that is due on the app's clock
+    (search ranks by them; a practitioner just set up is due at once)."""
+    import asyncpg
+
+    from ..support.eventually import eventually
+
+    async def none_due() -> None:
+        conn = await asyncpg.connect(app.env["DATABASE_URL"])
+        try:
+            due = await conn.fetchval("SELECT count(*) FROM next_free_due WHERE due_at <= $1", app.clock.now())
+        finally:
+            await conn.close()
+        assert due == 0, f"{due} first free slots still due"
+
+    await eventually(none_due)
