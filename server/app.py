@@ -15,6 +15,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from channels import service as channels_service
+from channels.available_now import AvailableNow
 from channels.hub import Hub
 from channels.identity import Identity
 from discovery import jobs as discovery_jobs
@@ -35,7 +36,7 @@ from .api import (
     offerings, ops, presence, privacy, profiles, public_profile, recommendations, records, reviews, search, slots,
     test_users, two_factor, users, video, webhooks,
 )
-from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
+from .appkeys import AVAILABLE_NOW, CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
 from .auth.scopes import socket_events
 from .config import Settings
@@ -119,6 +120,14 @@ def build_app(settings: Settings) -> web.Application:
             app[SCHEDULER] = scheduler
             yield
 
+    app[AVAILABLE_NOW] = available_now = AvailableNow(hub)
+
+    async def available_now_lifespan(app: web.Application) -> AsyncIterator[None]:
+        rt = app[RUNTIME]
+        async with available_now.running(db=rt.db, bus=rt.bus, presence=app[CHANNELS].presence,
+                                         now=app[SCHEDULER].deps.clock.now):
+            yield
+
     app[VIDEO] = video_service = Video(hub)
 
     async def video_lifespan(app: web.Application) -> AsyncIterator[None]:
@@ -137,6 +146,7 @@ def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(channels_lifespan)
     app.cleanup_ctx.append(scheduler_lifespan)  # after the runtime's: jobs stop before the pool closes
+    app.cleanup_ctx.append(available_now_lifespan)  # on the scheduler's clock and the channels' presence
     app.cleanup_ctx.append(video_lifespan)  # after the scheduler's: sessions close before what they use
     app.on_shutdown.append(close_sockets)
     routes = install(app, [

@@ -22,14 +22,14 @@ class Listed:
 async def listed(
     c: KlearClient, name: str, *, modalities: list[str], languages: list[str] | None = None, bio: str = "",
     location: tuple[float, float, str] | None = None, offering: dict[str, Any] | None = None,
-    weekly: list[dict[str, Any]] | None = None, rules: dict[str, Any] | None = None,
+    weekly: list[dict[str, Any]] | None = None, rules: dict[str, Any] | None = None, show_available_now: bool = False,
 ) -> Listed:
     """A practitioner named `name` with a profile and one offering (video unless `offering` says otherwise)."""
     await signed_up(c, "practitioner", "Europe/London", name=name)
     pid = c.session.user_id
     profile: dict[str, Any] = {
         "bio": bio, "modalities": modalities, "languages": languages or ["en"], "time_zone": "Europe/London",
-        "booking_rules": {**OPEN_RULES, **(rules or {})},
+        "booking_rules": {**OPEN_RULES, **(rules or {})}, "show_available_now": show_available_now,
     }
     if location is not None:
         profile["location"] = {"latitude": location[0], "longitude": location[1], "place": location[2]}
