@@ -204,17 +204,20 @@ class AvailableNow:
         return await self._running().values(practitioner_ids)
 
     async def changed(self, practitioner_id: uuid.UUID) -> None:
-        """Something the practitioner's marker depends on changed: the watchers of every process look again."""
-        message = AvailabilityChanged(practitioner_id)
-        await self._running().bus.route_many([(message.channel, message.encode())])
+        """Something the practitioner's marker depends on changed: the watchers of every process look again. (Not
+        running, on the way down: nothing to tell; watchers watch again wherever they reconnect.)"""
+        if self._watching is not None:
+            message = AvailabilityChanged(practitioner_id)
+            await self._watching.bus.route_many([(message.channel, message.encode())])
 
     async def _watch(self, conn: Conn, p: AvailableWatch) -> dict[str, Any]:
         """Watch the practitioners of a result list: their current values now, their changes as they come."""
         watching = self._running()
         ids = list(dict.fromkeys(p.practitioner_ids))
         values = await watching.watch(conn, ids)
-        await audit.record(watching.db, actor_id=conn.user_id, action="practitioner.available.watch", subject_id=None,
-                           resource="practitioners", request_id=None)
+        if ids:
+            await audit.record(watching.db, actor_id=conn.user_id, action="practitioner.available.watch",
+                               subject_id=None, resource="practitioners", request_id=None)
         return ok(items=[{"practitioner_id": str(pid), "available_now": values[pid]} for pid in ids])
 
     async def _disconnected(self, conn: Conn) -> None:
