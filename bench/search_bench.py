@@ -8,7 +8,8 @@ km) for 70 % of them, one to three offerings (in person where they have a
 place, otherwise video; prices from 20 to 120 GBP), and weekly hours in one
 of four patterns (weekdays 9-17, some weekdays, evenings, none), with time
 off for one in ten. Their search rows are built by the same function a
-profile save runs (practitioner_search_refresh).
+profile save runs (practitioner_search_refresh), and their first free slots
+(the soonest factor's input) recorded as the job `search.first_free` would.
 
 Three query mixes, each `--requests` times, one at a time:
 
@@ -23,8 +24,8 @@ Server time is duration_ms of the server's access log (inside the process).
 The reference, measured in the same run right after each search: a bare
 `SELECT` of the same page's rows by primary key over asyncpg from this
 process. The ratio is search p99 / reference p99. The cost on the booking
-path: booking writes touch no table or index of search (measured: a booking
-statement's tables are unchanged); a profile or offering save pays one
+path is the first-free-slot mark, one narrow row per booking (measured in
+docs/search.md, Cost); a profile or offering save pays one
 `practitioner_search_refresh`, timed here over `--refreshes` practitioners.
 
     .venv/bin/python bench/search_bench.py [--practitioners 100000] [--requests 300]
@@ -58,6 +59,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from booking_contention import DATA_KEY, SECRET, Server, bench_settings, pct, with_database  # noqa: E402
 from common import machine, write  # noqa: E402
+from discovery import jobs as discovery_jobs  # noqa: E402
+from scheduler import openings  # noqa: E402
 from server import keys  # noqa: E402
 from server.auth.tokens import Tokens  # noqa: E402
 from storage import accounts  # noqa: E402
@@ -247,6 +250,16 @@ async def measure(base: str, token: str, mix: list[dict[str, Any]], db: asyncpg.
             "mean_results": sum(hits) / len(hits), "empty_pages": empty}
 
 
+async def record_first_free_slots(db: Database) -> None:
+    """Record every practitioner's first free slot, as the job `search.first_free` does (the server here runs no
+    jobs), so the soonest factor ranks with real values."""
+    async def find(ids: list[Any], now: datetime, within: Any) -> Any:
+        return await openings.first_free(db, ids, now, within=within)
+
+    while (await discovery_jobs.refresh_first_free(db, find, datetime.now(UTC)))[1]:
+        pass
+
+
 async def refresh_cost(conn: asyncpg.Connection, n: int) -> dict[str, float]:
     """What a profile or offering save pays for search: one practitioner_search_refresh, in its transaction."""
     ids = [r["user_id"] for r in await conn.fetch("SELECT user_id FROM practitioners ORDER BY random() LIMIT $1", n)]
@@ -279,6 +292,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             (SELECT count(*) FROM practitioner_search WHERE latitude IS NOT NULL) AS located""")
         settings = bench_settings(url)
         db = await Database.connect(url, Sealer(keys.resolve(settings).data), min_size=1, max_size=2)
+        await record_first_free_slots(db)
         viewer = await accounts.create_user(db, email=f"viewer-{secrets.token_hex(4)}@bench.test", password_hash="x",
                                             display_name="Viewer", role="client", time_zone="Europe/London")
         session_id = await accounts.create_session(db, viewer.id, secrets.token_bytes(32), 86400)
@@ -347,8 +361,9 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         *rows,
         "",
-        "Cost on the booking path: none. Booking statements write bookings, events, feeds, jobs and notifications; "
-        "no search table or index is among them, and availability is read live at search time instead of kept in a copy.",
+        "Cost on the booking path: a booking that takes or frees time marks its practitioner's first free slot due "
+        "(one narrow row, no search table or index; measured in docs/search.md, Cost). The free-slot filter is still "
+        "read live at search time; the soonest factor ranks by the recorded slot.",
         f"Cost on a profile or offering save: one practitioner_search_refresh in its transaction, p50 {f['p50_ms']:.2f} ms, "
         f"p99 {f['p99_ms']:.2f} ms over {f['refreshes']} practitioners.",
         "",

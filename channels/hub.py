@@ -2,8 +2,8 @@
 
 The hub is built with the app, because Socket.IO's routes must be on the
 router before aiohttp freezes it; the services that handle events (chat,
-presence, live bookings, session checks, and video from rtc) register with
-it. It admits sockets only while `serving` (entered in the app's lifespan,
+presence, live bookings, session checks, the "available now" marker, and
+video from rtc) register with it. It admits sockets only while `serving` (entered in the app's lifespan,
 once the bus and the token check exist) and closes them all when that ends.
 What a connection may cost is bounded here (sockets per user) and in each
 endpoint's guard (handshakes, malformed packets; channels/engine_guard.py).

@@ -97,10 +97,12 @@ def parse(model: type[Payload], data: Any) -> Any:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        fields = ", ".join(".".join(map(str, e["loc"])) or "payload" for e in exc.errors(include_url=False))
-        too_long = any(e["type"] in ("string_too_long", "bytes_too_long") for e in exc.errors(include_url=False))
+        errors = exc.errors(include_url=False)
+        fields = ", ".join(".".join(map(str, e["loc"])) or "payload" for e in errors)
+        too_long = [e for e in errors if e["type"] in ("string_too_long", "bytes_too_long", "too_long")]
         if too_long:
-            raise EventError("payload_too_large", f"Too large: {fields}.") from None
+            limits = ", ".join(f"{'.'.join(map(str, e['loc']))} (at most {e['ctx']['max_length']})" for e in too_long)
+            raise EventError("payload_too_large", f"Too large: {limits}.") from None
         raise EventError("invalid_payload", f"Invalid or missing: {fields}.") from None
 
 

@@ -11,6 +11,9 @@ Announcements are coalesced per user: after one, further changes of that user
 within `COALESCE_SECONDS` are held and only the latest is sent when the
 interval ends (none if it is the state already announced), so flipping
 states cannot flood contacts. `presence:set` is rate-limited per user too.
+
+Other services hear every change as the store reports it, before coalescing
+(`on_change`: the "available now" marker, channels/available_now.py).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -40,7 +43,7 @@ from .times import iso_time
 
 log = logging.getLogger(__name__)
 COALESCE_SECONDS = 1.0
-
+ChangeListener = Callable[[Change], Awaitable[None]]
 
 
 class Presence:
@@ -58,6 +61,7 @@ class Presence:
         self._announced: dict[uuid.UUID, tuple[float, str]] = {}  # user -> (when, state) last announced here
         self._held: dict[uuid.UUID, Change] = {}  # user -> latest change waiting for its interval to end
         self._flushes: set[asyncio.Task[None]] = set()
+        self._listeners: list[ChangeListener] = []
         hub.on("presence:set", PresenceSet, self.set)
         hub.on_connect(self._online)
         hub.on_disconnect(self._gone, person_only=True)
@@ -77,6 +81,11 @@ class Presence:
             for task in presence._flushes:
                 task.cancel()
             await asyncio.gather(upkeep, *presence._flushes, return_exceptions=True)
+
+    def on_change(self, listener: ChangeListener) -> None:
+        """Call `listener(change)` for every change of a user's aggregate state this process observes (each change
+        is observed by exactly one process)."""
+        self._listeners.append(listener)
 
     async def status(self, user_ids: list[uuid.UUID]) -> dict[uuid.UUID, Status]:
         """The aggregate state of each user (for the REST presence list); `unavailable` while Redis is down."""
@@ -109,7 +118,15 @@ class Presence:
             log.exception("presence update failed")
             return
         if change is not None:
-            await self._announce(change)
+            await self._changed(change)
+
+    async def _changed(self, change: Change) -> None:
+        for listener in self._listeners:
+            try:
+                await listener(change)
+            except Exception:
+                log.exception("presence change listener failed")
+        await self._announce(change)
 
     async def _announce(self, change: Change) -> None:
         """Send `change` now, or hold it until this user's coalescing interval ends."""
@@ -160,7 +177,7 @@ class Presence:
                     next_beat = time.monotonic() + heartbeat_every
                     await self._store.heartbeat([(c.user_id, c.sid, c.state) for c in self._hub.conns.by_sid.values()])
                 for change in await self._store.sweep():
-                    await self._announce(change)
+                    await self._changed(change)
                 self._forget_quiet()
             except Exception:
                 log.exception("presence upkeep failed; retrying")

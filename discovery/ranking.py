@@ -8,25 +8,28 @@
 - rating: the Bayesian average over 5: (PRIOR_WEIGHT * PRIOR_MEAN + sum of
   ratings) / (PRIOR_WEIGHT + count), so one 5-star review (4.17) ranks below
   fifty 4.8s (4.73).
-- soonest: 1 / (1 + hours until the first free slot / 24), computed only when
-  the search asks for a free slot (`free_within_days`), from the same slot
-  rules as booking; 0 otherwise.
+- soonest: 1 / (1 + hours until the first free slot / 24), only when the
+  search asks for a free slot (`free_within_days`); 0 otherwise. Its input is
+  the first free slot recorded on the search row (kept by the job
+  `search.first_free`, which runs the booking's slot finder), so it orders the
+  whole result in SQL; the filter itself is decided at query time.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from storage.discovery import EARTH_RADIUS_KM, Weights
 
 TEXT, DISTANCE, RATING, SOONEST = 0.45, 0.2, 0.2, 0.15
 DISTANCE_SCALE_KM = 10.0
 PRIOR_MEAN, PRIOR_WEIGHT = 4.0, 5.0
+FIRST_FREE_WITHIN = timedelta(days=42)  # how far the recorded first free slot is looked for: free_within_days' most
 
 WEIGHTS = Weights(
-    text=TEXT, distance=DISTANCE, rating=RATING, distance_scale_km=DISTANCE_SCALE_KM,
+    text=TEXT, distance=DISTANCE, rating=RATING, soonest=SOONEST, distance_scale_km=DISTANCE_SCALE_KM,
     prior_mean=PRIOR_MEAN, prior_weight=PRIOR_WEIGHT,
 )
 
@@ -36,7 +39,10 @@ def bayesian_rating(count: int, total: int) -> float:
     return (PRIOR_WEIGHT * PRIOR_MEAN + total) / (PRIOR_WEIGHT + count)
 
 
-def soonest_factor(slot: datetime, now: datetime) -> float:
+def soonest_factor(slot: datetime | None, now: datetime) -> float:
+    """The SQL in storage/discovery.py is the same (0 without a slot)."""
+    if slot is None:
+        return 0.0
     hours = max(0.0, (slot - now).total_seconds() / 3600)
     return 1 / (1 + hours / 24)
 

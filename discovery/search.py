@@ -7,16 +7,16 @@ the first page was computed at, so every page of one search measures
 (score, id) of the page's last result, so a result never moves to another
 page because something was added or removed before it.
 
-With a free-slot filter, only practitioners with a bookable slot in the
-window are kept, and the soonest one moves a result up. Slot finding costs
-about a quarter of a millisecond per practitioner, so it cannot be run over
-every match of a broad query: candidates are read in order of the other
-factors (text, distance, rating) in growing batches until a page of
-available ones is found, and the soonest factor orders the results within
-that page. The cursor is then the position, in that order, of the page's last
-result. Every available match is shown exactly once; a practitioner free
-much sooner can rank above another on the same page but not on an earlier
-one (docs/search.md).
+With a free-slot filter, the soonest factor joins the score in SQL, computed
+from each practitioner's recorded first free slot (practitioner_search, kept
+by the job `search.first_free`) as it stood at that instant, so it orders the
+whole result. Whether a practitioner is free within the window, and the
+`next_free_slot` shown, are still decided by the booking's slot finder at
+query time. Slot finding costs about a quarter of a millisecond per
+practitioner, so it cannot be run over every match of a broad query:
+candidates are read in score order in growing batches until a page of
+available ones is found, and the next page goes on after the last one shown
+(docs/search.md).
 """
 
 from __future__ import annotations
@@ -54,10 +54,8 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Result:
-    candidate: Candidate
-    soonest: float
-    score: float
-    next_free: datetime | None
+    candidate: Candidate  # its factors and score
+    next_free: datetime | None  # by the slot finder at query time, for the search's offerings
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +95,8 @@ async def search(db: Database, request: Request, *, soonest: Soonest, now: datet
     filters, corrected = await _with_text(db, request.filters, request.text)
     if request.free_within is None:
         found = await store.candidates(db, filters, ranking.WEIGHTS, limit=request.limit + 1, before=after)
-        results = [Result(c, 0.0, c.score, None) for c in found[: request.limit]]
-        position = (results[-1].score, results[-1].candidate.id) if len(found) > request.limit else None
+        results = [Result(c, None) for c in found[: request.limit]]
+        position = (results[-1].candidate.score, results[-1].candidate.id) if len(found) > request.limit else None
     else:
         results, position = await _available(db, filters, request, after, soonest, now)
     cursor = None if position is None else _encode(position[0], position[1], now)
@@ -129,26 +127,22 @@ async def _available(
     db: Database, filters: Filters, request: Request, after: tuple[float, uuid.UUID] | None, soonest: Soonest,
     now: datetime,
 ) -> tuple[list[Result], tuple[float, uuid.UUID] | None]:
-    """A page of practitioners free within the window, and where the next page starts (see the module's docstring)."""
+    """A page of practitioners free within the window, in score order, and where the next page starts (see the
+    module's docstring)."""
     assert request.free_within is not None
     accepts = offering_filter(filters)
-    found: list[Result] = []  # available ones, in the order of the other factors
+    found: list[Result] = []  # available ones, in score order
     scan_from, scanned, size, exhausted = after, 0, max(FIRST_BATCH, 2 * request.limit), False
     while len(found) <= request.limit and scanned < MAX_SCANNED:
-        batch = await store.candidates(db, filters, ranking.WEIGHTS, limit=size, before=scan_from)
+        batch = await store.candidates(db, filters, ranking.WEIGHTS, limit=size, before=scan_from, soonest_from=now)
         scanned += len(batch)
         free = await soonest([c.id for c in batch], accepts, now, now + request.free_within) if batch else {}
-        for c in batch:
-            if c.id in free:
-                factor = ranking.soonest_factor(free[c.id], now)
-                found.append(Result(c, factor, c.score + ranking.SOONEST * factor, free[c.id]))
+        found += [Result(c, free[c.id]) for c in batch if c.id in free]
         if len(batch) < size:
             exhausted = True
             break
         scan_from, size = (batch[-1].score, batch[-1].id), min(MAX_BATCH, 4 * size)
     page = found[: request.limit]
     if len(found) > request.limit:
-        position: tuple[float, uuid.UUID] | None = (page[-1].candidate.score, page[-1].candidate.id)
-    else:
-        position = None if exhausted else scan_from  # the scan stopped early: the next page goes on from there
-    return sorted(page, key=lambda r: (-r.score, r.candidate.id)), position
+        return page, (page[-1].candidate.score, page[-1].candidate.id)
+    return page, None if exhausted else scan_from  # the scan stopped early: the next page goes on from there

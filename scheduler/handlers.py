@@ -79,6 +79,13 @@ def handlers(deps: Deps, mailer: Mailer | None, *, reminder_grace: timedelta) ->
             return f"skipped_{refused.code}"
         return action.value
 
+    async def session_edge(detail: BookingDetail) -> str:
+        b = detail.booking
+        if b.status not in _GOES_ON:
+            return f"skipped_{b.status}"
+        await live.publish_available(deps.bus, b.practitioner_id)
+        return "announced"
+
     async def finish(detail: BookingDetail) -> str:
         b = detail.booking
         if b.status == Status.IN_SESSION:
@@ -99,7 +106,12 @@ def handlers(deps: Deps, mailer: Mailer | None, *, reminder_grace: timedelta) ->
             return "skipped_gone"
         if detail.booking.start_at != datetime.fromisoformat(job.payload["start_at"]):
             return "skipped_moved"
-        outcome = await (finish(detail) if first.do == timeline.FINISH else remind(detail, first.do, first.at))
+        if first.do == timeline.FINISH:
+            outcome = await finish(detail)
+        elif first.do == timeline.SESSION_EDGE:
+            outcome = await session_edge(detail)
+        else:
+            outcome = await remind(detail, first.do, first.at)
         if not rest or detail.booking.status not in _GOES_ON:
             return outcome
         return Next(outcome, rest[0].at, timeline.payload(booking_id, detail.booking.start_at, rest))

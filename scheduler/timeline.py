@@ -26,6 +26,7 @@ from .events import iso
 TIMELINE = "booking.timeline"
 EXPIRE = "expire"
 FINISH = "finish"
+SESSION_EDGE = "session_edge"  # the session starts or ends: its practitioner's "available now" marker may change
 
 # Reminder step -> how long before the start it is sent.
 REMINDERS = {"reminder_24h": timedelta(hours=24), "reminder_15m": timedelta(minutes=15)}
@@ -33,7 +34,7 @@ REMINDERS = {"reminder_24h": timedelta(hours=24), "reminder_15m": timedelta(minu
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    do: str  # a key of REMINDERS, EXPIRE or FINISH
+    do: str  # a key of REMINDERS, EXPIRE, SESSION_EDGE or FINISH
     at: datetime
 
 
@@ -55,7 +56,8 @@ def steps_of(job_payload: dict[str, Any]) -> list[Step]:
 
 
 def confirmed(booking_id: uuid.UUID, start: datetime, end: datetime, now: datetime) -> NewJob:
-    """The timeline of a booking that has just been confirmed: reminders still ahead, then its finish.
+    """The timeline of a booking that has just been confirmed: reminders still ahead, its start and end (when
+    the practitioner's "available now" marker changes by time alone), then its finish.
 
     The finish runs when the session window closes: until then its people may
     still meet and start it, and then a session still running is completed and
@@ -63,6 +65,7 @@ def confirmed(booking_id: uuid.UUID, start: datetime, end: datetime, now: dateti
     """
     # A reminder whose time has already passed is not sent late.
     steps = [Step(name, start - lead) for name, lead in REMINDERS.items() if start - lead > now]
+    steps += [Step(SESSION_EDGE, edge) for edge in (start, end) if edge > now]
     steps.append(Step(FINISH, end + CLOSES_AFTER))
     return _job(booking_id, start, steps)
 

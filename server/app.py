@@ -15,6 +15,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from channels import service as channels_service
+from channels.available_now import AvailableNow
 from channels.hub import Hub
 from channels.identity import Identity
 from discovery import jobs as discovery_jobs
@@ -24,6 +25,7 @@ from records.retention import RETENTION_JOB
 from rtc.service import Video
 from scheduler import bookings as scheduler_bookings
 from scheduler import component as scheduler_component
+from scheduler import openings
 from scheduler.states import Action
 from storage import accounts
 from storage.exports import EXPORT_JOB
@@ -34,7 +36,7 @@ from .api import (
     offerings, ops, presence, privacy, profiles, public_profile, recommendations, records, reviews, search, slots,
     test_users, two_factor, users, video, webhooks,
 )
-from .appkeys import CHANNELS, RUNTIME, SCHEDULER, VIDEO
+from .appkeys import AVAILABLE_NOW, CHANNELS, RUNTIME, SCHEDULER, VIDEO
 from .auth.principal import authenticate_token
 from .auth.scopes import socket_events
 from .config import Settings
@@ -104,14 +106,26 @@ def build_app(settings: Settings) -> web.Application:
         async with scheduler_component.running(
             rt.db, rt.bus, settings.scheduler, grace=grace,
             more_jobs=lambda deps: {
-                **discovery_jobs.handlers(rt.db, deps.clock.now, recommendations_interval=every),
+                **discovery_jobs.handlers(
+                    rt.db, deps.clock.now, recommendations_interval=every,
+                    first_free=lambda ids, now, within: openings.first_free(deps.db, ids, now, within=within),
+                ),
                 EXPORT_JOB: records_export.handler(deps.db, rt.blobs, deps.clock.now),
                 RETENTION_JOB: records_retention.handler(deps.db, settings.records.retention, deps.clock.now),
             },
         ) as scheduler:
             await discovery_jobs.schedule_recommendations(rt.db, scheduler.deps.clock.now(), every)
+            await discovery_jobs.schedule_first_free(rt.db, scheduler.deps.clock.now())
             await records_retention.schedule(rt.db, scheduler.deps.clock.now())
             app[SCHEDULER] = scheduler
+            yield
+
+    app[AVAILABLE_NOW] = available_now = AvailableNow(hub)
+
+    async def available_now_lifespan(app: web.Application) -> AsyncIterator[None]:
+        rt = app[RUNTIME]
+        async with available_now.running(db=rt.db, bus=rt.bus, presence=app[CHANNELS].presence,
+                                         now=app[SCHEDULER].deps.clock.now):
             yield
 
     app[VIDEO] = video_service = Video(hub)
@@ -132,6 +146,7 @@ def build_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(channels_lifespan)
     app.cleanup_ctx.append(scheduler_lifespan)  # after the runtime's: jobs stop before the pool closes
+    app.cleanup_ctx.append(available_now_lifespan)  # on the scheduler's clock and the channels' presence
     app.cleanup_ctx.append(video_lifespan)  # after the scheduler's: sessions close before what they use
     app.on_shutdown.append(close_sockets)
     routes = install(app, [

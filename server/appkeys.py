@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from channels.available_now import AvailableNow
 from channels.service import Channels
 from rtc.service import Video
 from scheduler.component import Scheduler
@@ -14,3 +15,4 @@ RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime", Runtime)
 CHANNELS: web.AppKey[Channels] = web.AppKey("channels", Channels)
 SCHEDULER: web.AppKey[Scheduler] = web.AppKey("scheduler", Scheduler)
 VIDEO: web.AppKey[Video] = web.AppKey("video", Video)
+AVAILABLE_NOW: web.AppKey[AvailableNow] = web.AppKey("available_now", AvailableNow)

@@ -129,6 +129,32 @@ class UserPush:
         return cls(uuid.UUID(bytes=user), event, body)
 
 
+def available_channel(practitioner_id: uuid.UUID) -> str:
+    """The routed channel of one practitioner's "available now" marker: heard where a socket watches them."""
+    return f"available:{practitioner_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class AvailabilityChanged:
+    """Something a practitioner's "available now" marker depends on may have changed: their presence, the
+    setting, an offering, a booking around now, a session's start or end. It carries no value: each process with
+    watchers of the practitioner computes it afresh (channels/available_now.py), so two announcements that cross
+    cannot leave a stale value behind."""
+
+    practitioner_id: uuid.UUID
+
+    @property
+    def channel(self) -> str:
+        return available_channel(self.practitioner_id)
+
+    def encode(self) -> bytes:
+        return self.practitioner_id.bytes
+
+    @classmethod
+    def decode(cls, data: bytes) -> AvailabilityChanged:
+        return cls(uuid.UUID(bytes=data))
+
+
 PUSHES = "pushes"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -44,6 +45,7 @@ class Weights:
     text: float
     distance: float
     rating: float
+    soonest: float
     distance_scale_km: float
     prior_mean: float
     prior_weight: float
@@ -55,10 +57,12 @@ class Candidate:
     text: float  # each factor in [0, 1]
     distance: float
     rating: float
-    score: float  # the weighted sum of the three
+    soonest: float  # 0 unless the search ranks by the first free slot
+    score: float  # the weighted sum of the factors
     distance_km: float | None
     rating_count: int
     rating_average: float | None
+    free_at: datetime | None  # the recorded first free slot the soonest factor was computed from
 
 
 async def vocabulary_near(db: Database, words: Sequence[str]) -> dict[str, list[str]]:
@@ -97,11 +101,25 @@ def _distance_sql(lat: str, lon: str) -> str:
         + cos(radians({lat})) * cos(radians(s.latitude)) * power(sin(radians(s.longitude - {lon}) / 2), 2::float8)))"""
 
 
-def _search_sql(f: Filters, w: Weights, *, limit: int, before: tuple[float, uuid.UUID] | None) -> tuple[str, list[object]]:
+def _soonest_sql(as_of: str) -> tuple[str, str]:
+    """The recorded first free slot as it stood at `as_of` (the value before a change made after it), and the
+    soonest factor from it: 1 / (1 + hours / 24), 0 without one; discovery/ranking.py has the same formula."""
+    free_at = f"CASE WHEN s.next_free_since <= {as_of} THEN s.next_free_at ELSE s.next_free_before END"
+    factor = f"""CASE WHEN f.free_at IS NULL THEN 0::float8
+        ELSE 1 / (1 + greatest(0, extract(epoch FROM f.free_at - {as_of}))::float8 / 86400) END"""
+    return free_at, factor
+
+
+def _search_sql(
+    f: Filters, w: Weights, *, limit: int, before: tuple[float, uuid.UUID] | None, soonest_from: datetime | None,
+) -> tuple[str, list[object]]:
     """The statement for these filters: only the conditions that apply, so each shape gets its own plan (a
     condition such as `$3 IS NULL OR ...` would keep a generic plan off the indexes)."""
     p = _Params()
     where, text, distance = [], "0::float8", "NULL::float8"
+    free_at, soonest = "NULL::timestamptz", "0::float8"
+    if soonest_from is not None:
+        free_at, soonest = _soonest_sql(p(soonest_from, "timestamptz"))
     ctes = ""
     if f.groups is not None:
         ctes = f"WITH q AS MATERIALIZED (SELECT search_query(search_config(ARRAY[{p(f.config, 'text')}]), {p(list(f.groups), 'text[]')}) AS tsq)"
@@ -145,12 +163,14 @@ def _search_sql(f: Filters, w: Weights, *, limit: int, before: tuple[float, uuid
 {ctes}
 SELECT r.* FROM (
   SELECT sc.*, {p(w.text, 'float8')} * sc.text_f + {p(w.distance, 'float8')} * sc.distance_f
-               + {p(w.rating, 'float8')} * sc.rating_f AS score
+               + {p(w.rating, 'float8')} * sc.rating_f + {p(w.soonest, 'float8')} * sc.soonest_f AS score
   FROM (
     SELECT f.*, CASE WHEN f.distance_km IS NULL THEN 0 ELSE 1 / (1 + f.distance_km / {scale}) END AS distance_f,
-           ({mean} * {weight} + f.rating_sum) / ({weight} + f.rating_count) / 5 AS rating_f
+           ({mean} * {weight} + f.rating_sum) / ({weight} + f.rating_count) / 5 AS rating_f,
+           {soonest} AS soonest_f
     FROM (
-      SELECT s.practitioner_id AS id, s.rating_count, s.rating_sum, {text} AS text_f, {distance} AS distance_km
+      SELECT s.practitioner_id AS id, s.rating_count, s.rating_sum, {text} AS text_f, {distance} AS distance_km,
+             {free_at} AS free_at
       FROM practitioner_search s
       {"WHERE " + " AND ".join(where) if where else ""}
       OFFSET 0  -- a fence: the rank is computed once per row, not again in each expression that uses it
@@ -164,9 +184,11 @@ LIMIT {p(limit, 'integer')}"""
 
 async def candidates(
     db: Database, f: Filters, w: Weights, *, limit: int, before: tuple[float, uuid.UUID] | None,
+    soonest_from: datetime | None = None,
 ) -> list[Candidate]:
-    """Practitioners passing every filter, best score first; `before` is the (score, id) a page continues after."""
-    sql, args = _search_sql(f, w, limit=limit, before=before)
+    """Practitioners passing every filter, best score first; `before` is the (score, id) a page continues after.
+    With `soonest_from`, the score counts the recorded first free slot as it stood at that instant."""
+    sql, args = _search_sql(f, w, limit=limit, before=before, soonest_from=soonest_from)
     rows = await db.fetch("discovery.candidates", sql, *args)
     return [_candidate(r) for r in rows]
 
@@ -174,9 +196,9 @@ async def candidates(
 def _candidate(r: asyncpg.Record) -> Candidate:
     count = r["rating_count"]
     return Candidate(
-        id=r["id"], text=r["text_f"], distance=r["distance_f"], rating=r["rating_f"], score=r["score"],
-        distance_km=r["distance_km"], rating_count=count,
-        rating_average=None if count == 0 else r["rating_sum"] / count,
+        id=r["id"], text=r["text_f"], distance=r["distance_f"], rating=r["rating_f"], soonest=r["soonest_f"],
+        score=r["score"], distance_km=r["distance_km"], rating_count=count,
+        rating_average=None if count == 0 else r["rating_sum"] / count, free_at=r["free_at"],
     )
 
 
@@ -246,3 +268,57 @@ async def rebuild_all(db: Database, *, batch: int = 1000) -> int:
             return done
         done += len(ids)
         after = ids[-1]["user_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class FirstFree:
+    """A practitioner's first free slot as the slot finder found it, and when time alone may move it."""
+
+    at: datetime | None  # the first bookable start of any active offering in the window; None: none
+    recheck_at: datetime | None  # None: only a change of what the slot finder reads moves it
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A practitioner whose first free slot must be found again, and the version of the mark."""
+
+    practitioner_id: uuid.UUID
+    version: int
+
+
+async def first_free_due(db: Database, now: datetime, *, limit: int) -> list[Due]:
+    """Practitioners whose first free slot is due for computing (storage/migrations/0110), longest due first."""
+    rows = await db.fetch(
+        "discovery.first_free_due",
+        "SELECT practitioner_id, version FROM next_free_due WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+        now, limit,
+    )
+    return [Due(r["practitioner_id"], r["version"]) for r in rows]
+
+
+async def record_first_free(db: Database, found: Sequence[tuple[Due, FirstFree]], now: datetime) -> tuple[int, int]:
+    """Store computed first free slots: each only if its mark's version is still the one read before computing
+    (a change since leaves it due, for the next run), and on the search row only if it moved, keeping the value
+    it replaces for the pages of searches begun before `now`. Returns (stored, moved)."""
+    row = await db.fetchrow(
+        "discovery.record_first_free",
+        """
+        WITH found AS (
+            SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::timestamptz[], $4::timestamptz[])
+                AS f (practitioner_id, version, at, recheck_at)
+        ), kept AS (
+            UPDATE next_free_due d SET due_at = coalesce(f.recheck_at, 'infinity')
+            FROM found f WHERE d.practitioner_id = f.practitioner_id AND d.version = f.version
+            RETURNING f.practitioner_id, f.at
+        ), moved AS (
+            UPDATE practitioner_search s
+            SET next_free_before = s.next_free_at, next_free_at = k.at, next_free_since = $5
+            FROM kept k WHERE s.practitioner_id = k.practitioner_id AND s.next_free_at IS DISTINCT FROM k.at
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM kept) AS stored, (SELECT count(*) FROM moved) AS moved
+        """,
+        [d.practitioner_id for d, _ in found], [d.version for d, _ in found], [f.at for _, f in found],
+        [f.recheck_at for _, f in found], now,
+    )
+    return (0, 0) if row is None else (row["stored"], row["moved"])

@@ -226,6 +226,19 @@ async def hearing_due(db: Database, on_due: Callable[[], None]) -> AsyncIterator
             await conn.remove_listener(DUE_CHANNEL, heard)
 
 
+async def keep_recurring(db: Database, job: NewJob) -> None:
+    """Make sure a job that queues itself again after every run (`Next`) exists: queue it under its dedupe key if
+    it does not, or again if it died (a process killed mid-run too often), so every start-up revives it."""
+    await db.execute(
+        "jobs.keep_recurring",
+        """INSERT INTO jobs (kind, payload, dedupe_key, run_at) VALUES ($1, $2::jsonb, $3, $4)
+           ON CONFLICT (dedupe_key) WHERE dedupe_key IS NOT NULL DO UPDATE SET state = 'queued', run_at = EXCLUDED.run_at, attempts = 0,
+               finished_at = NULL, locked_by = NULL, locked_until = NULL
+           WHERE jobs.state IN ('dead', 'done')""",
+        job.kind, job.payload, job.dedupe_key, job.run_at,
+    )
+
+
 async def enqueue(db: Database, new: list[NewJob]) -> None:
     """Queue jobs that belong to no other change (an email about an attempt); a repeated dedupe_key is skipped."""
     await db.execute("jobs.enqueue", "SELECT enqueue_jobs($1::jsonb)", jobs_arg(new))

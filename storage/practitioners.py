@@ -48,6 +48,7 @@ class Practitioner:
     updated_at: datetime
     location: Location | None = None
     photo_url: str | None = None
+    show_available_now: bool = False  # their choice to show clients the live "available now" marker
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +75,7 @@ OFFERING_FIELDS = tuple(Offering.__dataclass_fields__)
 PRACTITIONER_COLUMNS = (
     "p.user_id, u.display_name, p.bio, p.modalities, p.languages, p.time_zone, "
     + ", ".join(f"p.{f}" for f in RULE_FIELDS)
-    + ", p.created_at, p.updated_at, p.latitude, p.longitude, p.place, p.photo_url"
+    + ", p.created_at, p.updated_at, p.latitude, p.longitude, p.place, p.photo_url, p.show_available_now"
 )
 OFFERING_COLUMNS = ", ".join(f"o.{f}" for f in OFFERING_FIELDS)
 EDITABLE_OFFERING_FIELDS = frozenset(OFFERING_FIELDS) - {"id", "practitioner_id", "created_at", "updated_at"}
@@ -86,7 +87,7 @@ def practitioner_from(row: asyncpg.Record) -> Practitioner:
         modalities=tuple(row["modalities"]), languages=tuple(row["languages"]), time_zone=row["time_zone"],
         rules=Rules(*(row[f] for f in RULE_FIELDS)), created_at=row["created_at"], updated_at=row["updated_at"],
         location=None if row["latitude"] is None else Location(row["latitude"], row["longitude"], row["place"] or ""),
-        photo_url=row["photo_url"],
+        photo_url=row["photo_url"], show_available_now=row["show_available_now"],
     )
 
 
@@ -100,21 +101,23 @@ def offering_from(row: asyncpg.Record | tuple[Any, ...]) -> Offering:
 async def save_profile(
     db: Database, user_id: uuid.UUID, *, bio: str, modalities: Sequence[str], languages: Sequence[str],
     time_zone: str, rules: Rules, location: Location | None = None, photo_url: str | None = None,
+    show_available_now: bool = False,
 ) -> Practitioner:
     """Create or replace the profile of practitioner `user_id`, and its search row with it."""
     values = [getattr(rules, f) for f in RULE_FIELDS]
-    placeholders = ", ".join(f"${i}" for i in range(10, 10 + len(RULE_FIELDS)))
+    placeholders = ", ".join(f"${i}" for i in range(11, 11 + len(RULE_FIELDS)))
     async with db.transaction("practitioners.save_profile") as conn:
         row = await conn.fetchrow(
             f"""
             WITH saved AS (
                 INSERT INTO practitioners AS p (user_id, bio, modalities, languages, time_zone, latitude, longitude,
-                                                place, photo_url, {", ".join(RULE_FIELDS)})
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, {placeholders})
+                                                place, photo_url, show_available_now, {", ".join(RULE_FIELDS)})
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, {placeholders})
                 ON CONFLICT (user_id) DO UPDATE SET
                     bio = EXCLUDED.bio, modalities = EXCLUDED.modalities, languages = EXCLUDED.languages,
                     time_zone = EXCLUDED.time_zone, latitude = EXCLUDED.latitude, longitude = EXCLUDED.longitude,
                     place = EXCLUDED.place, photo_url = EXCLUDED.photo_url,
+                    show_available_now = EXCLUDED.show_available_now,
                     {", ".join(f"{f} = EXCLUDED.{f}" for f in RULE_FIELDS)}, updated_at = now()
                 RETURNING p.*
             )
@@ -122,7 +125,7 @@ async def save_profile(
             """,
             user_id, bio, list(modalities), list(languages), time_zone,
             None if location is None else location.latitude, None if location is None else location.longitude,
-            None if location is None else location.place, photo_url, *values,
+            None if location is None else location.place, photo_url, show_available_now, *values,
         )
         await refresh_search(conn, user_id)
     return practitioner_from(require(row, "practitioner"))

@@ -14,6 +14,7 @@ from pydantic import Field, StringConstraints, model_validator
 from storage import practitioners
 from storage.practitioners import Offering
 
+from ..appkeys import AVAILABLE_NOW
 from ..errors import Conflict, NotFound, Unprocessable
 from ..routing import Call, Input, Output, RouteTable
 from .fields import Line, Text
@@ -92,7 +93,9 @@ async def create_offering(call: Call[OfferingIn]) -> OfferingOut:
     _check_capacity(call, call.body.mode, call.body.capacity)
     active = await practitioners.offerings_of(call.runtime.db, practitioner_id, include_archived=False)
     _check_room(call, len(active))
-    return offering_out(await practitioners.create_offering(call.runtime.db, practitioner_id, call.body.model_dump()))
+    created = await practitioners.create_offering(call.runtime.db, practitioner_id, call.body.model_dump())
+    await call.request.app[AVAILABLE_NOW].changed(practitioner_id)  # accepting bookings is part of the marker
+    return offering_out(created)
 
 
 def _check_capacity(call: Call[Any], mode: str, capacity: int) -> None:
@@ -142,4 +145,5 @@ async def update_offering(call: Call[OfferingPatch]) -> OfferingOut:
     updated = await practitioners.update_offering(db, practitioner_id, offering_id, changes)
     if updated is None:
         raise NotFound("You have no offering with that id.")
+    await call.request.app[AVAILABLE_NOW].changed(practitioner_id)
     return offering_out(updated)

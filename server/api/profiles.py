@@ -16,6 +16,7 @@ from scheduler.vocabulary import Modality
 from storage import practitioners
 from storage.practitioners import Location, Offering, Practitioner, Rules
 
+from ..appkeys import AVAILABLE_NOW
 from ..routing import Call, Input, Output, QueryInput, RouteTable
 from .fields import Line, Text, TimeZone
 from .offerings import OfferingOut, offering_out
@@ -63,6 +64,11 @@ class LocationOut(Output):
     place: str
 
 
+SHOW_AVAILABLE_NOW = (
+    "Show clients an \"available now\" marker on your profile and in search results while you are online (not away), "
+    "accept bookings and are not in a session. Off (the default): it is never shown and your presence is not read for it."
+)
+
 PhotoUrl = Annotated[str, StringConstraints(max_length=500, pattern=r"^https://[!-~]+$")]  # printable ASCII
 
 
@@ -74,6 +80,7 @@ class ProfileIn(Input):
     booking_rules: BookingRules = Field(default_factory=BookingRules)  # type: ignore[arg-type]
     location: LocationIn | None = Field(None, description="Needed to be found by distance.")
     photo_url: PhotoUrl | None = Field(None, description="An https URL of the practitioner's photo.")
+    show_available_now: bool = Field(False, description=SHOW_AVAILABLE_NOW)
 
 
 class ProfileOut(Output):
@@ -87,6 +94,7 @@ class ProfileOut(Output):
     offerings: list[OfferingOut]
     location: LocationOut | None
     photo_url: str | None
+    show_available_now: bool = Field(description=SHOW_AVAILABLE_NOW)
 
 
 class PractitionerList(Output):
@@ -108,7 +116,7 @@ def _profile_out(p: Practitioner, offerings: list[Offering]) -> ProfileOut:
         booking_rules=BookingRules.model_validate(p.rules, from_attributes=True),
         offerings=[offering_out(o) for o in offerings],
         location=None if p.location is None else LocationOut.model_validate(p.location),
-        photo_url=p.photo_url,
+        photo_url=p.photo_url, show_available_now=p.show_available_now,
     )
 
 
@@ -146,5 +154,7 @@ async def save_profile(call: Call[ProfileIn]) -> ProfileOut:
         languages=list(dict.fromkeys(body.languages)), time_zone=body.time_zone or call.principal.user.time_zone,
         rules=Rules(**body.booking_rules.model_dump()),
         location=None if body.location is None else Location(**body.location.model_dump()), photo_url=body.photo_url,
+        show_available_now=body.show_available_now,
     )
+    await call.request.app[AVAILABLE_NOW].changed(practitioner_id)
     return _profile_out(p, await practitioners.offerings_of(db, practitioner_id, include_archived=True))

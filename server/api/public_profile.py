@@ -17,6 +17,7 @@ from pydantic import Field
 from discovery import ranking
 from storage import credentials, discovery, practitioners, reviews
 
+from ..appkeys import AVAILABLE_NOW
 from ..routing import Call, Output, RouteTable
 from .credentials import CredentialOut, credential_out
 from .fields import Instant
@@ -24,7 +25,7 @@ from .offerings import OfferingOut, offering_out
 from .profiles import LocationOut
 from .reviews import ReviewOut, review_cursor, review_out
 from .scheduling import existing_profile, scheduler
-from .search import Rating, soonest_for
+from .search import AVAILABLE_NOW_FIELD, Rating, soonest_for
 
 routes = RouteTable("practitioners")
 
@@ -50,6 +51,7 @@ class PublicProfile(Output):
     reviews: list[ReviewOut] = Field(description=f"The latest {REVIEWS_SHOWN} visible reviews.")
     reviews_cursor: str | None = Field(description="Continue with GET /practitioners/{id}/reviews?cursor=...")
     next_free_slot: Instant | None = Field(description="The first bookable start of any offering in the next 42 days.")
+    available_now: bool = Field(description=AVAILABLE_NOW_FIELD)
     as_of: Instant
 
 
@@ -65,6 +67,7 @@ async def public_profile(call: Call[None]) -> PublicProfile:
     shown = await credentials.of_practitioner(db, practitioner_id, verified_only=True)
     latest = await reviews.visible_of(db, practitioner_id, limit=REVIEWS_SHOWN + 1, before=None)
     free = await soonest_for(call, now)([practitioner_id], lambda o: True, now, now + NEXT_SLOT_WITHIN)
+    available = await call.request.app[AVAILABLE_NOW].current([practitioner_id])
     if practitioner_id != call.principal.user_id:
         await call.audit("practitioner.read", subject_id=practitioner_id, resource=f"practitioner:{practitioner_id}")
     count, total = standing.rating_count, standing.rating_sum
@@ -78,5 +81,5 @@ async def public_profile(call: Call[None]) -> PublicProfile:
         rating=Rating(average=total / count if count else None, count=count, bayesian=ranking.bayesian_rating(count, total)),
         reviews=[review_out(r) for r in latest[:REVIEWS_SHOWN]],
         reviews_cursor=review_cursor(latest[REVIEWS_SHOWN - 1]) if len(latest) > REVIEWS_SHOWN else None,
-        next_free_slot=free.get(practitioner_id), as_of=now,
+        next_free_slot=free.get(practitioner_id), available_now=available[practitioner_id], as_of=now,
     )

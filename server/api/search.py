@@ -23,6 +23,7 @@ from scheduler.vocabulary import Modality
 from storage import discovery as store
 from storage.discovery import Filters
 
+from ..appkeys import AVAILABLE_NOW
 from ..errors import Unprocessable
 from ..routing import Call, Output, QueryInput, RouteTable
 from .fields import Instant, Line
@@ -57,7 +58,11 @@ class Explain(Output):
     text: float = Field(description="Text relevance in [0, 1].")
     distance: float = Field(description="1 / (1 + km / 10); 0 without a point.")
     rating: float = Field(description="Bayesian average / 5.")
-    soonest: float = Field(description="1 / (1 + hours to the first free slot / 24); 0 unless free_within_days is given.")
+    soonest: float = Field(description="1 / (1 + hours from as_of to ranked_free_slot / 24); 0 without free_within_days "
+                                       "or a recorded slot.")
+    ranked_free_slot: Instant | None = Field(description=(
+        "The first free slot (of any active offering) recorded for ranking, as it stood at as_of; null without "
+        "free_within_days or when none is recorded. next_free_slot is the exact one for this search's filters."))
     weights: dict[str, float]
     score: float
 
@@ -73,6 +78,12 @@ class Price(Output):
     currency: str
 
 
+AVAILABLE_NOW_FIELD = (
+    "Whether the practitioner is available now: they chose to show it, are online, accept bookings and are not in a "
+    "session. Never true for one who did not choose it. Watch a list's changes over Socket.IO (available:watch)."
+)
+
+
 class SearchHit(Output):
     id: uuid.UUID
     display_name: str
@@ -86,6 +97,7 @@ class SearchHit(Output):
     distance_km: float | None = Field(description="Great-circle distance from the point; null without a point or location.")
     rating: Rating
     next_free_slot: Instant | None = Field(description="Only computed with free_within_days.")
+    available_now: bool = Field(description=AVAILABLE_NOW_FIELD)
     explain: Explain | None = None
 
 
@@ -147,12 +159,15 @@ async def search(call: Call[None]) -> SearchPage:
 
 
 async def _page_out(call: Call[Any], page: Page, *, explain: bool) -> SearchPage:
-    found = await store.cards(call.runtime.db, [r.candidate.id for r in page.results])
-    items = [_hit(r, found[r.candidate.id], explain) for r in page.results if r.candidate.id in found]
+    ids = [r.candidate.id for r in page.results]
+    found, available = await asyncio.gather(store.cards(call.runtime.db, ids),
+                                            call.request.app[AVAILABLE_NOW].current(ids))
+    items = [_hit(r, found[r.candidate.id], available[r.candidate.id], explain)
+             for r in page.results if r.candidate.id in found]
     return SearchPage(items=items, next_cursor=page.next_cursor, corrections=page.corrections, as_of=page.now)
 
 
-def _hit(r: Result, card: store.Card, explain: bool) -> SearchHit:
+def _hit(r: Result, card: store.Card, available_now: bool, explain: bool) -> SearchHit:
     c = r.candidate
     return SearchHit(
         id=c.id, display_name=card.display_name, photo_url=card.photo_url, place=card.place, modalities=card.modalities,
@@ -160,9 +175,9 @@ def _hit(r: Result, card: store.Card, explain: bool) -> SearchHit:
         from_price=Price(price_minor=card.prices[0][0], currency=card.prices[0][1]) if card.prices else None,
         distance_km=None if c.distance_km is None else round(c.distance_km, 3),
         rating=Rating(average=c.rating_average, count=c.rating_count, bayesian=c.rating * 5),
-        next_free_slot=r.next_free,
+        next_free_slot=r.next_free, available_now=available_now,
         explain=Explain(
-            text=c.text, distance=c.distance, rating=c.rating, soonest=r.soonest, score=r.score,
+            text=c.text, distance=c.distance, rating=c.rating, soonest=c.soonest, ranked_free_slot=c.free_at, score=c.score,
             weights={"text": ranking.TEXT, "distance": ranking.DISTANCE, "rating": ranking.RATING, "soonest": ranking.SOONEST},
         ) if explain else None,
     )

@@ -1,5 +1,5 @@
 // The two-role journey through the web app alone (no REST call from the test): a practitioner signs up and
-// sets up profile, an offering that needs approval and weekly hours; a client on a phone-sized screen finds
+// sets up profile (choosing to show "available now"), an offering that needs approval and weekly hours; a client on a phone-sized screen finds
 // them, books through the month calendar and the review step; the practitioner confirms from the requests
 // inbox and the client's page follows live; they chat; the client reschedules and the practitioner's agenda
 // follows; the client cancels. axe-core runs on every screen on the way. Prints JSON lines.
@@ -35,6 +35,7 @@ try {
   await pro.getByLabel("Languages").fill("en, de");
   await pro.getByLabel("Least notice for a booking").fill("0");
   await pro.getByLabel("Spacing of start times").fill("5");
+  await pro.getByLabel("Show clients \"Available now\"").check();
   await pro.getByRole("button", { name: "Save profile" }).click();
   await statusSays(pro, "Profile saved.");
   focusAfter.profile = await focused(pro);
@@ -54,7 +55,7 @@ try {
   await statusSays(pro, "Hours saved.");
   await pro.locator("#setup-state").filter({ hasText: "You are bookable" }).waitFor();
   await axe(pro, "workspace (set up)", screens, shots);
-  say({ event: "practitioner_ready" });
+  say({ event: "practitioner_ready", shows_available_now: await pro.getByLabel("Show clients \"Available now\"").isChecked() });
 
   // 2. The client, on a phone, finds them and books through the calendar, by keyboard.
   const client = await person(browser, url, { timezoneId: "America/New_York", viewport: { width: 390, height: 844 }, outside, consoleErrors });

@@ -53,6 +53,7 @@ async def test_a_practitioner_and_a_client_go_through_setup_booking_confirmation
     shots = os.environ.get("KLEAR_WEB_SCREENS") or str(tmp_path)
     lines = by_event(await run_driver("journey.mjs", app.url, new_email("pro"), new_email("client"), PASSWORD, shots))
 
+    assert lines["practitioner_ready"]["shows_available_now"] is True, "the choice is saved and shown again"
     requested = lines["requested"]
     start = datetime.fromisoformat(requested["start"].replace("Z", "+00:00"))
     assert "25.00" in requested["review"] and "Pat Practitioner confirms each request" in requested["review"]

@@ -22,14 +22,14 @@ class Listed:
 async def listed(
     c: KlearClient, name: str, *, modalities: list[str], languages: list[str] | None = None, bio: str = "",
     location: tuple[float, float, str] | None = None, offering: dict[str, Any] | None = None,
-    weekly: list[dict[str, Any]] | None = None, rules: dict[str, Any] | None = None,
+    weekly: list[dict[str, Any]] | None = None, rules: dict[str, Any] | None = None, show_available_now: bool = False,
 ) -> Listed:
     """A practitioner named `name` with a profile and one offering (video unless `offering` says otherwise)."""
     await signed_up(c, "practitioner", "Europe/London", name=name)
     pid = c.session.user_id
     profile: dict[str, Any] = {
         "bio": bio, "modalities": modalities, "languages": languages or ["en"], "time_zone": "Europe/London",
-        "booking_rules": {**OPEN_RULES, **(rules or {})},
+        "booking_rules": {**OPEN_RULES, **(rules or {})}, "show_available_now": show_available_now,
     }
     if location is not None:
         profile["location"] = {"latitude": location[0], "longitude": location[1], "place": location[2]}
@@ -77,3 +77,21 @@ async def completed_booking(app: Any, p: Listed, client: KlearClient) -> dict[st
     except ApiError as err:  # the booking's own finishing job got there first
         assert err.code == "illegal_transition", err
     return booked
+
+
+async def first_free_recorded(app: Any) -> None:
+    """Wait until the job `search.first_free` has recorded every first free slot that is due on the app's clock
+    (search ranks by them; a practitioner just set up is due at once)."""
+    import asyncpg
+
+    from ..support.eventually import eventually
+
+    async def none_due() -> None:
+        conn = await asyncpg.connect(app.env["DATABASE_URL"])
+        try:
+            due = await conn.fetchval("SELECT count(*) FROM next_free_due WHERE due_at <= $1", app.clock.now())
+        finally:
+            await conn.close()
+        assert due == 0, f"{due} first free slots still due"
+
+    await eventually(none_due)

@@ -224,10 +224,11 @@ async def test_a_reminder_is_sent_once_with_two_processes_running(start_server, 
     async def reminder_step_recorded() -> list[tuple]:
         jobs = await _jobs(database_url, """SELECT state, outcome, ARRAY(SELECT s ->> 'do' FROM jsonb_array_elements(
                                                 payload -> 'steps') AS s) AS steps FROM jobs WHERE kind = 'booking.timeline'""")
-        assert [tuple(j) for j in jobs] == [("queued", "notified", ["finish"])]
+        assert [tuple(j) for j in jobs] == [("queued", "notified", ["session_edge", "session_edge", "finish"])]
         return jobs
 
-    # The booking's one timeline job ran its reminder step once and waits for its finish; no email is pending
+    # The booking's one timeline job ran its reminder step once and waits for the session's start, end and
+    # finish; no email is pending
     # and both servers have written their logs up to now: a duplicate would be visible by this point.
     await eventually(reminder_step_recorded)
     await eventually(lambda: _emails_settled(database_url))

@@ -4,7 +4,9 @@ It reconnects by itself; on every (re)connect it authenticates with a fresh
 access token and re-joins its conversations with the last seq it saw, so the
 server sends what was missed, in order, before anything live. Tokens are
 refreshed when the server says `auth:expiring`. In end-to-end encrypted
-conversations it encrypts and decrypts for you.
+conversations it encrypts and decrypts for you. The "available now" markers of
+the practitioners it watches are kept in `available`, watched again after a
+reconnect.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class Realtime:
         self._connected = asyncio.Event()
         self._rejoins: set[asyncio.Task[None]] = set()
         self._joins: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.available: dict[str, bool] = {}  # practitioner id -> available now, for those watched
+        self._watched: list[str] = []
         self._register()
 
     @property
@@ -65,7 +69,7 @@ class Realtime:
         @sio.event
         async def connect() -> None:
             self._connected.set()
-            if self.last_seq:
+            if self.last_seq or self._watched:
                 task = asyncio.ensure_future(self._rejoin_all())
                 self._rejoins.add(task)
                 task.add_done_callback(self._rejoins.discard)
@@ -96,6 +100,12 @@ class Realtime:
             cid = message["conversation_id"]
             self.last_rev[cid] = max(self.last_rev.get(cid, 0), message["rev"])
             await self.events.put(("message:updated", message))
+
+        @sio.on("available:changed")
+        async def available_changed(data: dict[str, Any]) -> None:
+            if data["practitioner_id"] in self.available:
+                self.available[data["practitioner_id"]] = data["available_now"]
+            await self.events.put(("available:changed", data))
 
         @sio.on("auth:expiring")
         async def expiring(data: Any) -> None:
@@ -178,6 +188,11 @@ class Realtime:
                 await self.join(cid)
             except (EventRefused, socketio.exceptions.SocketIOError):
                 continue
+        if self._watched:
+            try:
+                await self.watch_available(self._watched)
+            except (EventRefused, socketio.exceptions.SocketIOError):
+                pass
 
     async def send(self, conversation_id: str, text: str, *, client_id: str | None = None, retries: int = 3) -> dict[str, Any]:
         """Send a message; retried with the same client_id, so it is stored exactly once."""
@@ -215,6 +230,15 @@ class Realtime:
 
     async def set_presence(self, state: str) -> None:
         await self.call("presence:set", {"state": state})
+
+    async def watch_available(self, practitioner_ids: list[str]) -> dict[str, bool]:
+        """Watch the "available now" marker of the practitioners a result list shows (at most 100; replaces the
+        previous watch, [] ends it). Returns their current values, also kept in `available`; changes arrive as
+        `available:changed {practitioner_id, available_now}` events and update `available`."""
+        ack = await self.call("available:watch", {"practitioner_ids": practitioner_ids})
+        self._watched = list(practitioner_ids)
+        self.available = {i["practitioner_id"]: i["available_now"] for i in ack["items"]}
+        return dict(self.available)
 
     async def next_event(self, name: str, timeout: float = 5.0) -> Any:
         """Wait for the next event called `name`, skipping others."""

@@ -6,6 +6,7 @@
 import { $, MODALITIES, announce, button, element, field, input, onSubmit, select, timeZones, when, zone } from "./dom.js";
 
 const DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+const errorLine = () => element("p", { className: "error", role: "alert", "data-error": "" });
 
 export class Workspace {
   constructor(api) {
@@ -54,6 +55,8 @@ export class Workspace {
       modalities,
       field("Languages", input("languages", { value: p.languages.join(", ") }), "Language tags separated by commas, e.g. en, fr, pt-BR."),
       field("Time zone of your hours", select("time_zone", timeZones(), p.time_zone)),
+      field("Show clients \"Available now\"", input("show_available_now", { type: "checkbox", checked: !!p.show_available_now }),
+        "On your profile and in search, while you are online, not away, bookable and not in a session."),
       element("fieldset", { className: "choices grid" }, element("legend", { textContent: "Booking rules (minutes unless stated)" }),
         field("Free before each session", num("buffer_before_min", r.buffer_before_min, 0, 240)),
         field("Free after each session", num("buffer_after_min", r.buffer_after_min, 0, 240)),
@@ -62,14 +65,14 @@ export class Workspace {
         field("Time to answer a request", num("request_ttl_min", r.request_ttl_min, 5, 20160)),
         field("Spacing of start times", num("slot_interval_min", r.slot_interval_min, 5, 240))),
       element("button", { type: "submit", textContent: "Save profile" }),
-      element("p", { className: "error", role: "alert", "data-error": "" }));
+      errorLine());
     onSubmit(form, async (data) => {
       const rules = Object.fromEntries(["buffer_before_min", "buffer_after_min", "min_notice_min", "horizon_days", "request_ttl_min", "slot_interval_min"]
         .map((k) => [k, Number(data.get(k))]));
       await this.api.call("PUT", `/practitioners/${this.id}`, {
         bio: data.get("bio"), modalities: data.getAll("modality"), time_zone: data.get("time_zone"),
         languages: data.get("languages").split(",").map((s) => s.trim()).filter(Boolean),
-        booking_rules: { ...p.booking_rules, ...rules },
+        booking_rules: { ...p.booking_rules, ...rules }, show_available_now: data.has("show_available_now"),
       });
       await this.refresh("#offering-title");
       announce("Profile saved.");
@@ -105,7 +108,7 @@ export class Workspace {
       field("Places per session", input("capacity", { type: "number", min: 1, max: 100, value: 1, required: true }), "1 for one-to-one; more for a class."),
       field("Late cancellation (minutes before the start)", input("late_cancel_min", { type: "number", min: 0, max: 20160, value: 1440, required: true })),
       element("button", { type: "submit", textContent: "Add offering" }),
-      element("p", { className: "error", role: "alert", "data-error": "" }));
+      errorLine());
     onSubmit(form, async (data) => {
       const body = {
         name: data.get("name"), description: data.get("description"), duration_min: Number(data.get("duration_min")),
@@ -141,7 +144,7 @@ export class Workspace {
       field("Add a day off (optional)", dayOff),
       this.hours && this.hours.overrides.length ? element("p", { className: "hint", textContent: `Days off and extra hours: ${this.hours.overrides.map((o) => o.kind === "day_off" ? `${o.date} off` : `${o.date} ${o.start}–${o.end}`).join(", ")}.` }) : null,
       element("button", { type: "submit", textContent: "Save hours" }),
-      element("p", { className: "error", role: "alert", "data-error": "" }));
+      errorLine());
     onSubmit(form, async (data) => {
       if (!this.profile) throw new Error("Save your profile first.");
       const next = [];
@@ -175,7 +178,7 @@ export class Workspace {
       field("From", input("starts_at", { type: "datetime-local", required: true }), "In this device's time zone."),
       field("Until", input("ends_at", { type: "datetime-local", required: true })),
       element("button", { type: "submit", textContent: "Add time off" }),
-      element("p", { className: "error", role: "alert", "data-error": "" }));
+      errorLine());
     onSubmit(form, async (data) => {
       if (!this.profile) throw new Error("Save your profile first.");
       await this.api.call("POST", `/practitioners/${this.id}/time-off`, {
