@@ -10,7 +10,7 @@ from klear_client import ApiError
 
 from ..conftest import signed_up
 from ..support.eventually import eventually
-from .conftest import listed
+from .conftest import first_free_recorded, listed
 
 pytestmark = pytest.mark.quick
 
@@ -125,6 +125,7 @@ async def test_a_cursor_neither_repeats_nor_skips_while_practitioners_join(app, 
 async def test_explain_shows_each_factor_and_the_score_is_their_weighted_sum(app, clients):
     await _population(app, clients)
     c = await signed_up(clients(app.url))
+    await first_free_recorded(app)  # the soonest factor ranks by the recorded first free slot
     page = await c.search("reiki", lat=53.8, lon=-1.55, explain=True, free_within_days=7)
     assert page["items"]
     for hit in page["items"]:
