@@ -46,6 +46,7 @@ from server.auth.passwords import Passwords  # noqa: E402
 from server.auth.tokens import Tokens  # noqa: E402
 from server.config import load  # noqa: E402
 from server.keys import resolve  # noqa: E402
+from server.runtime import load_keyring  # noqa: E402
 from storage import accounts, audit, availability, messages, practitioners  # noqa: E402
 from storage.availability import WeeklyRule  # noqa: E402
 from storage.bus import MemoryBus  # noqa: E402
@@ -85,6 +86,7 @@ class Setup:
         keys = resolve(load(env=self.env))
         self.tokens = Tokens(keys.jwt, 7200)
         db = await Database.connect(self.url, Sealer(keys.data), min_size=1, max_size=8)
+        await load_keyring(db, keys)
         hashed = await Passwords().hash("bench passphrase 1234")
 
         async def user(role: str, name: str) -> accounts.User:
