@@ -12,7 +12,8 @@ What stays, and why (docs/records.md, Erasure):
 
 Everything sealed with the person's key (records, name, email, the messages they sent, the notes and reasons
 they wrote, their notifications) was unreadable from the moment the key was shredded; the rows or values are
-removed too. Migration 0029 dropped the foreign keys that made notifications and booking feed entries go
+removed too, as are their sign-in secrets (the two-factor secret, sealed with the system key, and recovery
+codes) and pending password-reset and email-verification tokens. Migration 0029 dropped the foreign keys that made notifications and booking feed entries go
 with a deleted user; they are removed here explicitly.
 """
 
@@ -53,7 +54,8 @@ async def erase(db: Database, user_id: uuid.UUID) -> Erased:
         await conn.execute(
             "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM auth_sessions WHERE user_id = $1)", user_id)
         for table in ("device_keys", "calendar_feeds", "notification_preferences", "notifications", "booking_feed",
-                      "booking_feed_counters", "exports", "conversation_members"):
+                      "booking_feed_counters", "exports", "two_factor", "two_factor_recovery_codes",
+                      "password_resets", "email_verifications", "conversation_members"):
             await conn.execute(f"DELETE FROM {table} WHERE user_id = $1", user_id)
         # Before leaving their conversations: what they wrote is emptied, what others wrote stays with them.
         await conn.execute(

@@ -34,6 +34,7 @@ async def test_erasure_shreds_the_key_closes_sockets_cancels_future_bookings_and
     conversation = (await pair.client.booking(pair.booking_id))["conversation_id"]
     await live.join(conversation)
     sent = await live.send(conversation, "I'll bring my scans")
+    assert (await pair.client.raw("POST", "/api/v1/me/two-factor")).status == 201  # a secret under the system key
     conn = await asyncpg.connect(database_url)
     try:
         sealed = bytes(await conn.fetchval("SELECT body_sealed FROM health_record_versions WHERE record_id = $1::uuid",
@@ -83,7 +84,7 @@ async def test_erasure_shreds_the_key_closes_sockets_cancels_future_bookings_and
     try:
         left = {t: await conn.fetchval(f"SELECT count(*) FROM {t} WHERE {c} = $1::uuid", pair.client_id) for t, c in (
             ("health_records", "client_id"), ("consent_grants", "client_id"), ("notifications", "user_id"),
-            ("booking_feed", "user_id"))}
+            ("booking_feed", "user_id"), ("two_factor", "user_id"))}
         live_sessions = await conn.fetchval(
             "SELECT count(*) FROM auth_sessions WHERE user_id = $1::uuid AND revoked_at IS NULL", pair.client_id)
         key = await conn.fetchrow("SELECT wrapped, shredded_at FROM data_keys WHERE owner_id = $1::uuid", pair.client_id)
