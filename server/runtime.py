@@ -123,7 +123,9 @@ async def open_database(
     Raises ConfigError when KLEAR_DATA_KEY does not unwrap the stored data keys: starting anyway would seal
     new data under a key that cannot open the old.
     """
-    db = await Database.connect(url, Sealer(secrets.data), min_size=min_size, max_size=max_size, observe=observe)
+    # One connection holds the migration lock while the keyring and the upgrade steps use another: at least two.
+    db = await Database.connect(url, Sealer(secrets.data), min_size=min_size, max_size=max(max_size, 2),
+                                observe=observe)
     stack.push_async_callback(db.close)
     async with db.connection("migrate") as conn, locked(conn):
         applied = await migrate(conn)
