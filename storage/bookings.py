@@ -39,7 +39,7 @@ from .database import Database
 from .functions import call
 from .jobs import NewJob, jobs_arg
 from .keyring import Sealers
-from .notifications import NewNotice, Notice, Outgoing, from_sent, from_written, prepare
+from .notifications import NewNotice, Notice, Prepared, from_sent, from_written, prepare
 
 NOTE = "bookings.note"
 CANCEL_REASON = "bookings.cancel_reason"
@@ -277,7 +277,7 @@ async def _sealed_note(db: Database, new: NewBooking) -> bytes | None:
 
 async def _create_in(
     conn: asyncpg.Connection, new: NewBooking, *, note: bytes | None, conversation_id: uuid.UUID,
-    replaces: uuid.UUID | None, body: dict[str, Any], job: NewJob, sent: Outgoing, now: datetime, email: bool,
+    replaces: uuid.UUID | None, body: dict[str, Any], job: NewJob, sent: Prepared, now: datetime, email: bool,
 ) -> Created:
     body = {**body, "booking": {**body["booking"], "conversation_id": str(conversation_id)}}
     try:

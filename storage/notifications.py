@@ -56,7 +56,7 @@ class NewNotice:
 
 
 @dataclass(frozen=True, slots=True)
-class Outgoing:
+class Prepared:
     """Notices ready for the `notify` SQL function (`prepare`): `arg` is its `p_notices` argument, each
     notice's data sealed with its recipient's key (base64); `data` is the plaintext by notice id."""
 
@@ -64,7 +64,7 @@ class Outgoing:
     data: dict[str, dict[str, Any]]
 
 
-NOTHING = Outgoing([], {})
+NOTHING = Prepared([], {})
 
 
 def data_context(notice_id: uuid.UUID | str) -> str:
@@ -80,7 +80,7 @@ def _open_data(keys: Sealers, r: asyncpg.Record) -> dict[str, Any]:
     return {} if opened is None else json.loads(opened)  # {}: the recipient was erased meanwhile
 
 
-async def prepare(db: Database, notices: list[NewNotice]) -> Outgoing:
+async def prepare(db: Database, notices: list[NewNotice]) -> Prepared:
     """Seal each notice's data with its recipient's key, bound to the notice's new id. A recipient whose key
     was shredded (erased) is told nothing. Call it before opening a transaction: it may create a key."""
     if not notices:
@@ -99,7 +99,7 @@ async def prepare(db: Database, notices: list[NewNotice]) -> Outgoing:
             "dedupe_key": n.dedupe_key,
         })
         data[str(notice_id)] = n.data
-    return Outgoing(arg, data)
+    return Prepared(arg, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ class EmailJob:
     emailed: bool
 
 
-def from_written(out: Outgoing, items: list[dict[str, Any]] | None) -> list[Notice]:
+def from_written(out: Prepared, items: list[dict[str, Any]] | None) -> list[Notice]:
     """The notices a SQL function reports it inserted, out of those `out` held (their data from memory)."""
     return [
         Notice(
@@ -131,7 +131,7 @@ def from_written(out: Outgoing, items: list[dict[str, Any]] | None) -> list[Noti
     ]
 
 
-def from_sent(out: Outgoing, created_at: datetime) -> list[Notice]:
+def from_sent(out: Prepared, created_at: datetime) -> list[Notice]:
     """The notices of `out`, which a SQL function wrote in full, in a transaction that began at `created_at`
     (their `created_at`)."""
     return [
@@ -153,7 +153,7 @@ async def _notices(db: Database, rows: list[asyncpg.Record]) -> list[Notice]:
     ]
 
 
-async def write(conn: asyncpg.Connection, out: Outgoing, now: datetime, *, email: bool) -> list[Notice]:
+async def write(conn: asyncpg.Connection, out: Prepared, now: datetime, *, email: bool) -> list[Notice]:
     """Insert the prepared notifications in the caller's transaction, and queue their emails if `email` is
     configured; returns those inserted."""
     return from_written(out, await conn.fetchval(*call("notify", p_notices=out.arg, p_now=now, p_email=email)))
