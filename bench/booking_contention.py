@@ -61,6 +61,7 @@ from server.auth.passwords import Passwords  # noqa: E402
 from server.auth.tokens import Tokens  # noqa: E402
 from storage.bus import MemoryBus  # noqa: E402
 from server.config import load  # noqa: E402
+from server.runtime import load_keyring  # noqa: E402
 from storage import accounts, availability, bookings, practitioners  # noqa: E402
 from storage.accounts import User  # noqa: E402
 from storage.availability import WeeklyRule  # noqa: E402
@@ -250,7 +251,9 @@ async def http_run(world: World, servers: list[Server], seconds: float) -> dict[
 
 async def service_run(url: str, world: World, seconds: float, tasks: int, pool_size: int) -> dict[str, Any]:
     """The booking service called in-process: the database work of a booking without HTTP."""
-    db = await Database.connect(url, Sealer(keys.resolve(bench_settings(url)).data), min_size=pool_size, max_size=pool_size)
+    secrets = keys.resolve(bench_settings(url))
+    db = await Database.connect(url, Sealer(secrets.data), min_size=pool_size, max_size=pool_size)
+    await load_keyring(db, secrets)  # names, notes and notices are sealed with their owners' keys
     deps = Deps(db, MemoryBus(), Clock(), email=False)  # as the servers: no SMTP relay in the bench
     await deps.bus.start()
     created = refused = 0
@@ -304,6 +307,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await migrate_conn.close()
         settings = bench_settings(url)
         db = await Database.connect(url, Sealer(keys.resolve(settings).data), min_size=2, max_size=4)
+        await load_keyring(db, keys.resolve(settings))
         world = await build_world(db, Tokens(keys.resolve(settings).jwt, 900), args.practitioners, args.clients)
         log_dir = ROOT / ".test-data" / "bench"
         log_dir.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from server.auth.passwords import Passwords  # noqa: E402
 from server.auth.tokens import Tokens  # noqa: E402
 from server.config import load  # noqa: E402
 from server.keys import resolve  # noqa: E402
+from server.runtime import load_keyring  # noqa: E402
 from storage import accounts, conversations  # noqa: E402
 from storage.crypto import Sealer  # noqa: E402
 from storage.database import Database  # noqa: E402
@@ -67,6 +68,7 @@ class Klear:
         await conn.close()
         keys = resolve(load(env=self.env))
         self._db = await Database.connect(self.db_url, Sealer(keys.data), min_size=1, max_size=4)
+        await load_keyring(self._db, keys)
         self._tokens = Tokens(keys.jwt, 7200)
         self._hash = await Passwords().hash("bench passphrase")
 

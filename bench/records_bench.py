@@ -52,6 +52,7 @@ from server.auth.tokens import Tokens  # noqa: E402
 from server.config import load  # noqa: E402
 from server.keys import resolve  # noqa: E402
 from records.access import Actor, read_audited  # noqa: E402
+from server.runtime import load_keyring  # noqa: E402
 from storage import accounts, audit, availability, messages, practitioners  # noqa: E402
 from storage import records as records_store  # noqa: E402
 from storage.availability import WeeklyRule  # noqa: E402
@@ -59,7 +60,6 @@ from storage.bus import MemoryBus  # noqa: E402
 from storage.clock import Clock  # noqa: E402
 from storage.crypto import Sealer  # noqa: E402
 from storage.database import Database  # noqa: E402
-from storage.keyring import Keyring  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.practitioners import Rules  # noqa: E402
 
@@ -93,8 +93,7 @@ class Setup:
         keys = resolve(load(env=self.env))
         self.tokens = Tokens(keys.jwt, 7200)
         db = await Database.connect(self.url, Sealer(keys.data), min_size=1, max_size=10)  # the server's default pool
-        db.keyring = Keyring(keys.wrapping, keys.previous_wrapping)  # as the server's: opens what it sealed
-        db.sealer = await db.keyring.system_sealer(db, keys.data)
+        await load_keyring(db, keys)
         hashed = await Passwords().hash("bench passphrase 1234")
 
         async def user(role: str, name: str) -> accounts.User:

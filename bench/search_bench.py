@@ -63,6 +63,7 @@ from discovery import jobs as discovery_jobs  # noqa: E402
 from scheduler import openings  # noqa: E402
 from server import keys  # noqa: E402
 from server.auth.tokens import Tokens  # noqa: E402
+from server.runtime import load_keyring  # noqa: E402
 from storage import accounts  # noqa: E402
 from storage.crypto import Sealer  # noqa: E402
 from storage.database import Database  # noqa: E402
@@ -292,6 +293,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             (SELECT count(*) FROM practitioner_search WHERE latitude IS NOT NULL) AS located""")
         settings = bench_settings(url)
         db = await Database.connect(url, Sealer(keys.resolve(settings).data), min_size=1, max_size=2)
+        await load_keyring(db, keys.resolve(settings))
         await record_first_free_slots(db)
         viewer = await accounts.create_user(db, email=f"viewer-{secrets.token_hex(4)}@bench.test", password_hash="x",
                                             display_name="Viewer", role="client", time_zone="Europe/London")

@@ -47,6 +47,7 @@ from scheduler.errors import Refused  # noqa: E402
 from server import keys  # noqa: E402
 from server.auth.passwords import Passwords  # noqa: E402
 from server.auth.tokens import Tokens  # noqa: E402
+from server.runtime import load_keyring  # noqa: E402
 from storage.bus import MemoryBus  # noqa: E402
 from storage import accounts, availability, practitioners  # noqa: E402
 from storage.availability import WeeklyRule  # noqa: E402
@@ -141,6 +142,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await migrate_conn.close()
         settings = bench_settings(url)
         db = await Database.connect(url, Sealer(keys.resolve(settings).data), min_size=2, max_size=4)
+        await load_keyring(db, keys.resolve(settings))
         pid, offering, token, first_day = await setup(db, Tokens(keys.resolve(settings).jwt, 900), args.bookings)
         held = await db.fetchrow("bench.count", "SELECT count(*) AS n FROM bookings")
         await db.close()

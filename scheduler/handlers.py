@@ -65,10 +65,9 @@ def handlers(deps: Deps, mailer: Mailer | None, *, reminder_grace: timedelta) ->
         now = deps.clock.now()
         if timeline.is_stale(due, now, reminder_grace):
             return _dropped(b.id, name, due, now, "in_app")
+        sent = await notifications.prepare(deps.db, notices.reminders(name.removeprefix("reminder_"), Gist.of(detail)))
         async with deps.db.transaction("jobs.remind") as conn:
-            written = await notifications.write(
-                conn, notices.reminders(name.removeprefix("reminder_"), Gist.of(detail)), now, email=deps.email,
-            )
+            written = await notifications.write(conn, sent, now, email=deps.email)
         await live.publish_notices(deps.bus, written)
         return "notified" if written else "already_notified"
 

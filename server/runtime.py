@@ -29,7 +29,8 @@ from storage.database import QueryObserver
 from storage.embedded import EmbeddedPostgres
 from storage.errors import Unavailable
 from storage.keyring import Keyring, KeyringError
-from storage.migrate import Applied, migrate
+from storage.migrate import Applied, locked, migrate
+from storage.upgrades import run_pending
 from storage.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from storage.redis_batch import Batched
 
@@ -115,25 +116,36 @@ async def open_database(
     stack: AsyncExitStack, url: str, secrets: keys.Keys, *, min_size: int, max_size: int,
     observe: QueryObserver | None = None,
 ) -> tuple[Database, Applied]:
-    """Connect (closed with `stack`), migrate, and load the keyring: the one way a process opens its database.
-    Returns the database and what migrating changed.
+    """Connect (closed with `stack`), migrate, load the keyring and run the upgrade steps the migrations queued
+    (storage/upgrades.py): the one way a process opens its database. Returns the database and what migrating
+    changed. All of it under the migration lock, so another process starting meanwhile waits for the upgrade.
 
     Raises ConfigError when KLEAR_DATA_KEY does not unwrap the stored data keys: starting anyway would seal
     new data under a key that cannot open the old.
     """
-    db = await Database.connect(url, Sealer(secrets.data), min_size=min_size, max_size=max_size, observe=observe)
+    # One connection holds the migration lock while the keyring and the upgrade steps use another: at least two.
+    db = await Database.connect(url, Sealer(secrets.data), min_size=min_size, max_size=max(max_size, 2),
+                                observe=observe)
     stack.push_async_callback(db.close)
-    async with db.connection("migrate") as conn:
+    async with db.connection("migrate") as conn, locked(conn):
         applied = await migrate(conn)
-    if applied:
-        log.info("schema changed", extra={"event": "migrated", "migrations": applied.describe()})
+        if applied:
+            log.info("schema changed", extra={"event": "migrated", "migrations": applied.describe()})
+        await load_keyring(db, secrets)
+        for step, rows in (await run_pending(db)).items():
+            log.info("upgrade step done", extra={"event": "upgraded", "component": step, "count": rows})
+    return db, applied
+
+
+async def load_keyring(db: Database, secrets: keys.Keys) -> None:
+    """Give `db` its keyring and the system key (made on a fresh database); ConfigError when KLEAR_DATA_KEY does
+    not unwrap the stored data keys. `open_database` does it; a tool holding a bare `Database` may too."""
     keyring = Keyring(secrets.wrapping, secrets.previous_wrapping)
     try:
         db.sealer = await keyring.system_sealer(db, secrets.data)
     except KeyringError as exc:
         raise ConfigError(f"KLEAR_DATA_KEY: {exc}") from None
     db.keyring = keyring
-    return db, applied
 
 
 async def open_blobs(settings: Settings) -> BlobStore:

@@ -180,7 +180,7 @@ async def exchange_code(
         )
         await conn.execute("UPDATE oauth_codes SET session_id = $2 WHERE code_hash = $1", code_hash, session_id)
         user_row = await conn.fetchrow(f"SELECT {_USER_COLUMNS} FROM users u WHERE u.id = $1", row["user_id"])
-    return CodeGrant(Exchange.ISSUED, session_id, _user(db, require(user_row, "user")), list(row["scopes"]))
+    return CodeGrant(Exchange.ISSUED, session_id, await _user(db, require(user_row, "user")), list(row["scopes"]))
 
 
 async def owner_session(db: Database, app_id: uuid.UUID, owner_id: uuid.UUID, scopes: list[str], ttl: int) -> uuid.UUID:
@@ -380,4 +380,4 @@ async def use_pat(db: Database, token_hash: bytes) -> PatUse | None:
     )
     if row is None:
         return None
-    return PatUse(row["session_id"], _user(db, row), list(row["scopes"]), row["token_expires_at"])
+    return PatUse(row["session_id"], await _user(db, row), list(row["scopes"]), row["token_expires_at"])

@@ -10,6 +10,16 @@ Event streams for recovery after a reconnect:
 - `booking_events_since(db, booking_id, after_seq, limit)`: one booking's changes;
 - `feed_events_since(db, user_id, after_seq, limit)`: every change to any of a user's bookings.
 Both return the same event body that was published live.
+
+Personal fields are sealed with their author's data key, so an erasure leaves
+none of them readable: the note with the client's (who writes it), a
+cancellation reason with the key of whoever cancelled (`cancelled_by`; the
+client's if the system cancelled, which gives no reason), a decline reason
+with the practitioner's (only they decline). The client's name is sealed with
+their key too (`storage.accounts`); a practitioner's is public. Reading a
+list loads every key it needs in one query, none once cached; `locked` loads
+both participants' keys on its own connection, so what follows under the lock
+(a reason, the notices) finds them cached.
 """
 
 from __future__ import annotations
@@ -24,10 +34,12 @@ from typing import Any
 
 import asyncpg
 
+from .accounts import needs_key, shown_name
 from .database import Database
 from .functions import call
 from .jobs import NewJob, jobs_arg
-from .notifications import NewNotice, Notice, from_sent, from_written, notices_arg
+from .keyring import Sealers
+from .notifications import NewNotice, Notice, Prepared, from_sent, from_written, prepare
 
 NOTE = "bookings.note"
 CANCEL_REASON = "bookings.cancel_reason"
@@ -196,46 +208,78 @@ _COLUMNS = """b.id, b.practitioner_id, b.client_id, b.offering_id, b.conversatio
     b.cancelled_at, b.cancelled_late, b.created_at, b.updated_at, b.note_sealed, b.cancel_reason_sealed,
     b.decline_reason_sealed"""
 _DETAIL = f"""{_COLUMNS}, o.name AS offering_name, o.address,
-    c.display_name AS c_name, c.time_zone AS c_tz, pu.display_name AS p_name, pu.time_zone AS p_tz"""
+    c.display_name AS c_name, c.name_sealed AS c_name_sealed, c.time_zone AS c_tz,
+    pu.display_name AS p_name, pu.name_sealed AS p_name_sealed, pu.time_zone AS p_tz"""
 _DETAIL_FROM = """bookings b JOIN offerings o ON o.id = b.offering_id
     JOIN users c ON c.id = b.client_id JOIN users pu ON pu.id = b.practitioner_id"""
 
 
-def _open(db: Database, sealed: bytes | None, purpose: str, booking_id: uuid.UUID) -> str | None:
-    return None if sealed is None else db.sealer.open_text(sealed, f"{purpose}:{booking_id}")
+def reason_author(status: str, client_id: uuid.UUID, practitioner_id: uuid.UUID,
+                  cancelled_by: uuid.UUID | None) -> uuid.UUID:
+    """Whose key seals the reason of a booking that went to `status` (cancelled or declined)."""
+    if status == "declined":
+        return practitioner_id
+    return cancelled_by or client_id
 
 
-def _booking(db: Database, r: asyncpg.Record) -> Booking:
-    bid = r["id"]
+def _owners(r: asyncpg.Record) -> list[uuid.UUID]:
+    """The people whose keys open what row `r` holds sealed."""
+    owners = [r["client_id"]] if r["note_sealed"] is not None else []
+    if r["cancel_reason_sealed"] is not None:
+        owners.append(reason_author("cancelled", r["client_id"], r["practitioner_id"], r["cancelled_by"]))
+    if r["decline_reason_sealed"] is not None:
+        owners.append(r["practitioner_id"])
+    return owners
+
+
+def _booking(keys: Sealers, r: asyncpg.Record) -> Booking:
+    bid, client = r["id"], r["client_id"]
+    canceller = reason_author("cancelled", client, r["practitioner_id"], r["cancelled_by"])
     return Booking(
-        bid, r["practitioner_id"], r["client_id"], r["offering_id"], r["conversation_id"], r["status"], r["mode"],
+        bid, r["practitioner_id"], client, r["offering_id"], r["conversation_id"], r["status"], r["mode"],
         r["start_at"], r["end_at"], r["blocked_from"], r["blocked_to"], r["price_minor"], r["currency"],
         r["late_cancel_min"], r["seq"], r["requested_by"], r["expires_at"], r["rescheduled_from"],
         r["rescheduled_to"], r["cancelled_by"], r["cancelled_by_role"], r["cancelled_at"], r["cancelled_late"],
-        r["created_at"], r["updated_at"], _open(db, r["note_sealed"], NOTE, bid),
-        _open(db, r["cancel_reason_sealed"], CANCEL_REASON, bid),
-        _open(db, r["decline_reason_sealed"], DECLINE_REASON, bid),
+        r["created_at"], r["updated_at"], keys.open_text(client, r["note_sealed"], f"{NOTE}:{bid}"),
+        keys.open_text(canceller, r["cancel_reason_sealed"], f"{CANCEL_REASON}:{bid}"),
+        keys.open_text(r["practitioner_id"], r["decline_reason_sealed"], f"{DECLINE_REASON}:{bid}"),
     )
 
 
-def _detail(db: Database, r: asyncpg.Record) -> BookingDetail:
+def _detail(keys: Sealers, r: asyncpg.Record) -> BookingDetail:
     return BookingDetail(
-        _booking(db, r), r["offering_name"], r["address"], Person(r["client_id"], r["c_name"], r["c_tz"]),
-        Person(r["practitioner_id"], r["p_name"], r["p_tz"]),
+        _booking(keys, r), r["offering_name"], r["address"],
+        Person(r["client_id"], shown_name(keys, r["client_id"], r["c_name"], r["c_name_sealed"]), r["c_tz"]),
+        Person(r["practitioner_id"], shown_name(keys, r["practitioner_id"], r["p_name"], r["p_name_sealed"]),
+               r["p_tz"]),
     )
+
+
+async def _details(db: Database, rows: list[asyncpg.Record]) -> list[BookingDetail]:
+    """Rows of `_DETAIL` opened, with every key they need loaded in one go."""
+    keys = await db.keys.sealers_for(db, [
+        o for r in rows
+        for o in (*_owners(r), *needs_key(r["client_id"], r["c_name"]), *needs_key(r["practitioner_id"], r["p_name"]))
+    ])
+    return [_detail(keys, r) for r in rows]
 
 
 def _feed(raw: dict[str, int] | None) -> dict[uuid.UUID, int]:
     return {uuid.UUID(k): int(v) for k, v in (raw or {}).items()}
 
 
+async def _sealed_note(db: Database, new: NewBooking) -> bytes | None:
+    """The client's note sealed with the client's key (fetched before any transaction: it may be made now)."""
+    if new.note is None:
+        return None
+    return (await db.keys.sealer_for(db, new.client_id)).seal_text(new.note, f"{NOTE}:{new.id}")
+
+
 async def _create_in(
-    conn: asyncpg.Connection, db: Database, new: NewBooking, *, conversation_id: uuid.UUID, replaces: uuid.UUID | None,
-    body: dict[str, Any], job: NewJob, notices: list[NewNotice], now: datetime, email: bool,
+    conn: asyncpg.Connection, new: NewBooking, *, note: bytes | None, conversation_id: uuid.UUID,
+    replaces: uuid.UUID | None, body: dict[str, Any], job: NewJob, sent: Prepared, now: datetime, email: bool,
 ) -> Created:
-    note = None if new.note is None else db.sealer.seal_text(new.note, f"{NOTE}:{new.id}")
     body = {**body, "booking": {**body["booking"], "conversation_id": str(conversation_id)}}
-    sent = notices_arg(notices)
     try:
         row = await conn.fetchrow(*call(
             "booking_create", p_id=new.id, p_practitioner_id=new.practitioner_id, p_client_id=new.client_id,
@@ -246,7 +290,7 @@ async def _create_in(
             p_late_cancel_min=new.late_cancel_min, p_note_sealed=note, p_requested_by=new.requested_by,
             p_actor_role=new.actor_role, p_idempotency_key=new.idempotency_key, p_request_hash=new.request_hash,
             p_expires_at=new.expires_at, p_replaces=replaces, p_body=body, p_job_kind=job.kind,
-            p_job_payload=job.payload, p_job_run_at=job.run_at, p_notices=sent, p_now=now, p_email=email,
+            p_job_payload=job.payload, p_job_run_at=job.run_at, p_notices=sent.arg, p_now=now, p_email=email,
         ))
     except asyncpg.UniqueViolationError as exc:
         # Two requests with one key for different practitioners raced past each other's locks.
@@ -278,10 +322,11 @@ async def create(
     Emails of the notices are queued if `email` is configured. Anything but
     `Outcome.CREATED` leaves nothing behind.
     """
+    note, sent = await _sealed_note(db, new), await prepare(db, notices)
     try:
         async with db.connection("bookings.create") as conn:
             return await _create_in(
-                conn, db, new, conversation_id=uuid.uuid4(), replaces=None, body=body, job=job, notices=notices,
+                conn, new, note=note, conversation_id=uuid.uuid4(), replaces=None, body=body, job=job, sent=sent,
                 now=now, email=email,
             )
     except _NotCreated as refused:
@@ -310,7 +355,13 @@ async def locked(db: Database, booking_id: uuid.UUID, name: str) -> AsyncIterato
     """
     async with db.transaction(name) as conn:
         row = await conn.fetchrow(f"SELECT {_DETAIL} FROM {_DETAIL_FROM} WHERE b.id = $1 FOR UPDATE OF b", booking_id)
-        yield Locked(conn, db, None if row is None else _detail(db, row))
+        if row is None:
+            yield Locked(conn, db, None)
+            return
+        # Both participants' keys, loaded on this connection (never made inside a transaction): they open this
+        # row and seal what the change writes (a reason, the notices to either of them).
+        keys = await db.keys.sealers_for(db, [row["client_id"], row["practitioner_id"], *_owners(row)], conn=conn)
+        yield Locked(conn, db, _detail(keys, row))
 
 
 async def apply(
@@ -322,16 +373,20 @@ async def apply(
     reason = None
     if change.reason is not None:
         purpose = CANCEL_REASON if change.to_status == "cancelled" else DECLINE_REASON
-        reason = held.db.sealer.seal_text(change.reason, f"{purpose}:{booking.id}")
+        author = reason_author(change.to_status, booking.client_id, booking.practitioner_id, change.actor_id)
+        sealer = (await held.db.keys.sealers_for(held.db, [author], conn=held.conn))[author]
+        reason = sealer.seal_text(change.reason, f"{purpose}:{booking.id}")
+    sent = await prepare(held.db, notices)  # to the participants, whose keys `locked` loaded
     row = await held.conn.fetchrow(*call(
         "booking_apply", p_id=booking.id, p_kind=change.kind, p_from=booking.status, p_to=change.to_status,
         p_actor_id=change.actor_id, p_actor_role=change.actor_role, p_cancelled_late=change.cancelled_late,
         p_reason_sealed=reason, p_rescheduled_to=change.rescheduled_to, p_body=body, p_jobs=jobs_arg(jobs),
-        p_notices=notices_arg(notices), p_now=now, p_email=email,
+        p_notices=sent.arg, p_now=now, p_email=email,
     ))
     assert row is not None
     seq = int(row["seq"])
-    return Written(booking.id, seq, _feed(row["feed"]), {**body, "booking_seq": seq}, from_written(row["notices"]))
+    notified = from_written(sent, row["notices"])
+    return Written(booking.id, seq, _feed(row["feed"]), {**body, "booking_seq": seq}, notified)
 
 
 async def create_replacement(
@@ -344,10 +399,11 @@ async def create_replacement(
     If the result is not `Outcome.CREATED` the caller must let the transaction roll back.
     """
     old = held.booking
+    note, sent = await _sealed_note(held.db, new), await prepare(held.db, notices)  # keys `locked` loaded
     try:
         return await _create_in(
-            held.conn, held.db, new, conversation_id=old.conversation_id, replaces=old.id, body=body, job=job,
-            notices=notices, now=now, email=email,
+            held.conn, new, note=note, conversation_id=old.conversation_id, replaces=old.id, body=body, job=job,
+            sent=sent, now=now, email=email,
         )
     except _NotCreated as refused:
         return refused.result
@@ -355,7 +411,7 @@ async def create_replacement(
 
 async def get(db: Database, booking_id: uuid.UUID) -> Booking | None:
     row = await db.fetchrow("bookings.get", f"SELECT {_COLUMNS} FROM bookings b WHERE b.id = $1", booking_id)
-    return None if row is None else _booking(db, row)
+    return None if row is None else _booking(await db.keys.sealers_for(db, _owners(row)), row)
 
 
 async def get_with_participants(db: Database, booking_id: uuid.UUID) -> BookingDetail | None:
@@ -363,7 +419,7 @@ async def get_with_participants(db: Database, booking_id: uuid.UUID) -> BookingD
     row = await db.fetchrow(
         "bookings.get_with_participants", f"SELECT {_DETAIL} FROM {_DETAIL_FROM} WHERE b.id = $1", booking_id
     )
-    return None if row is None else _detail(db, row)
+    return None if row is None else (await _details(db, [row]))[0]
 
 
 async def list_for_user(
@@ -384,7 +440,7 @@ async def list_for_user(
         """,
         user_id, statuses, start_from, start_to, after[0] if after else None, after[1] if after else None, limit,
     )
-    return [_detail(db, r) for r in rows]
+    return await _details(db, rows)
 
 
 async def is_participant(db: Database, booking_id: uuid.UUID, user_id: uuid.UUID) -> bool:
@@ -439,7 +495,7 @@ async def for_calendar(db: Database, user_id: uuid.UUID, since: datetime) -> lis
         """,
         user_id, since,
     )
-    return [_detail(db, r) for r in rows]
+    return await _details(db, rows)
 
 
 async def overlapping_pairs(db: Database) -> int:

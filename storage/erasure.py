@@ -2,7 +2,7 @@
 
 What stays, and why (docs/records.md, Erasure):
 - the users row, as a tombstone: its id is the pseudonym the kept bookings reference; no email (a random
-  blind index, an empty sealed value), no password, display name "Deleted user";
+  blind index, no sealed value), no password, no sealed name, the clear display name "Deleted user";
 - bookings (time, offering, price, status) with their events: the practitioner's accounting facts, which tax
   law requires them to keep; the notes and reasons on them are cleared;
 - the audit entries about them: the proof of who accessed their data, which the controller must be able to show;
@@ -10,8 +10,10 @@ What stays, and why (docs/records.md, Erasure):
 - the data_keys row as the tombstone of the destroyed key (wrapped key NULL), so no new key is made for them;
 - session notes an erased practitioner wrote stay in their clients' records (they are the clients' data).
 
-Everything sealed with the person's key was unreadable from the moment the key was shredded; the rows are
-removed too. Migration 0029 dropped the foreign keys that made notifications and booking feed entries go
+Everything sealed with the person's key (records, name, email, the messages they sent, the notes and reasons
+they wrote, their notifications) was unreadable from the moment the key was shredded; the rows or values are
+removed too, as are their sign-in secrets (the two-factor secret, sealed with the system key, and recovery
+codes) and pending password-reset and email-verification tokens. Migration 0029 dropped the foreign keys that made notifications and booking feed entries go
 with a deleted user; they are removed here explicitly.
 """
 
@@ -22,9 +24,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from .accounts import ERASED_NAME
 from .database import Database
-
-ERASED_NAME = "Deleted user"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,6 @@ class Erased:
 
 async def erase(db: Database, user_id: uuid.UUID) -> Erased:
     """Erase `user_id` in one transaction (idempotent: a second call finds nothing left to remove)."""
-    empty = db.sealer.seal_text("", f"users.email:{user_id}")
     async with db.transaction("erasure.erase") as conn:
         await conn.execute(
             """UPDATE data_keys SET wrapped = NULL, shredded_at = now() WHERE owner_id = $1 AND wrapped IS NOT NULL""",
@@ -45,17 +45,17 @@ async def erase(db: Database, user_id: uuid.UUID) -> Erased:
             """INSERT INTO data_keys (owner_id, wrapped, master, shredded_at) VALUES ($1, NULL, '\\x'::bytea, now())
                ON CONFLICT (owner_id) DO NOTHING""", user_id)
         await conn.execute(
-            """UPDATE users SET email_index = $2, email_sealed = $3, password_hash = '!erased', display_name = $4,
-                      erased_at = coalesce(erased_at, now()), updated_at = now() WHERE id = $1""",
-            user_id, secrets.token_bytes(32), empty, ERASED_NAME)
+            """UPDATE users SET email_index = $2, email_sealed = NULL, password_hash = '!erased', display_name = $3,
+                      name_sealed = NULL, erased_at = coalesce(erased_at, now()), updated_at = now() WHERE id = $1""",
+            user_id, secrets.token_bytes(32), ERASED_NAME)
         sessions = [r["id"] for r in await conn.fetch(
             """UPDATE auth_sessions SET revoked_at = now(), revoked_reason = 'erased'
                WHERE user_id = $1 AND revoked_at IS NULL RETURNING id""", user_id)]
         await conn.execute(
             "DELETE FROM refresh_tokens WHERE session_id IN (SELECT id FROM auth_sessions WHERE user_id = $1)", user_id)
         for table in ("device_keys", "calendar_feeds", "notification_preferences", "notifications", "booking_feed",
-                      "booking_feed_counters", "exports",
-                      "conversation_members"):
+                      "booking_feed_counters", "exports", "two_factor", "two_factor_recovery_codes",
+                      "password_resets", "email_verifications", "conversation_members"):
             await conn.execute(f"DELETE FROM {table} WHERE user_id = $1", user_id)
         # Before leaving their conversations: what they wrote is emptied, what others wrote stays with them.
         await conn.execute(

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .bookings import CANCEL_REASON, DECLINE_REASON, NOTE
+from .bookings import CANCEL_REASON, DECLINE_REASON, NOTE, reason_author
 from .crypto import Sealer
 from .database import Database
 from .jobs import NewJob, jobs_arg
+from .messages import body_context
+from .notifications import data_context
 
 EXPORT_JOB = "records.export"
 
@@ -108,31 +110,36 @@ def _plain(row: Any) -> dict[str, Any]:
 
 
 async def bookings_of(db: Database, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every booking the person took part in, with its notes and reasons opened (they are about them)."""
+    """Every booking the person took part in, with its notes and reasons opened (they are about them), each with
+    its author's key."""
     rows = await db.fetch(
         "exports.bookings_of",
         """SELECT b.id, b.practitioner_id, b.client_id, b.offering_id, o.name AS offering, b.status, b.mode,
-                  b.start_at, b.end_at, b.price_minor, b.currency, b.created_at, b.note_sealed, b.cancel_reason_sealed,
-                  b.decline_reason_sealed
+                  b.start_at, b.end_at, b.price_minor, b.currency, b.created_at, b.cancelled_by, b.note_sealed,
+                  b.cancel_reason_sealed, b.decline_reason_sealed
            FROM bookings b JOIN offerings o ON o.id = b.offering_id
            WHERE b.client_id = $1 OR b.practitioner_id = $1 ORDER BY b.start_at, b.id""",
         user_id,
     )
+
+    def authors(r: Any) -> dict[str, uuid.UUID]:
+        return {"note": r["client_id"],
+                "cancel_reason": reason_author("cancelled", r["client_id"], r["practitioner_id"], r["cancelled_by"]),
+                "decline_reason": r["practitioner_id"]}
+
+    keys = await db.keys.sealers_for(db, [o for r in rows for o in authors(r).values()])
     out = []
     for r in rows:
-        item = _plain({k: r[k] for k in r.keys() if not k.endswith("_sealed")})
-        for column, purpose in (("note_sealed", NOTE), ("cancel_reason_sealed", CANCEL_REASON),
-                                ("decline_reason_sealed", DECLINE_REASON)):
-            sealed = r[column]
-            item[column.removesuffix("_sealed")] = (
-                None if sealed is None else db.sealer.open_text(sealed, f"{purpose}:{r['id']}"))
+        item = _plain({k: r[k] for k in r.keys() if not k.endswith("_sealed") and k != "cancelled_by"})
+        for field, purpose in (("note", NOTE), ("cancel_reason", CANCEL_REASON), ("decline_reason", DECLINE_REASON)):
+            item[field] = keys.open_text(authors(r)[field], r[f"{field}_sealed"], f"{purpose}:{r['id']}")
         out.append(item)
     return out
 
 
 async def messages_of(db: Database, user_id: uuid.UUID) -> list[dict[str, Any]]:
-    """Every message in the person's conversations (what they can read); e2ee ones as the ciphertext the server
-    holds, hex-encoded."""
+    """Every message in the person's conversations (what they can read), each opened with its sender's key; e2ee
+    ones as the ciphertext the server holds, hex-encoded."""
     rows = await db.fetch(
         "exports.messages_of",
         """SELECT m.conversation_id, m.seq, m.id, m.sender_id, m.body_sealed, m.ciphertext, m.nonce, m.created_at,
@@ -141,11 +148,12 @@ async def messages_of(db: Database, user_id: uuid.UUID) -> list[dict[str, Any]]:
            WHERE c.user_id = $1 ORDER BY m.conversation_id, m.seq""",
         user_id,
     )
+    keys = await db.keys.sealers_for(db, {r["sender_id"] for r in rows if r["body_sealed"] is not None})
     out = []
     for r in rows:
         item = _plain({k: r[k] for k in ("conversation_id", "seq", "id", "sender_id", "created_at", "edited_at",
                                          "deleted_at")})
-        item["body"] = None if r["body_sealed"] is None else db.sealer.open_text(r["body_sealed"], f"messages.body:{r['id']}")
+        item["body"] = keys.open_text(r["sender_id"], r["body_sealed"], body_context(r["id"]))
         item["ciphertext"] = None if r["ciphertext"] is None else bytes(r["ciphertext"]).hex()
         item["nonce"] = None if r["nonce"] is None else bytes(r["nonce"]).hex()
         out.append(item)
@@ -153,12 +161,21 @@ async def messages_of(db: Database, user_id: uuid.UUID) -> list[dict[str, Any]]:
 
 
 async def notifications_of(db: Database, user_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The person's notifications, their data opened with their key."""
     rows = await db.fetch(
         "exports.notifications_of",
-        "SELECT id, kind, category, booking_id, data, created_at, read_at FROM notifications WHERE user_id = $1 ORDER BY created_at",
+        """SELECT id, kind, category, booking_id, data_sealed, created_at, read_at FROM notifications
+           WHERE user_id = $1 ORDER BY created_at""",
         user_id,
     )
-    return [_plain(r) for r in rows]
+    keys = await db.keys.sealers_for(db, [user_id] if rows else [])
+    out = []
+    for r in rows:
+        item = _plain({k: r[k] for k in r.keys() if k != "data_sealed"})
+        opened = keys.open_text(user_id, r["data_sealed"], data_context(r["id"]))
+        item["data"] = None if opened is None else json.loads(opened)
+        out.append(item)
+    return out
 
 
 async def consents_of(db: Database, user_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -12,15 +12,20 @@ key derived from KLEAR_DATA_KEY directly; the first start wraps exactly that
 key as the system key, so those rows stay readable, and after a rotation they
 are opened through the wrapped copy.
 
-Unwrapped keys are cached per process (bounded); `forget` drops one, and the
-erasure path calls it in every process.
+Unwrapped keys are cached per process (bounded), and so is the fact that a key
+was shredded (it never comes back); `forget` drops one, and the erasure path
+calls it in every process. `sealers_for` loads every uncached key of a list in
+one query, so a page of bookings or messages naming fifty people costs at most
+one round trip, and none once their keys are cached.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterable
 
+import asyncpg
 import nacl.encoding
 import nacl.hash
 import nacl.utils
@@ -31,6 +36,19 @@ from .errors import StorageError
 
 SYSTEM = uuid.UUID(int=0)
 _CACHE = 4096
+_LOAD = "SELECT owner_id, wrapped, master FROM data_keys WHERE owner_id = ANY($1::uuid[])"
+# One statement: insert a fresh wrapped key for each owner without one; return those made and those that were
+# there (the scan of data_keys sees the table as it was before the insert, so no row comes back twice).
+_LOAD_OR_CREATE = """
+    WITH made AS (
+        INSERT INTO data_keys (owner_id, wrapped, master)
+        SELECT owner_id, wrapped, $3 FROM unnest($1::uuid[], $2::bytea[]) AS fresh (owner_id, wrapped)
+        ON CONFLICT (owner_id) DO NOTHING RETURNING owner_id, wrapped, master
+    )
+    SELECT owner_id, wrapped, master FROM made
+    UNION ALL
+    SELECT owner_id, wrapped, master FROM data_keys WHERE owner_id = ANY($1::uuid[])
+"""
 
 
 class KeyringError(StorageError):
@@ -46,6 +64,32 @@ def fingerprint(master: bytes) -> bytes:
     return nacl.hash.blake2b(b"klear master fingerprint v1", key=master, digest_size=16, encoder=nacl.encoding.RawEncoder)
 
 
+class Sealers:
+    """The sealers of several owners, as `Keyring.sealers_for` found them: None for an owner whose key is gone."""
+
+    def __init__(self, found: dict[uuid.UUID, Sealer | None]) -> None:
+        self._found = found
+
+    def __getitem__(self, owner: uuid.UUID) -> Sealer:
+        """`owner`'s sealer; raises `Shredded` when their key was destroyed."""
+        sealer = self._found.get(owner)
+        if sealer is None:
+            raise Shredded(str(owner))
+        return sealer
+
+    def readable(self, owner: uuid.UUID) -> bool:
+        """Whether `owner`'s key is here (False once it was shredded)."""
+        return self._found.get(owner) is not None
+
+    def open_text(self, owner: uuid.UUID, sealed: bytes | None, context: str) -> str | None:
+        """`sealed` opened with `owner`'s key; None when nothing was sealed, or when the key was shredded (what
+        it sealed is gone for good, and a listing that shows it must not fail)."""
+        if sealed is None:
+            return None
+        sealer = self._found.get(owner)
+        return None if sealer is None else sealer.open_text(sealed, context)
+
+
 class Keyring:
     """The process's master key (and the previous one during a rotation) and a cache of unwrapped data keys."""
 
@@ -54,7 +98,7 @@ class Keyring:
         self._wrappers = {self._current: Sealer(master, key_id=1)}
         if previous is not None and fingerprint(previous) != self._current:
             self._wrappers[fingerprint(previous)] = Sealer(previous, key_id=1)
-        self._cache: OrderedDict[uuid.UUID, Sealer] = OrderedDict()
+        self._cache: OrderedDict[uuid.UUID, Sealer | None] = OrderedDict()  # None: shredded, for good
 
     def _wrap(self, owner: uuid.UUID, key: bytes) -> bytes:
         return self._wrappers[self._current].seal(key, f"data_keys:{owner}")
@@ -71,12 +115,15 @@ class Keyring:
         except SealError as exc:
             raise KeyringError(f"the data key of {owner} does not open with its master key") from exc
 
-    def _remember(self, owner: uuid.UUID, sealer: Sealer) -> Sealer:
+    def _remember(self, owner: uuid.UUID, sealer: Sealer | None) -> Sealer | None:
         self._cache[owner] = sealer
         self._cache.move_to_end(owner)
         while len(self._cache) > _CACHE:
             self._cache.popitem(last=False)
         return sealer
+
+    def _from_row(self, owner: uuid.UUID, wrapped: bytes | None, master: bytes) -> Sealer | None:
+        return self._remember(owner, None if wrapped is None else Sealer(self._unwrap(owner, wrapped, master)))
 
     async def system_sealer(self, db: Database, legacy: bytes) -> Sealer:
         """The system key's sealer; the first start stores `legacy` (the key data was sealed with before
@@ -86,13 +133,42 @@ class Keyring:
 
     async def sealer_for(self, db: Database, owner: uuid.UUID) -> Sealer:
         """The sealer of `owner`'s data key, created on first use; raises `Shredded` after erasure."""
-        cached = self._cache.get(owner)
-        if cached is not None:
-            self._cache.move_to_end(owner)
-            return cached
-        return self._remember(owner, Sealer(await self._load_or_create(db, owner, nacl.utils.random(KEY_BYTES))))
+        return (await self.sealers_for(db, [owner]))[owner]
+
+    async def sealers_for(
+        self, db: Database, owners: Iterable[uuid.UUID], *, conn: asyncpg.Connection | None = None
+    ) -> Sealers:
+        """The sealers of `owners`: cached ones at once, every other in ONE query that also creates the keys
+        not made yet. A shredded owner maps to None (`Sealers` reads that as gone).
+
+        With `conn` (the caller's transaction, e.g. under a row lock) keys are only loaded, on that
+        connection, never created: a key made in a transaction that then rolls back would stay in this
+        cache and seal data no other process could open. An owner without a key has nothing sealed to open.
+        """
+        found: dict[uuid.UUID, Sealer | None] = {}
+        missing: list[uuid.UUID] = []
+        for owner in dict.fromkeys(owners):
+            if owner in self._cache:
+                self._cache.move_to_end(owner)
+                found[owner] = self._cache[owner]
+            else:
+                missing.append(owner)
+        if not missing:
+            return Sealers(found)
+        if conn is not None:
+            rows = await conn.fetch(_LOAD, missing)
+        else:
+            wrapped = [self._wrap(owner, nacl.utils.random(KEY_BYTES)) for owner in missing]
+            rows = await db.fetch("keyring.load_or_create", _LOAD_OR_CREATE, missing, wrapped, self._current)
+            if len(rows) < len(missing):  # made by another process after this statement's snapshot began
+                seen = {r["owner_id"] for r in rows}
+                rows = [*rows, *await db.fetch("keyring.load", _LOAD, [o for o in missing if o not in seen])]
+        for r in rows:
+            found[r["owner_id"]] = self._from_row(r["owner_id"], r["wrapped"], r["master"])
+        return Sealers(found)
 
     async def _load_or_create(self, db: Database, owner: uuid.UUID, fresh: bytes) -> bytes:
+        """The system key: like `sealers_for`, but a first start stores the given `fresh` key."""
         row = await db.fetchrow(
             "keyring.create",
             """

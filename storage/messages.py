@@ -1,4 +1,10 @@
-"""Messages: batched posting with gap-free sequence numbers, history, edits and tombstones."""
+"""Messages: batched posting with gap-free sequence numbers, history, edits and tombstones.
+
+A plain conversation's message body is sealed with its sender's data key (`messages.body:<id>` as associated
+data), so the sender's erasure leaves none of their words readable. Sealing a message takes a cached key
+(no round trip once the sender's key is in this process); a page of history opens with at most the keys of
+the people who wrote it, loaded in one query if any is not cached.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import asyncpg
 
 from .database import Database
 from .functions import call
+from .keyring import Sealers
 
 _BODY = "messages.body"
 
@@ -53,21 +60,40 @@ class Posted:
     message: Message | None
 
 
-def _message(db: Database, r: asyncpg.Record | dict[str, Any]) -> Message:
-    sealed = r["body_sealed"]
+def body_context(message_id: uuid.UUID) -> str:
+    return f"{_BODY}:{message_id}"
+
+
+def _message(keys: Sealers, r: asyncpg.Record | dict[str, Any]) -> Message:
     return Message(
         conversation_id=r["conversation_id"], seq=r["seq"], rev=r["rev"], id=r["id"], sender_id=r["sender_id"],
-        client_id=r["client_id"],
-        body=db.sealer.open_text(sealed, f"{_BODY}:{r['id']}") if sealed is not None else None,
+        client_id=r["client_id"], body=keys.open_text(r["sender_id"], r["body_sealed"], body_context(r["id"])),
         ciphertext=r["ciphertext"], nonce=r["nonce"], sender_key_id=r["sender_key_id"],
         created_at=r["created_at"], edited_at=r.get("edited_at"), deleted_at=r.get("deleted_at"),
     )
 
 
+async def _messages(db: Database, rows: list[asyncpg.Record]) -> list[Message]:
+    keys = await db.keys.sealers_for(db, [r["sender_id"] for r in rows if r["body_sealed"] is not None])
+    return [_message(keys, r) for r in rows]
+
+
 async def post_batch(db: Database, items: list[NewMessage]) -> list[Posted]:
-    """Store `items` in one round trip; results are in the same order."""
+    """Store `items` in one round trip; results are in the same order.
+
+    Each body is sealed with its sender's key. A sender whose key was shredded while their send was in flight
+    has been erased and has left their conversations: their item is refused as `not_member`, the others go on.
+    """
+    keys = await db.keys.sealers_for(db, [m.sender_id for m in items if m.body is not None])
+    sendable = [m.body is None or keys.readable(m.sender_id) for m in items]
+    stored = iter(await _post(db, keys, [m for m, ok in zip(items, sendable) if ok]) if any(sendable) else [])
+    return [next(stored) if ok else Posted("not_member", None) for ok in sendable]
+
+
+async def _post(db: Database, keys: Sealers, items: list[NewMessage]) -> list[Posted]:
     ids = [uuid.uuid4() for _ in items]
-    bodies = [db.sealer.seal_text(m.body, f"{_BODY}:{i}") if m.body is not None else None for m, i in zip(items, ids)]
+    bodies = [None if m.body is None else keys[m.sender_id].seal_text(m.body, body_context(i))
+              for m, i in zip(items, ids)]
     rows = await db.fetch("messages.post_batch", *call(
         "post_messages", p_conversation=[m.conversation_id for m in items], p_id=ids,
         p_sender=[m.sender_id for m in items], p_client=[m.client_id for m in items], p_body=bodies,
@@ -79,7 +105,7 @@ async def post_batch(db: Database, items: list[NewMessage]) -> list[Posted]:
         if row["status"] not in ("ok", "duplicate"):
             results.append(Posted(row["status"], None))
             continue
-        results.append(Posted(row["status"], _message(db, {
+        results.append(Posted(row["status"], _message(keys, {
             **dict(row), "sender_id": item.sender_id, "client_id": item.client_id,
         })))
     return results
@@ -107,7 +133,7 @@ async def page(
                 AND ($2::bigint IS NULL OR seq < $2) ORDER BY seq DESC LIMIT $3) newest ORDER BY seq""",
             conversation_id, before_seq, limit,
         )
-    return [_message(db, r) for r in rows]
+    return await _messages(db, rows)
 
 
 async def between(db: Database, conversation_id: uuid.UUID, after_seq: int, upto_seq: int, limit: int) -> list[Message]:
@@ -117,7 +143,7 @@ async def between(db: Database, conversation_id: uuid.UUID, after_seq: int, upto
         f"SELECT {_COLUMNS} FROM messages WHERE conversation_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
         conversation_id, after_seq, upto_seq, limit,
     )
-    return [_message(db, r) for r in rows]
+    return await _messages(db, rows)
 
 
 async def changed_since(db: Database, conversation_id: uuid.UUID, after_rev: int, upto_seq: int, limit: int) -> list[Message]:
@@ -128,7 +154,7 @@ async def changed_since(db: Database, conversation_id: uuid.UUID, after_rev: int
             AND (edited_at IS NOT NULL OR deleted_at IS NOT NULL) ORDER BY rev LIMIT $4""",
         conversation_id, after_rev, upto_seq, limit,
     )
-    return [_message(db, r) for r in rows]
+    return await _messages(db, rows)
 
 
 async def revise(
@@ -143,6 +169,8 @@ async def revise(
     the conversation learns nothing about its messages: `not_member` whether
     or not the conversation or the message exists.
     """
+    # The author's key before the transaction (a key is never made inside one: see Keyring.sealers_for).
+    keys = await db.keys.sealers_for(db, [] if body is None else [author_id])
     async with db.transaction("messages.revise") as conn:
         conv = await conn.fetchrow(
             """SELECT c.e2ee, c.last_rev, c.accepted_at IS NOT NULL AS accepted FROM conversations c
@@ -174,11 +202,11 @@ async def revise(
         else:
             if conv["e2ee"] != (ciphertext is not None):
                 return Posted("e2ee_required" if conv["e2ee"] else "plaintext_required", None)
-            sealed = db.sealer.seal_text(body, f"{_BODY}:{row['id']}") if body is not None else None
+            sealed = None if body is None else keys[author_id].seal_text(body, body_context(row["id"]))
             updated = await conn.fetchrow(
                 f"""UPDATE messages SET rev = $3, edited_at = now(), body_sealed = $4, ciphertext = $5, nonce = $6,
                     sender_key_id = $7 WHERE conversation_id = $1 AND seq = $2 RETURNING {_COLUMNS}""",
                 conversation_id, seq, rev, sealed, ciphertext, nonce, sender_key_id,
             )
         await conn.execute("UPDATE conversations SET last_rev = $2 WHERE id = $1", conversation_id, rev)
-    return Posted("ok", _message(db, updated))
+    return Posted("ok", _message(keys, updated))

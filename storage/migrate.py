@@ -27,13 +27,18 @@ next run replaces every function from its file, so such a database ends with
 the schema of a fresh one (tests/test_migrations.py checks this).
 
 The advisory lock makes concurrent start-up of several processes safe: one
-applies, the others wait and then find nothing left to do.
+applies, the others wait and then find nothing left to do. A process that
+has more to do before others may go on (the upgrade steps of
+storage/upgrades.py, which need the data keys) holds it around `migrate`
+with `locked`; the lock is re-entrant on its connection.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 
@@ -124,12 +129,21 @@ class Applied:
         return "; ".join(parts) or "nothing"
 
 
+@asynccontextmanager
+async def locked(conn: asyncpg.Connection) -> AsyncIterator[None]:
+    """Hold the migration lock on `conn` for the block: other processes migrating wait until it ends."""
+    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
+    try:
+        yield
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
+
+
 async def migrate(
     conn: asyncpg.Connection, migrations: list[Migration] | None = None, functions: list[Function] | None = None
 ) -> Applied:
     """Apply the missing migrations, then the changed functions; say what this call changed."""
-    await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)
-    try:
+    async with locked(conn):
         await conn.execute(
             """
             CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -148,8 +162,6 @@ async def migrate(
         versions = await _apply_migrations(conn, available() if migrations is None else migrations)
         names = await _apply_functions(conn, available_functions() if functions is None else functions)
         return Applied(versions, names)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", _LOCK_KEY)
 
 
 async def _apply_migrations(conn: asyncpg.Connection, todo: list[Migration]) -> list[int]:

@@ -3,10 +3,18 @@
 Notifications are written by the booking functions and job handlers through
 the `notify` SQL function (storage/functions/notify.sql), which also queues
 the email of each one the recipient wants by email.
+
+A notification's data (times, the offering's name, the other person's name)
+is sealed with its recipient's data key before it reaches SQL (`prepare`),
+bound to the notification's id, which is made here for that reason; the
+table never holds it in clear. The notices to publish take their data from
+memory, not from the database.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,8 +22,13 @@ from typing import Any
 
 import asyncpg
 
+from .accounts import email_context, shown_name
+from .crypto import Sealer
 from .database import Database
 from .functions import call
+from .keyring import Sealers
+
+DATA = "notifications.data"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +54,52 @@ class NewNotice:
     data: dict[str, Any]
     dedupe_key: str | None = None
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": str(uuid.uuid4()), "user_id": str(self.user_id), "kind": self.kind, "category": self.category,
-            "booking_id": None if self.booking_id is None else str(self.booking_id), "data": self.data,
-            "dedupe_key": self.dedupe_key,
-        }
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """Notices ready for the `notify` SQL function (`prepare`): `arg` is its `p_notices` argument, each
+    notice's data sealed with its recipient's key (base64); `data` is the plaintext by notice id."""
+
+    arg: list[dict[str, Any]]
+    data: dict[str, dict[str, Any]]
+
+
+NOTHING = Prepared([], {})
+
+
+def data_context(notice_id: uuid.UUID | str) -> str:
+    return f"{DATA}:{notice_id}"
+
+
+def seal_data(sealer: Sealer, notice_id: uuid.UUID, data: dict[str, Any]) -> bytes:
+    return sealer.seal(json.dumps(data, separators=(",", ":")).encode(), data_context(notice_id))
+
+
+def _open_data(keys: Sealers, r: asyncpg.Record) -> dict[str, Any]:
+    opened = keys.open_text(r["user_id"], r["data_sealed"], data_context(r["id"]))
+    return {} if opened is None else json.loads(opened)  # {}: the recipient was erased meanwhile
+
+
+async def prepare(db: Database, notices: list[NewNotice]) -> Prepared:
+    """Seal each notice's data with its recipient's key, bound to the notice's new id. A recipient whose key
+    was shredded (erased) is told nothing. Call it before opening a transaction: it may create a key."""
+    if not notices:
+        return NOTHING
+    keys = await db.keys.sealers_for(db, [n.user_id for n in notices])
+    arg: list[dict[str, Any]] = []
+    data: dict[str, dict[str, Any]] = {}
+    for n in notices:
+        if not keys.readable(n.user_id):
+            continue
+        notice_id = uuid.uuid4()
+        arg.append({
+            "id": str(notice_id), "user_id": str(n.user_id), "kind": n.kind, "category": n.category,
+            "booking_id": None if n.booking_id is None else str(n.booking_id),
+            "data_sealed": base64.b64encode(seal_data(keys[n.user_id], notice_id, n.data)).decode(),
+            "dedupe_key": n.dedupe_key,
+        })
+        data[str(notice_id)] = n.data
+    return Prepared(arg, data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,44 +119,44 @@ class EmailJob:
     emailed: bool
 
 
-def notices_arg(notices: list[NewNotice]) -> list[dict[str, Any]]:
-    """The `p_notices` (jsonb) argument of the SQL functions."""
-    return [n.as_json() for n in notices]
-
-
-def from_written(items: list[dict[str, Any]] | None) -> list[Notice]:
-    """The notices a SQL function reports it inserted."""
+def from_written(out: Prepared, items: list[dict[str, Any]] | None) -> list[Notice]:
+    """The notices a SQL function reports it inserted, out of those `out` held (their data from memory)."""
     return [
         Notice(
             id=uuid.UUID(n["id"]), user_id=uuid.UUID(n["user_id"]), kind=n["kind"], category=n["category"],
-            booking_id=None if n["booking_id"] is None else uuid.UUID(n["booking_id"]), data=n["data"],
+            booking_id=None if n["booking_id"] is None else uuid.UUID(n["booking_id"]), data=out.data[n["id"]],
             created_at=datetime.fromisoformat(n["created_at"]),
         )
         for n in items or ()
     ]
 
 
-def from_sent(items: list[dict[str, Any]], created_at: datetime) -> list[Notice]:
-    """The notices of a `notices_arg` list that a SQL function wrote in full, in a transaction that began at
-    `created_at` (their `created_at`)."""
+def from_sent(out: Prepared, created_at: datetime) -> list[Notice]:
+    """The notices of `out`, which a SQL function wrote in full, in a transaction that began at `created_at`
+    (their `created_at`)."""
     return [
         Notice(
             id=uuid.UUID(n["id"]), user_id=uuid.UUID(n["user_id"]), kind=n["kind"], category=n["category"],
-            booking_id=None if n["booking_id"] is None else uuid.UUID(n["booking_id"]), data=n["data"],
+            booking_id=None if n["booking_id"] is None else uuid.UUID(n["booking_id"]), data=out.data[n["id"]],
             created_at=created_at,
         )
-        for n in items
+        for n in out.arg
     ]
 
 
-def _notice(r: asyncpg.Record) -> Notice:
-    return Notice(r["id"], r["user_id"], r["kind"], r["category"], r["booking_id"], r["data"], r["created_at"], r["read_at"])
+async def _notices(db: Database, rows: list[asyncpg.Record]) -> list[Notice]:
+    keys = await db.keys.sealers_for(db, {r["user_id"] for r in rows})
+    return [
+        Notice(r["id"], r["user_id"], r["kind"], r["category"], r["booking_id"], _open_data(keys, r), r["created_at"],
+               r["read_at"])
+        for r in rows
+    ]
 
 
-async def write(conn: asyncpg.Connection, notices: list[NewNotice], now: datetime, *, email: bool) -> list[Notice]:
-    """Insert notifications in the caller's transaction, and queue their emails if `email` is configured;
-    returns those inserted."""
-    return from_written(await conn.fetchval(*call("notify", p_notices=notices_arg(notices), p_now=now, p_email=email)))
+async def write(conn: asyncpg.Connection, out: Prepared, now: datetime, *, email: bool) -> list[Notice]:
+    """Insert the prepared notifications in the caller's transaction, and queue their emails if `email` is
+    configured; returns those inserted."""
+    return from_written(out, await conn.fetchval(*call("notify", p_notices=out.arg, p_now=now, p_email=email)))
 
 
 async def list_for(
@@ -113,14 +166,14 @@ async def list_for(
     rows = await db.fetch(
         "notifications.list_for",
         """
-        SELECT id, user_id, kind, category, booking_id, data, created_at, read_at FROM notifications
+        SELECT id, user_id, kind, category, booking_id, data_sealed, created_at, read_at FROM notifications
         WHERE user_id = $1 AND (NOT $2 OR read_at IS NULL)
           AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
         ORDER BY created_at DESC, id DESC LIMIT $5
         """,
         user_id, unread_only, before[0] if before else None, before[1] if before else None, limit,
     )
-    return [_notice(r) for r in rows]
+    return await _notices(db, rows)
 
 
 async def unread_count(db: Database, user_id: uuid.UUID) -> int:
@@ -143,20 +196,26 @@ async def mark_read(db: Database, user_id: uuid.UUID, ids: list[uuid.UUID] | Non
 
 
 async def for_email(db: Database, notification_id: uuid.UUID) -> EmailJob | None:
-    """The notice with its recipient's address (opened), name and time zone, or None if it is gone."""
+    """The notice with its recipient's address and name (both opened) and time zone, or None if it is gone."""
     row = await db.fetchrow(
         "notifications.for_email",
         """
-        SELECT n.id, n.user_id, n.kind, n.category, n.booking_id, n.data, n.created_at, n.read_at, n.emailed_at,
-               u.email_sealed, u.display_name, u.time_zone
+        SELECT n.id, n.user_id, n.kind, n.category, n.booking_id, n.data_sealed, n.created_at, n.read_at,
+               n.emailed_at, u.email_sealed, u.display_name, u.name_sealed, u.time_zone
         FROM notifications n JOIN users u ON u.id = n.user_id WHERE n.id = $1
         """,
         notification_id,
     )
     if row is None:
         return None
-    email = db.sealer.open_text(row["email_sealed"], f"users.email:{row['user_id']}")
-    return EmailJob(_notice(row), email, row["display_name"], row["time_zone"], row["emailed_at"] is not None)
+    user_id = row["user_id"]
+    keys = await db.keys.sealers_for(db, [user_id])
+    email = keys.open_text(user_id, row["email_sealed"], email_context(user_id))
+    if email is None:  # erased since the notice was written: nobody to write to
+        return None
+    name = shown_name(keys, user_id, row["display_name"], row["name_sealed"])
+    notice = (await _notices(db, [row]))[0]
+    return EmailJob(notice, email, name, row["time_zone"], row["emailed_at"] is not None)
 
 
 async def mark_emailed(db: Database, notification_id: uuid.UUID) -> None:

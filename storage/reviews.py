@@ -14,6 +14,7 @@ from datetime import datetime
 
 import asyncpg
 
+from .accounts import names
 from .database import Database
 from .errors import Duplicate
 
@@ -50,13 +51,21 @@ class AlreadyReviewed(Duplicate):
 
 
 _COLUMNS = (
-    "r.id, r.booking_id, r.practitioner_id, r.client_id, u.display_name AS client_name, r.rating, r.body, r.reply, "
-    "r.replied_at, r.hidden_at, r.hidden_reason, r.created_at"
+    "r.id, r.booking_id, r.practitioner_id, r.client_id, u.display_name AS client_name, "
+    "u.name_sealed AS client_name_sealed, r.rating, r.body, r.reply, r.replied_at, r.hidden_at, r.hidden_reason, "
+    "r.created_at"
 )
 
 
-def _review(row: asyncpg.Record) -> Review:
-    return Review(*(row[f] for f in Review.__dataclass_fields__))
+async def _reviews(db: Database, rows: list[asyncpg.Record]) -> list[Review]:
+    """Rows of `_COLUMNS` with each client's name opened (their key; "Deleted user" after erasure)."""
+    shown = await names(db, [(r["client_id"], r["client_name"], r["client_name_sealed"]) for r in rows])
+    return [Review(**{**{f: r[f] for f in Review.__dataclass_fields__}, "client_name": name})
+            for r, name in zip(rows, shown, strict=True)]
+
+
+async def _review(db: Database, row: asyncpg.Record) -> Review:
+    return (await _reviews(db, [row]))[0]
 
 
 async def reviewable(db: Database, booking_id: uuid.UUID) -> Reviewable | None:
@@ -87,14 +96,14 @@ async def create(db: Database, b: Reviewable, *, rating: int, body: str) -> Revi
                WHERE practitioner_id = $1""",
             b.practitioner_id, rating,
         )
-    return _review(row)
+    return await _review(db, row)
 
 
 async def get(db: Database, review_id: uuid.UUID) -> Review | None:
     row = await db.fetchrow(
         "reviews.get", f"SELECT {_COLUMNS} FROM reviews r JOIN users u ON u.id = r.client_id WHERE r.id = $1", review_id,
     )
-    return None if row is None else _review(row)
+    return None if row is None else await _review(db, row)
 
 
 async def visible_of(
@@ -111,7 +120,7 @@ async def visible_of(
         """,
         practitioner_id, None if before is None else before[0], None if before is None else before[1], limit,
     )
-    return [_review(r) for r in rows]
+    return await _reviews(db, rows)
 
 
 async def reply(db: Database, review_id: uuid.UUID, practitioner_id: uuid.UUID, text: str) -> Review | None:
@@ -127,7 +136,7 @@ async def reply(db: Database, review_id: uuid.UUID, practitioner_id: uuid.UUID, 
         """,
         review_id, practitioner_id, text,
     )
-    return None if row is None else _review(row)
+    return None if row is None else await _review(db, row)
 
 
 async def report(db: Database, review_id: uuid.UUID, reporter_id: uuid.UUID, reason: str) -> bool:
@@ -166,7 +175,7 @@ async def queue(db: Database, *, limit: int) -> list[Reported]:
         """,
         limit,
     )
-    return [Reported(_review(r), list(r["reasons"]), r["first_at"]) for r in rows]
+    return [Reported(review, list(r["reasons"]), r["first_at"]) for r, review in zip(rows, await _reviews(db, rows))]
 
 
 async def moderate(db: Database, review_id: uuid.UUID, admin_id: uuid.UUID, *, hide_reason: str | None) -> Review | None:
@@ -190,4 +199,4 @@ async def moderate(db: Database, review_id: uuid.UUID, admin_id: uuid.UUID, *, h
             review_id, "kept" if hide_reason is None else "hidden",
         )
         row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM reviews r JOIN users u ON u.id = r.client_id WHERE r.id = $1", review_id)
-    return None if row is None else _review(row)
+    return None if row is None else await _review(db, row)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from .accounts import email_index, seal_email
+from .accounts import email_index, sealed_profile
 from .database import Database
 
 UNUSABLE_PASSWORD = "!load-test-account"
@@ -36,6 +36,8 @@ async def create(
         user_id = uuid.uuid4()
         users.append(NewTestUser(user_id, f"Load test {role} {user_id.hex[:8]}", role, time_zone, uuid.uuid4()))
     emails = [f"loadtest-{u.id.hex}@loadtest.invalid" for u in users]
+    keys = await db.keys.sealers_for(db, [u.id for u in users])  # every new key in one query
+    sealed = [sealed_profile(keys, u.id, u.role, e, u.display_name) for u, e in zip(users, emails, strict=True)]
     async with db.transaction("test_users.create") as conn:
         await conn.execute(
             "INSERT INTO test_user_batches (id, created_by) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
@@ -43,13 +45,13 @@ async def create(
         )
         await conn.execute(
             """
-            INSERT INTO users (id, email_index, email_sealed, password_hash, display_name, role, time_zone)
-            SELECT id, idx, sealed, $4, name, role, $7
-            FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $5::text[], $6::text[]) AS t(id, idx, sealed, name, role)
+            INSERT INTO users (id, email_index, email_sealed, password_hash, display_name, name_sealed, role, time_zone)
+            SELECT id, idx, email, $4, name, name_sealed, role, $8
+            FROM unnest($1::uuid[], $2::bytea[], $3::bytea[], $5::text[], $6::bytea[], $7::text[])
+                 AS t(id, idx, email, name, name_sealed, role)
             """,
-            [u.id for u in users], [email_index(db, e) for e in emails],
-            [seal_email(db, u.id, e) for e, u in zip(emails, users, strict=True)],
-            UNUSABLE_PASSWORD, [u.display_name for u in users], roles, time_zone,
+            [u.id for u in users], [email_index(db, e) for e in emails], [s[0] for s in sealed],
+            UNUSABLE_PASSWORD, [s[1] for s in sealed], [s[2] for s in sealed], roles, time_zone,
         )
         await conn.execute(
             "INSERT INTO test_users (user_id, batch_id) SELECT unnest($1::uuid[]), $2", [u.id for u in users], batch_id
@@ -69,7 +71,7 @@ async def create(
 
 
 async def remove_batch(db: Database, batch_id: uuid.UUID) -> int | None:
-    """Delete a batch's accounts (their bookings, messages and sessions go with them) and the
+    """Delete a batch's accounts (their bookings, messages, sessions and data keys go with them) and the
     conversations left with no member; None when there is no such batch."""
     async with db.transaction("test_users.remove_batch") as conn:
         found = await conn.fetchval("SELECT 1 FROM test_user_batches WHERE id = $1 FOR UPDATE", batch_id)
@@ -81,6 +83,10 @@ async def remove_batch(db: Database, batch_id: uuid.UUID) -> int | None:
             JOIN test_users t ON t.user_id = m.user_id WHERE t.batch_id = $1
             """,
             batch_id,
+        )
+        # Their data keys go too: load-test accounts need no tombstone of their key (nobody's data is kept).
+        await conn.execute(
+            "DELETE FROM data_keys k USING test_users t WHERE t.user_id = k.owner_id AND t.batch_id = $1", batch_id
         )
         deleted = await conn.fetchval(
             """

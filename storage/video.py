@@ -1,4 +1,5 @@
-"""Reads for video sessions: the bookings that share one session, with the names shown in the room.
+"""Reads for video sessions: the bookings that share one session, with the names shown in the room (a client's
+opened with their key, see storage.accounts).
 
 A video session belongs to an offering at one start time: every booking of
 that offering starting then (one for a 1:1 offering, several for a class)
@@ -12,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from .accounts import names
 from .database import Database
 
 
@@ -37,7 +39,8 @@ async def group_of(db: Database, booking_id: uuid.UUID) -> list[SessionBooking]:
         "video.group_of",
         """
         SELECT b.id, b.offering_id, b.practitioner_id, b.client_id, b.status, b.mode, b.start_at, b.end_at,
-               p.display_name AS practitioner_name, c.display_name AS client_name
+               p.display_name AS p_name, p.name_sealed AS p_name_sealed,
+               c.display_name AS c_name, c.name_sealed AS c_name_sealed
         FROM bookings t
         JOIN bookings b ON b.practitioner_id = t.practitioner_id AND b.offering_id = t.offering_id
                        AND b.start_at = t.start_at
@@ -48,4 +51,12 @@ async def group_of(db: Database, booking_id: uuid.UUID) -> list[SessionBooking]:
         """,
         booking_id,
     )
-    return [SessionBooking(*r) for r in rows]
+    shown = iter(await names(db, [
+        person for r in rows for person in ((r["practitioner_id"], r["p_name"], r["p_name_sealed"]),
+                                            (r["client_id"], r["c_name"], r["c_name_sealed"]))
+    ]))
+    return [
+        SessionBooking(r["id"], r["offering_id"], r["practitioner_id"], r["client_id"], r["status"], r["mode"],
+                       r["start_at"], r["end_at"], practitioner_name=next(shown), client_name=next(shown))
+        for r in rows
+    ]

@@ -156,6 +156,7 @@ async def give_up(db: Database, delivery: Outgoing, notice: NewNotice, *, now: d
     """A delivery failed for good: disable its subscription, skip what else is pending for it, and tell the
     owner (in-app). Returns the notifications written (to publish)."""
     await attempted(db, delivery.id, settle="failed", now=now, record=False)
+    sent = await notifications.prepare(db, [notice])
     async with db.transaction("webhooks.give_up") as conn:
         await conn.execute(
             """
@@ -168,7 +169,7 @@ async def give_up(db: Database, delivery: Outgoing, notice: NewNotice, *, now: d
             "UPDATE webhook_deliveries SET state = 'skipped', finished_at = now() WHERE subscription_id = $1 AND state = 'pending'",
             delivery.subscription_id,
         )
-        return await notifications.write(conn, [notice], now, email=False)
+        return await notifications.write(conn, sent, now, email=False)
 
 
 @dataclass(frozen=True, slots=True)

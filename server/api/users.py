@@ -43,10 +43,11 @@ async def me(call: Call[None]) -> UserOut:
 
 @routes.patch("/me", body=ProfileUpdate, response=UserOut, errors=(401, 422))
 async def update_me(call: Call[ProfileUpdate]) -> UserOut:
-    """Change your display name or time zone."""
-    rt = call.runtime
+    """Change your display name or time zone. A client's or admin's name is stored encrypted with their own key;
+    a practitioner's is public (their profile and search show it)."""
+    rt, me = call.runtime, call.principal.user
     user = await accounts.update_profile(
-        rt.db, call.principal.user_id, display_name=call.body.display_name, time_zone=call.body.time_zone
+        rt.db, me.id, me.role, display_name=call.body.display_name, time_zone=call.body.time_zone
     )
     await rt.sessions.user_changed(rt.bus, user.id)
     return UserOut.model_validate(user)

@@ -22,8 +22,10 @@
 -- p_conversation_id: for a new booking (p_replaces NULL) the id its new
 -- conversation gets; for a reschedule, the replaced booking's conversation,
 -- which the new booking keeps. p_job_*: the booking's timeline job.
--- p_notices: [{id, user_id, kind, category, booking_id, data}, ...], all
--- written by `notify` (which queues their emails), created at `created_at`.
+-- p_notices: as `notify` takes them (each one's data sealed with its
+-- recipient's key), all written by `notify` (which queues their emails),
+-- created at `created_at`. p_note_sealed: the client's note, sealed with the
+-- client's key.
 
 CREATE OR REPLACE FUNCTION booking_create(
     p_id uuid, p_practitioner_id uuid, p_client_id uuid, p_offering_id uuid, p_conversation_id uuid,

@@ -3,16 +3,18 @@ of every access and refusal, sealed storage, and bad input."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import asyncpg
 import pytest
 
-from klear_client import ApiError
+from klear_client import ApiError, KlearClient
 
 from ..channels.conftest import realtime  # noqa: F401  (fixture)
-from ..scheduler.conftest import iso
-from .conftest import booked_pair
+from ..conftest import PASSWORD, signed_up
+from ..scheduler.conftest import ALL_DAY, iso, make_practitioner, next_weekday_date
+from .conftest import OFFERING, SEALED, booked_pair, read_back, table_contents, with_personal_data
 
 pytestmark = pytest.mark.quick
 
@@ -170,23 +172,61 @@ async def test_session_notes_are_the_clients_to_read_unless_private_and_edits_ke
     assert all(e["reason"] == f"booking:{pair.booking_id}" for e in writes) and len(writes) == 3
 
 
-async def test_the_database_holds_no_plaintext_of_sealed_record_fields(app, clients, database_url):
+async def test_the_database_holds_no_plaintext_of_any_sealed_field(app, clients, database_url, realtime):  # noqa: F811
     pair = await booked_pair(clients, app.url)
-    secrets = ["Zyrtec-4711-plaintext", "Hypertension-4711-plaintext", "Note-4711-plaintext"]
-    await pair.client.add_history("medication", secrets[0], secrets[1])
-    await pair.practitioner.add_note(pair.booking_id, secrets[2])
+    health = ["Zyrtec-4711-plaintext", "Hypertension-4711-plaintext", "Note-4711-plaintext"]
+    await pair.client.add_history("medication", health[0], health[1])
+    await pair.practitioner.add_note(pair.booking_id, health[2])
+    personal = await with_personal_data(clients, app.url, realtime)
+    await read_back(personal.client, personal.practitioner, personal)  # all written, and readable to the API
+
+    tables = await table_contents(database_url)
+    assert len(tables["health_record_versions"][0]) > 0 and len(tables["notifications"][0]) > 0
+    for table, (raw, text) in tables.items():
+        for plain in (*health, *SEALED):
+            assert plain.encode() not in raw and plain not in text, (table, plain)
+        if table != "offerings":  # where the offering's name is public; a notification repeats it sealed
+            assert OFFERING.encode() not in raw and OFFERING not in text, table
     conn = await asyncpg.connect(database_url)
     try:
-        sealed = await conn.fetch("SELECT body_sealed FROM health_record_versions")
-        dump = b"".join(bytes(r["body_sealed"]) for r in sealed)
-        every_text = await conn.fetchval(
-            "SELECT string_agg(t::text, ' ') FROM (SELECT row_to_json(h)::text AS t FROM health_records h "
-            "UNION ALL SELECT row_to_json(a)::text FROM audit_log a) x")
+        client = await conn.fetchrow("SELECT display_name, name_sealed, email_sealed FROM users WHERE id = $1::uuid",
+                                     personal.client.session.user_id)
+        practitioner = await conn.fetchval("SELECT display_name FROM users WHERE id = $1::uuid", personal.practice.id)
     finally:
         await conn.close()
-    assert len(sealed) == 2
-    for plain in secrets:
-        assert plain.encode() not in dump and plain not in (every_text or "")
+    assert client["display_name"] is None and client["name_sealed"] and client["email_sealed"]
+    assert practitioner == "Test Practitioner"  # a practitioner's name is public: their profile shows it
+
+
+async def _key_loads(client: KlearClient) -> float:
+    """How many times this process loaded data keys from the database (the batch query's count)."""
+    text = (await client.raw("GET", "/metrics")).raw.decode()
+    found = re.search(r'klear_db_query_duration_seconds_count\{ok="true",query="keyring.load_or_create"\} (\S+)', text)
+    return 0.0 if found is None else float(found.group(1))
+
+
+async def test_a_list_naming_many_people_loads_their_keys_in_one_query_and_then_from_memory(
+    start_app, clients
+):
+    first = await start_app()
+    practice = await make_practitioner(clients(first.url), weekly=ALL_DAY)
+    day = next_weekday_date(3)
+    for hour in range(8, 20):  # twelve clients, each a sealed name and a sealed note
+        client = await signed_up(clients(first.url), "client", name=f"Client {hour}")
+        await client.book(practice.offering_id, f"{day}T{hour:02d}:00:00Z", note=f"note {hour}")
+    email = (await practice.client.me())["email"]
+    await first.stop()
+
+    fresh = await start_app()  # nothing cached: every key must come from the database
+    practitioner = clients(fresh.url)
+    await practitioner.login(email, PASSWORD)
+    before = await _key_loads(practitioner)
+    listed = (await practitioner.bookings())["items"]
+    assert sorted(b["client"]["display_name"] for b in listed) == sorted(f"Client {h}" for h in range(8, 20))
+    assert {b["note"] for b in listed} == {f"note {h}" for h in range(8, 20)}
+    assert await _key_loads(practitioner) == before + 1  # twelve clients' keys, one query
+    await practitioner.bookings()
+    assert await _key_loads(practitioner) == before + 1  # and none the second time
 
 
 @pytest.mark.parametrize("body, where", [

@@ -11,11 +11,10 @@ from redis.asyncio import Redis
 from storage.bus import RedisBus
 from storage.bus_messages import feed_channel, user_channel
 from storage import bookings
-from storage.crypto import Sealer
-from storage.database import Database
 
 from ..conftest import signed_up
 from ..support.eventually import eventually, holds
+from ..support.storage import opened
 from .conftest import ALL_DAY, make_practitioner, next_weekday_date
 
 pytestmark = pytest.mark.redis
@@ -63,7 +62,7 @@ async def _settle(got: dict[str, list[dict]], channel: str, count: int) -> list[
 
 
 async def test_every_change_is_published_with_its_booking_and_feed_sequences(
-    start_server, redis_env, clients, bus_messages, database_url
+    start_server, redis_env, clients, bus_messages, server_env
 ):
     server = await start_server(**redis_env)
     p = await make_practitioner(clients(server.url), weekly=ALL_DAY, needs_approval=True)
@@ -90,8 +89,7 @@ async def test_every_change_is_published_with_its_booking_and_feed_sequences(
     assert "a private reason" not in repr(published)  # reasons are not broadcast
 
     # The same bodies come back from storage for recovery after a reconnect.
-    db = await Database.connect(database_url, Sealer(b"k" * 32), min_size=1, max_size=1)
-    try:
+    async with opened(server_env) as db:
         events = await bookings.booking_events_since(db, uuid.UUID(a["id"]), 0, 100)
         assert [e.body for e in events] == [published[0]["event"], published[1]["event"]]
         assert [e.seq for e in await bookings.booking_events_since(db, uuid.UUID(a["id"]), 1, 100)] == [2]
@@ -103,8 +101,7 @@ async def test_every_change_is_published_with_its_booking_and_feed_sequences(
         assert not await bookings.is_participant(db, uuid.UUID(a["id"]), uuid.uuid4())
         detail = await bookings.get_with_participants(db, uuid.UUID(a["id"]))
         assert detail is not None and detail.booking.mode == "video" and detail.practitioner.id == uuid.UUID(them)
-    finally:
-        await db.close()
+        assert detail.client.display_name == "Test Client"  # sealed with the client's key, opened here
 
 
 async def test_notifications_are_published_to_their_recipient(start_server, redis_env, clients, bus_messages):
