@@ -1,97 +1,174 @@
-// The client's journey: search, a practitioner's profile with offerings, a month
-// calendar marking days with free times (and "next available"), the times of a day,
-// a review step (time in both zones, price, cancellation policy, a note), then a
-// confirmation with an ICS file. Rescheduling reuses the calendar and review.
+// The client's journey: search, a practitioner's profile with offerings, a month calendar marking days with
+// free times (and "next available"), the times of a day, a review step (time in both zones, price,
+// cancellation policy, a note), then a confirmation with an ICS file. Rescheduling reuses the calendar and review.
+//
+// Search is the server's (GET /search/practitioners, docs/search.md: typos, filters, ranking, pages); the page
+// shows what it answers. The cards on screen are watched for "available now" (available:watch); any other
+// screen of this view, or another view, ends the watch.
 
 import { $, MODALITIES, announce, button, dayOf, element, field, input, plural, price, select, timeOnly, when, zone }
   from "./dom.js";
 
 const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const PRICE = { type: "number", min: 0, step: 0.01 };
+const line = (textContent, className = "") => element("p", { className, textContent });
+const dots = (...parts) => parts.filter(Boolean).join(" · ");
+const words = (list) => list.map((m) => m.replaceAll("_", " ")).join(", ");
+const rating = (r) => (r.count ? `${r.average.toFixed(1)} ★ from ${plural(r.count, "review")}` : "No reviews yet");
+const badge = (on) => element("p", { className: "now", hidden: !on, textContent: "Available now" });
+const seal = (p) => p.verified && line("✓ Verified credentials", "verified");
 
 export class Finder {
-  constructor(api, { onBooked }) {
+  constructor(api, { onBooked, rt }) {
     this.api = api;
     this.onBooked = onBooked;
+    this.rt = rt;             // () => the Realtime connection (null signed out)
     this.root = $("#find");
     this.chosen = null;       // {practitioner, offering, reschedule?: booking}
     this.month = null;        // Date of the first of the month shown (UTC noon)
     this.slotsByDay = new Map();
+    this.ids = [];            // the practitioners listed, in order
+    this.badges = new Map();  // id -> [their "Available now" line, their name]
+    this.watching = [];       // the ids the socket watches
+  }
+
+  // Every screen of the view goes through here, so the watch follows what is on screen.
+  screen(...nodes) {
+    this.root.replaceChildren(...nodes.filter(Boolean));
+    this.watch();
   }
 
   // -- search ---------------------------------------------------------------------------------------
 
-  showSearch() {
-    const q = input("q", { type: "search", autocomplete: "off" });
-    const modality = select("modality", [["", "Any"], ...MODALITIES.map((m) => [m, m.replaceAll("_", " ")])]);
-    const language = input("language", { maxLength: 20, placeholder: "en" });
-    const mode = select("mode", [["", "Any"], ["video", "Video"], ["in_person", "In person"]]);
-    const maxPrice = input("max_price", { type: "number", min: 0, step: 1, inputMode: "numeric" });
-    const form = element("form", { id: "search-form", className: "filters" },
-      field("Name or words in the bio", q), field("Practice", modality), field("Language (e.g. en, fr)", language),
-      field("Mode", mode), field("Highest price", maxPrice),
-      element("button", { type: "submit", textContent: "Find practitioners" }),
-      element("p", { className: "error", role: "alert", "data-error": "" }));
-    this.results = element("ul", { id: "practitioner-list", className: "cards", "aria-label": "Practitioners" });
-    this.root.replaceChildren(element("h1", { id: "find-title", tabIndex: -1, textContent: "Book a session" }), form, this.results);
-    form.addEventListener("submit", async (event) => {
-      event.preventDefault();
-      form.querySelector("[data-error]").textContent = "";
-      try {
-        await this.search(new FormData(form));
-      } catch (e) {
-        form.querySelector("[data-error]").textContent = e.message;
-      }
-    });
+  showSearch(keep = false) {
+    if (!keep || !this.page) {
+      const form = element("form", { id: "search-form", className: "filters" },
+        field("Words to find", input("q", { type: "search", autocomplete: "off", maxLength: 200 }),
+          "A name, a practice, a town or words from a profile; small typos are corrected."),
+        field("Practice", select("modality", [["", "Any"], ...MODALITIES.map((m) => [m, words([m])])])),
+        field("Mode", select("mode", [["", "Any"], ["video", "Video"], ["in_person", "In person"]])),
+        field("Language they speak (e.g. en, fr)", input("language", { pattern: "[a-z]{2,3}(-[A-Za-z0-9]{2,8})*", title: "A language code such as en, fr or pt-BR" })),
+        field("Free to book", select("free_within_days", [["", "Any time"], [1, "In the next 24 hours"], ...[3, 7, 14].map((d) => [d, `Within ${d} days`])])),
+        field("Lowest price", input("price_min", PRICE)), field("Highest price", input("price_max", PRICE)),
+        field("Rating", select("min_rating", [["", "Any"], ...[3, 4, 4.5].map((r) => [r, `${r} ★ or more`])])),
+        field("Verified credentials only", input("verified", { type: "checkbox", value: true })),
+        element("button", { type: "submit", textContent: "Find practitioners" }),
+        element("p", { className: "error", role: "alert", "data-error": "" }));
+      this.corrected = line("", "notice");
+      this.results = element("ul", { id: "practitioner-list", className: "cards", "aria-label": "Practitioners" });
+      this.more = button("Show more", () => {
+        this.loading ||= this.search().catch((e) => announce(e.message)).finally(() => { this.loading = null; });
+      }, { hidden: true });
+      this.ids = [];
+      this.page = [element("h1", { id: "find-title", tabIndex: -1, textContent: "Book a session" }), form, this.corrected, this.results, this.more];
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        const error = form.querySelector("[data-error]");
+        error.textContent = "";
+        await this.search(new FormData(form)).catch((e) => { error.textContent = e.message; });
+      });
+    }
+    this.screen(...this.page);
   }
 
+  // A new search from the form's `data`, or without it the next page of the last one.
   async search(data) {
-    const params = new URLSearchParams({ limit: "100" });
-    if (data.get("modality")) params.set("modality", data.get("modality"));
-    if (data.get("language")) params.set("language", data.get("language").trim());
-    const found = await this.api.call("GET", `/practitioners?${params}`);
-    const words = (data.get("q") || "").toLowerCase().split(/\s+/).filter(Boolean);
-    const mode = data.get("mode");
-    const max = data.get("max_price") === "" ? null : Number(data.get("max_price")) * 100;
-    const matches = found.items.map((p) => ({
-      ...p, offerings: p.offerings.filter((o) => o.active && (!mode || o.mode === mode) && (max === null || o.price_minor <= max)),
-    })).filter((p) => p.offerings.length
-      && words.every((w) => `${p.display_name} ${p.bio} ${p.modalities.join(" ")}`.toLowerCase().includes(w)));
-    this.results.replaceChildren(...matches.map((p) => this.card(p)));
-    if (!matches.length) this.results.append(element("li", { className: "empty", textContent: "No practitioners match." }));
-    announce(`${plural(matches.length, "practitioner")} found.`);
+    const params = new URLSearchParams(data ? "" : this.params);
+    if (data) {
+      const [low, high] = [data.get("price_min"), data.get("price_max")];
+      if (low && high && +low > +high) throw new Error("The lowest price is above the highest price.");
+      for (const [k, v] of data) if (v.trim()) params.set(k, k.startsWith("price") ? Math.round(v * 100) : v.trim());
+      this.params = String(params);
+    } else params.set("cursor", this.cursor);
+    const found = await this.api.call("GET", `/search/practitioners?${params}`);
+    if (data) {
+      this.ids = [];
+      this.badges = new Map();
+      this.results.replaceChildren();
+      const fixes = found.corrections;
+      const said = params.get("q")?.toLowerCase().match(/\p{L}+/gu) || [];
+      this.corrected.textContent = Object.keys(fixes).length ? `Showing results for ${said.map((w) => (fixes[w] || [w]).join(" or ")).join(" ")}` : "";
+    }
+    const cards = found.items.map((p) => this.card(p));
+    this.results.append(...cards);
+    this.ids.push(...found.items.map((p) => p.id));
+    this.cursor = found.next_cursor;
+    this.more.hidden = !this.cursor;
+    if (!this.ids.length) this.results.append(element("li", { className: "empty", textContent: "No practitioners match. Try other words or fewer filters." }));
+    announce(`${plural(cards.length, data ? "practitioner" : "more practitioner")} ${data ? "found" : "shown"}.${this.cursor ? " Show more for the next ones." : ""} ${data ? this.corrected.textContent : ""}`.trim());
+    if (!data) cards[0]?.querySelector("h2").focus();
+    this.watch();
   }
 
   card(p) {
-    const cheapest = Math.min(...p.offerings.map((o) => o.price_minor));
-    const approval = p.offerings.some((o) => o.needs_approval);
+    const now = badge(p.available_now);
+    const from = p.from_price && price(p.from_price.price_minor, p.from_price.currency);
+    this.badges.set(p.id, [now, p.display_name]);
     return element("li", { className: "card" },
-      element("h2", { className: "h3", textContent: p.display_name }),
-      element("p", { textContent: p.modalities.map((m) => m.replaceAll("_", " ")).join(", ") || "—" }),
-      p.bio ? element("p", { className: "bio", textContent: p.bio.length > 160 ? `${p.bio.slice(0, 157)}…` : p.bio }) : null,
-      element("p", { className: "hint", textContent: [
-        p.languages.length ? `Speaks ${p.languages.join(", ")}` : null, `Based in ${p.time_zone}`,
-        `from ${price(cheapest, p.offerings[0].currency)}`, approval ? "some sessions need approval" : null,
-      ].filter(Boolean).join(" · ") }),
+      element("h2", { className: "h3", tabIndex: -1, textContent: p.display_name }), now,
+      line(words(p.modalities) || "—"), line(rating(p.rating)), seal(p),
+      line(dots(from && (from === "Free" ? from : `from ${from}`), p.modes.map((m) => (m === "video" ? "video" : "in person")).join(" or "),
+        p.place, p.languages.length && `speaks ${p.languages.join(", ")}`), "hint"),
+      p.next_free_slot && line(`Next free time: ${when(p.next_free_slot)}`),
       button(`View ${p.display_name}'s profile`, () => this.showProfile(p.id)));
+  }
+
+  // -- available now ---------------------------------------------------------------------------------
+
+  // Watches the cards while they are on screen (the latest 100 at most), else nothing; main.js calls this when
+  // it shows a view, and with `again` on each (re)connect, as the server forgets a watch when a socket drops.
+  async watch(again = false) {
+    const ids = !this.root.hidden && this.results?.isConnected ? this.ids.slice(-100) : [];
+    const rt = this.rt();
+    if (again) this.watching = [];
+    if (!rt?.connected || String(ids) === String(this.watching)) return;
+    this.watching = ids;
+    const heard = this.heard = new Set();  // changes that came before the ack are newer than it
+    const ack = await rt.call("available:watch", { practitioner_ids: ids }).catch(() => { this.watching = null; });
+    for (const item of ack?.items || []) if (!heard.has(item.practitioner_id)) this.mark(item);
+  }
+
+  // `available:changed`: the card follows and the status line says so (focus stays where it is).
+  changed(change) {
+    this.heard?.add(change.practitioner_id);
+    const name = this.mark(change);
+    if (name) announce(`${name} is ${change.available_now ? "" : "no longer "}available now.`);
+  }
+
+  // Shows or hides a card's "Available now"; the name when that changed it.
+  mark({ practitioner_id: id, available_now: on }) {
+    const [now, name] = this.badges.get(id) || [];
+    if (!now || now.hidden === !on) return null;
+    now.hidden = !on;
+    return name;
   }
 
   // -- profile --------------------------------------------------------------------------------------
 
   async showProfile(id) {
-    const p = await this.api.call("GET", `/practitioners/${id}`);
-    const offers = p.offerings.filter((o) => o.active);
-    const list = element("ul", { className: "cards", "aria-label": "Offerings" }, ...offers.map((o) => element("li", { className: "card" },
+    const p = await this.api.call("GET", `/practitioners/${id}/profile`);
+    const list = element("ul", { className: "cards", "aria-label": "Offerings" }, ...p.offerings.map((o) => element("li", { className: "card" },
       element("h3", { textContent: o.name }),
-      o.description ? element("p", { textContent: o.description }) : null,
-      element("p", { className: "hint", textContent: offeringFacts(o) }),
+      o.description ? line(o.description) : null,
+      line(offeringFacts(o), "hint"),
       button(`Choose a time for ${o.name}`, () => this.showCalendar(p, o), { className: "primary" }))));
-    this.root.replaceChildren(
-      button("← Back to search", () => { this.showSearch(); $("#find-title").focus(); }),
+    const day = (iso) => when(iso, { dateStyle: "long" });
+    const part = (title, items, none) => [element("h2", { textContent: title }), items.length
+      ? element("ul", { className: "plain" }, ...items.map((i) => element("li", { className: "note" }, ...i))) : line(none)];
+    this.screen(
+      button("← Back to search", () => { this.showSearch(true); $("#find-title").focus(); }),
       element("h1", { id: "find-title", tabIndex: -1, textContent: p.display_name }),
-      element("p", { className: "bio", textContent: p.bio || "" }),
-      element("p", { className: "hint", textContent: [p.modalities.join(", "), p.languages.length ? `Speaks ${p.languages.join(", ")}` : "",
-        `Time zone ${p.time_zone}`].filter(Boolean).join(" · ") }),
-      element("h2", { textContent: "Offerings" }), list);
+      p.available_now && badge(true), line(rating(p.rating)), seal(p),
+      line(p.bio, "bio"),
+      line(dots(words(p.modalities), p.languages.length && `Speaks ${p.languages.join(", ")}`,
+        p.location && `Sees clients in ${p.location.place}`, `Time zone ${p.time_zone}`), "hint"),
+      line(p.next_free_slot ? `Next free time: ${when(p.next_free_slot)} (${zone.current})` : "No free times in the next six weeks."),
+      element("h2", { textContent: "Offerings" }), list,
+      ...(p.credentials.length ? part("Verified credentials", p.credentials.map((c) => [
+        `${c.title}, ${c.issuer}${c.expires_at ? `, valid until ${day(c.expires_at)}` : ""}`])) : []),
+      ...part("Reviews", p.reviews.map((r) => [
+        element("p", {}, element("strong", { textContent: `${r.rating} of 5 ★` }), ` ${r.client_name}, ${day(r.created_at)}`),
+        r.body && line(r.body), r.reply && line(`${p.display_name} replied: ${r.reply}`, "hint")]), "No reviews yet."));
     $("#find-title").focus();
   }
 
@@ -112,7 +189,7 @@ export class Finder {
     this.viewZone = zone.current;
     this.grid = element("div", { className: "month" });
     this.times = element("div", { className: "day-times" });
-    this.root.replaceChildren(
+    this.screen(
       button("← Back to profile", () => this.showProfile(p.id)),
       element("h1", { id: "find-title", tabIndex: -1, textContent: reschedule ? `Move ${o.name} with ${p.display_name}` : `${o.name} with ${p.display_name}` }),
       element("p", { className: "hint", textContent: offeringFacts(o) }),
@@ -245,7 +322,7 @@ export class Finder {
     const ics = icsFile(b, p);
     const link = element("a", { href: URL.createObjectURL(new Blob([ics], { type: "text/calendar" })), download: "klear-session.ics", textContent: "Add to calendar (.ics)" });
     const verb = moved ? "Moved" : (b.status === "requested" ? "Requested" : "Booked");
-    this.root.replaceChildren(
+    this.screen(
       element("h1", { id: "find-title", tabIndex: -1, textContent: `${verb}: ${b.offering.name} with ${p.display_name}` }),
       element("p", { textContent: `${when(b.start_at)} (${zone.current}).` }),
       element("p", { textContent: b.status === "requested" ? `${p.display_name} will confirm or decline; we will tell you.` : "Your session is confirmed." }),

@@ -32,7 +32,10 @@ const bookings = new Bookings(api, {
   onReschedule: async (b) => { await show("find", false); await finder.reschedule(b); },
   extra: sharing,
 });
-const finder = new Finder(api, { onBooked: (b, go) => (go ? show("bookings").then(() => bookings.focus(b.id)) : bookings.load()) });
+const finder = new Finder(api, {
+  onBooked: (b, go) => (go ? show("bookings").then(() => bookings.focus(b.id)) : bookings.load()),
+  rt: () => state.rt,
+});
 const workspace = new Workspace(api);
 const notifications = new Notifications(api);
 const call = new Call(api, () => state.rt, names);
@@ -43,6 +46,7 @@ const twoFactor = new TwoFactor(api);
 async function show(view, focus = true) {
   state.view = view;
   for (const section of document.querySelectorAll(".view")) section.hidden = section.dataset.viewName !== view;
+  finder.watch();  // "available now" of the results only while they show
   for (const b of document.querySelectorAll("#nav [data-view]")) {
     if (b.dataset.view === view) b.setAttribute("aria-current", "page");
     else b.removeAttribute("aria-current");
@@ -81,6 +85,7 @@ async function signedIn() {
       announce("Connected.");
       followBookings();
       call.socketBack();
+      finder.watch(true);
     },
     onDisconnect: () => announce("Connection lost; reconnecting…"),
     onRetry: (wait) => announce(`Could not connect; trying again in ${Math.ceil(wait / 1000)} s.`),
@@ -104,6 +109,7 @@ async function signedIn() {
   for (const event of ["consent:proposed", "consent:granted", "consent:declined", "consent:revoked"]) {
     state.rt.on(event, (g) => sharing.update(g, true));
   }
+  state.rt.on("available:changed", (c) => finder.changed(c));
   state.rt.on("presence", (p) => { state.presence.set(p.user_id, p); paintPresence(); });
   await Promise.all([show(user.role === "practitioner" ? "bookings" : "bookings", false), notifications.count(), loadConnectedApps(api)]);
   $("#bookings-title").focus();
@@ -122,6 +128,7 @@ function signedOut(reason) {
   $("#signin").hidden = false;
   $("#signin-reason").textContent = reason || "";
   $("#find").replaceChildren();
+  finder.page = null;  // the next sign-in starts a new search
   $("#signin-title").tabIndex = -1;
   $("#signin-title").focus();
 }

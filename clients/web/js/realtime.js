@@ -6,6 +6,8 @@
 // once: an expired access token is refreshed first (Api.refresh, which ends the
 // session when the refresh token is no good), a revoked session ends it at once.
 
+// The vendored Socket.IO client (4.8.4) as an ES module: no global, and 6.5 KB smaller than its UMD build.
+import { io } from "../vendor/socket.io.esm.min.js";
 import { backoff } from "./api.js";
 
 export class EventRefused extends Error {
@@ -24,8 +26,7 @@ export class Realtime {
     this.failures = 0;
     this.retryTimer = null;
     this.closed = false;
-    // `io` is the global of the vendored socket.io.min.js (4.8.4).
-    this.socket = window.io({
+    this.socket = io({
       path: "/socket.io",
       transports: ["websocket"],
       auth: (cb) => cb({ token: api.accessToken }),
