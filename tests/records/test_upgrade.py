@@ -104,7 +104,9 @@ async def test_rows_from_before_owner_keys_are_resealed_at_start_up_and_read_bac
     url = old_url
     conn = await asyncpg.connect(url)
     try:
-        await migrate(conn, [m for m in available() if m.version < 100])
+        # The schema before 0100, without function files: today's may use tables of later migrations (the old
+        # ones are not shipped), and start-up defines them after migrating, as it does on a real upgrade.
+        await migrate(conn, [m for m in available() if m.version < 100], functions=[])
         system = Sealer(keys.resolve(config.load(server_env)).data)  # what the old code sealed with
         ids = await _old_database(conn, system)
     finally:
