@@ -7,11 +7,9 @@ Needs Debian's `chromium` and `node` with tests/js installed, like test_web_clie
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,6 +19,7 @@ from klear_client import ApiError, OAuthApp, pkce_pair
 
 from ..conftest import PASSWORD, new_email
 from ..support.tools import require
+from .stepped import SteppedScript
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "oauth_consent.mjs"
@@ -42,11 +41,8 @@ async def callback() -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-class Browser:
+class Browser(SteppedScript):
     """oauth_consent.mjs in headless Chromium: it reports each step as a JSON line and waits for the test."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
 
     @classmethod
     async def start(cls, authorize_url: str, email: str, callback: str, profile: Path) -> Browser:
@@ -58,24 +54,7 @@ class Browser:
         proc = await asyncio.create_subprocess_exec(
             "node", str(SCRIPT), authorize_url, email, PASSWORD, callback, str(profile),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        return cls(proc)
-
-    async def next(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 90)
-        result: dict[str, Any] = json.loads(line)
-        assert result["event"] != "error", result["message"]
-        return result
-
-    async def go_on(self) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"go\n")
-        await self.proc.stdin.drain()
-
-    async def close(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-        await self.proc.wait()
+        return cls(proc, step_timeout=90)
 
 
 async def test_an_app_gets_a_token_through_the_consent_screen_and_uses_it_within_its_scopes(

@@ -10,10 +10,8 @@ Needs Debian's `chromium` and `node` with tests/js installed, like test_web_clie
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 from datetime import timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,33 +20,8 @@ from klear_client import ApiError
 
 from ..conftest import PASSWORD, signed_up
 from ..scheduler.conftest import ALL_DAY, iso, make_practitioner, next_weekday_date, parse
+from .stepped import SteppedScript
 from .test_web_journey import HERE, require_browser
-
-
-class Driver:
-    """A driver script that prints JSON lines and waits for one line from the test."""
-
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
-        self.proc = proc
-
-    async def next(self) -> dict[str, Any]:
-        assert self.proc.stdout is not None
-        line = await asyncio.wait_for(self.proc.stdout.readline(), 120)
-        assert line, "the driver ended without a word"
-        said: dict[str, Any] = json.loads(line)
-        assert said["event"] != "error", json.dumps(said, indent=1)
-        return said
-
-    async def go_on(self) -> None:
-        """Tell the driver the test has done its part."""
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(b"go\n")
-        await self.proc.stdin.drain()
-
-    async def close(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.kill()
-        await self.proc.wait()
 
 
 async def test_a_client_accepts_a_request_for_their_records_by_keyboard_sees_who_read_them_and_stops_sharing(
@@ -65,7 +38,7 @@ async def test_a_client_accepts_a_request_for_their_records_by_keyboard_sees_who
     shots = os.environ.get("KLEAR_WEB_SCREENS") or str(tmp_path)
     proc = await asyncio.create_subprocess_exec("node", str(HERE / "sharing.mjs"), app.url, *emails, PASSWORD, shots,
                                                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    driver = Driver(proc)
+    driver = SteppedScript(proc)
     try:
         with pytest.raises(ApiError) as before:
             await practice.client.records(client_id)
