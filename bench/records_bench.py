@@ -300,13 +300,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 def write(args: argparse.Namespace, result: dict[str, Any]) -> None:
     config = {k: v for k, v in vars(args).items()}
     out = {"benchmark": "records", "date": datetime.now(UTC).isoformat(), "machine": platform.node(),
-           "cpus": os.cpu_count(), "config": config, **result}
+           "cpus": os.cpu_count(), "config": config,
+           "load_average_after": ", ".join(f"{x:.2f}" for x in os.getloadavg()), **result}
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "records.json").write_text(json.dumps(out, indent=1, default=str))
     lines = [
         "# Records benchmark (issue 12)", "",
-        f"{out['date']}, {out['cpus']} CPUs, shared machine (other engineers' tests and benchmarks ran at the same "
-        "time: figures are noisy). Server `bench/records_server.py` (= `klear serve`, one process, no Redis) on CPU 0, "
+        f"{out['date']}, {out['cpus']} CPUs, load average at the end {out['load_average_after']} (1, 5, 15 min). Server `bench/records_server.py` (= `klear serve`, one process, no Redis) on CPU 0, "
         f"load generator on CPU 1; {args.concurrency} connections, {args.duration} s x {args.rounds} rounds per "
         "subject, alternating order; medians.", "",
         "## Reading a sealed record vs its plaintext copy, through the API (target >= 0.7x)", "",
