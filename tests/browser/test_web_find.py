@@ -25,8 +25,8 @@ from ..conftest import PASSWORD, signed_up
 from ..discovery.conftest import admin_on, completed_booking, listed
 from ..scheduler.conftest import WEEKDAYS, iso
 from ..support.eventually import eventually
+from .stepped import SteppedScript
 from .test_web_journey import HERE, require_browser
-from .test_web_sharing import Driver
 
 LONDON, NEW_YORK = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
 
@@ -65,7 +65,7 @@ async def test_a_client_finds_a_practitioner_despite_a_typo_filters_by_free_time
     shots = os.environ.get("KLEAR_WEB_SCREENS") or str(tmp_path)
     proc = await asyncio.create_subprocess_exec("node", str(HERE / "find.mjs"), app.url, client.session.user["email"],  # type: ignore[index]
                                                 PASSWORD, shots, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    driver = Driver(proc)
+    driver = SteppedScript(proc)
     phones: list[Realtime] = []
 
     async def connect_ada() -> Realtime:
