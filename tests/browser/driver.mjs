@@ -19,17 +19,23 @@ export function lineFromTest() {
   return new Promise((resolve) => lines.once("line", (line) => { lines.close(); resolve(line.trim()); }));
 }
 
+// Every driver's Chromium: headless, quiet, fake camera and microphone, and no name resolves but loopback.
+const CHROMIUM_ARGS = [
+  "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  "--disable-default-apps", "--disable-extensions", "--metrics-recording-only", "--no-default-browser-check",
+  "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+];
+
 export async function launch() {
-  return chromium.launch({
-    executablePath: "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-      "--disable-default-apps", "--disable-extensions", "--metrics-recording-only", "--no-default-browser-check",
-      "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-      "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    ],
+  return chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: CHROMIUM_ARGS });
+}
+
+// The same Chromium with a profile kept in `userDataDir` (for storage that must outlive a page, like a sign-in).
+export async function launchPersistent(userDataDir, options = {}, extraArgs = []) {
+  return chromium.launchPersistentContext(userDataDir, {
+    ...options, executablePath: "/usr/bin/chromium", headless: true, args: [...CHROMIUM_ARGS, ...extraArgs],
   });
 }
 

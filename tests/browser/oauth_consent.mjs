@@ -4,23 +4,10 @@
 // Prints one JSON line: {"event": "redirected", "url", "app", "scopes"} or {"event": "error", "message"}, and,
 // after a line on stdin, {"event": "removed", "listed"}.
 //   argv: <authorization url> <email> <password> <callback url prefix> <user data dir>
-import { createRequire } from "node:module";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "..", "js", "package.json"));
-const { chromium } = require("playwright-core");
-const { axe } = await import("./driver.mjs");
+import { axe, launchPersistent, say } from "./driver.mjs";
 
 const [authorizeUrl, email, password, callback, userDataDir] = process.argv.slice(2);
-const say = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-extensions"],
-});
+const context = await launchPersistent(userDataDir);
 try {
   const page = context.pages()[0] || await context.newPage();
   page.setDefaultTimeout(20000);

@@ -3,34 +3,15 @@
 // on stdin ends the run. Any request the page makes outside the server's origin is refused and
 // reported, so the test can prove the browser downloaded nothing.
 //   argv: <server url> <email> <password> <offering name> <time zone> <user data dir>
-import { createRequire } from "node:module";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import path from "node:path";
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(path.join(here, "..", "js", "package.json"));
-const { chromium } = require("playwright-core");
+import { launchPersistent, say } from "./driver.mjs";
 
 const [url, email, password, offeringName, timeZone, userDataDir] = process.argv.slice(2);
-const say = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 const commands = createInterface({ input: process.stdin });
 const done = new Promise((resolve) => commands.on("line", (line) => JSON.parse(line).cmd === "done" && resolve()));
 
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  timezoneId: timeZone,
-  locale: "en-US",
-  args: [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-default-apps", "--disable-extensions", "--metrics-recording-only", "--no-default-browser-check",
-    "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-    "--auto-select-desktop-capture-source=Entire screen",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-  ],
-});
+const context = await launchPersistent(userDataDir, { timezoneId: timeZone, locale: "en-US" },
+  ["--auto-select-desktop-capture-source=Entire screen"]);
 const origin = new URL(url).origin;
 const outside = [];
 await context.route("**/*", (route) => {
